@@ -1,0 +1,131 @@
+# hotpatch: build, test and try it.
+#
+#   make          build the tools into bin/
+#   make check    install missing packages, build, run every test
+#   make demo     install missing packages, build, run hpdiff on the bundled samples
+#   make deps     install the Debian packages the project needs, when missing
+#   make bench    benchmarks (downloads the SQLite amalgamation; minutes)
+#   make asan     make check with AddressSanitizer and UBSan
+#
+# Dependencies point one way: formats <- differ <- cli. Each folder is one
+# static library; a tool links only what it uses.
+
+CC       ?= cc
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -I. -D_GNU_SOURCE
+SAN      ?=
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
+LDLIBS_ELF   := -lelf
+LDLIBS_DWARF := -ldwarf -lelf -lz
+B        := build$(if $(SAN),-asan)
+BIN      := $(B)/bin
+
+FORMATS_SRC := $(wildcard formats/*.c)
+DIFFER_SRC  := $(wildcard differ/*.c)
+CLI_LIB_SRC := cli/cli.c
+TOOLS       := hpdiff
+
+FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
+DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
+CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
+
+all: $(TOOLS:%=$(BIN)/%) bin
+
+# bin/ always points at the last plain build, for the README's commands.
+bin: $(TOOLS:%=$(BIN)/%)
+	@if [ -z "$(SAN)" ]; then rm -rf bin && ln -s $(BIN) bin; fi
+
+# V=1 shows the commands.
+Q := $(if $(V),,@)
+say = $(if $(V),,@printf '  %-5s %s\n' $(1) $(2))
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/lib%.a:
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(B)/libformats.a: $(FORMATS_OBJ)
+$(B)/libdiffer.a: $(DIFFER_OBJ)
+$(B)/libcli.a: $(CLI_LIB_OBJ)
+
+$(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF)
+
+# ----- tests ---------------------------------------------------------------
+
+UNIT_SRC  := $(wildcard tests/unit/*/*.c)
+# tests/unit/helpers.c is compiled by the pattern rule above into $(UNIT_HELP).
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+UNIT_HELP := $(B)/tests/unit/helpers.o
+
+$(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/libdiffer.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libdiffer.a \
+		$(B)/libformats.a $(LDLIBS_DWARF) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+samples: $(BIN)/hpdiff
+	tests/samples.sh $(BIN)/hpdiff
+
+e2e: $(TOOLS:%=$(BIN)/%)
+	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; BIN=$(BIN) sh $$t; done
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit e2e
+	@echo "make check: all tests passed"
+
+asan:
+	$(MAKE) check SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" CFLAGS="-O1 -g"
+
+demo: deps
+	$(MAKE) all
+	sh samples/demo.sh bin
+
+bench: deps
+	$(MAKE) all
+	bench/run.sh bin
+
+# ----- dependencies --------------------------------------------------------
+
+# TOOLCHAIN.md section 1, plus the unversioned clang driver the tests call.
+DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
+	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
+	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
+	libp11-kit-dev python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+format:
+	git diff --name-only HEAD -- '*.c' '*.h' | xargs -r clang-format -i
+
+clean:
+	rm -rf build build-asan bin
+
+.PHONY: all bin unit samples e2e check asan demo bench deps format clean
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)
+
+# Keep intermediate objects (tests/unit/helpers.o) between runs.
+.SECONDARY:

@@ -1,0 +1,111 @@
+/*
+ * hpdiff: compare two builds of one object file, function by function, and say
+ * what changed and why. The driver is the list of passes; each pass is in
+ * differ/ and records its findings in the model.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "differ/differ.h"
+
+enum { EXIT_CHANGES = 0, EXIT_ERROR = 1, EXIT_NO_CHANGE = 3 };
+
+static const char usage[] =
+	"usage: hpdiff [options] OLD.o NEW.o\n"
+	"Compare two builds of one object file function by function and report, for\n"
+	"each function and data object, SAME, CHANGED, NEW or REMOVED and why.\n"
+	"\n"
+	"  --json         print the report as JSON (see differ/report-format.md)\n"
+	"  -a, --all      list unchanged functions and data too\n"
+	"  -q, --quiet    print nothing but errors; the exit code tells\n"
+	"  -v, --verbose  add to each diagnostic where in hotpatch it was raised\n"
+	"  -h, --help     print this help\n"
+	"  --version      print the version\n"
+	"\n"
+	"Exit status: 0 changes found, 3 no change, 1 error.\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },    { "all", no_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },   { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },    { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false, all = false, quiet = false;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "hpdiff");
+	int c;
+	while ((c = getopt_long(argc, argv, "aqvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			ctx.verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			cli_print_version("hpdiff");
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EXIT_ERROR;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "hpdiff: expected two object files, got %d\n%s", argc - optind,
+			usage);
+		return EXIT_ERROR;
+	}
+
+	struct obj *old = NULL, *new = NULL;
+	struct differ_report rep;
+	int err, rc = EXIT_ERROR;
+	/* Read both files, so that both are diagnosed at once. */
+	err = obj_read_elf(&ctx, argv[optind], &old);
+	int err2 = obj_read_elf(&ctx, argv[optind + 1], &new);
+	if (err < 0 || err2 < 0)
+		goto out;
+	/* Refuse objects whose sections hold several functions: comparing them would guess. */
+	err = differ_check_input(&ctx, old);
+	err2 = differ_check_input(&ctx, new);
+	if (err < 0 || err2 < 0)
+		goto out;
+	/* Pair each section and symbol of new with its twin in old. */
+	if ((err = differ_correlate(&ctx, old, new)) < 0)
+		goto out;
+	/* Mark functions and data SAME/CHANGED/NEW/REMOVED; relocated fields do not count. */
+	if ((err = differ_compare(&ctx, old, new)) < 0)
+		goto out;
+	/* Name what each changed function inlines, as DWARF tells. */
+	if ((err = differ_explain(&ctx, old, new)) < 0)
+		goto out;
+	/* From here on the model is only read. */
+	if ((err = differ_report_build(&ctx, old, new, &rep)) < 0)
+		goto out;
+	if (json)
+		differ_report_json(stdout, &rep);
+	else if (!quiet)
+		differ_report_text(stdout, &rep, all);
+	rc = differ_report_has_changes(&rep) ? EXIT_CHANGES : EXIT_NO_CHANGE;
+out:
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		hp_err(&ctx, HP_ERROR, NULL, NULL, "cannot write the report");
+		rc = EXIT_ERROR;
+	}
+	cli_print_diags(&ctx, stderr);
+	obj_free(old);
+	obj_free(new);
+	hp_ctx_fini(&ctx);
+	return rc;
+}

@@ -1,0 +1,537 @@
+/*
+ * compare.c: pass 4, decide for every function and data object whether it
+ * changed, and record the first difference.
+ *
+ * Two bodies are equal when they have the same size, the same bytes outside the
+ * fields that relocations patch, and relocations that pair up one to one: same
+ * offset, same type, and the same target once layout is taken out of it
+ * (differ_resolve):
+ *   - a named symbol: the targets must be twins and the addends equal;
+ *   - a place in a section with symbols: the covering symbols must be twins and
+ *     the offsets into them equal;
+ *   - a string in a merge section (".LC3", ".L.str.2", ".rodata.str1.1 + 12"):
+ *     equal contents, wherever the string landed;
+ *   - an anonymous piece (a jump table, a constant of .rodata.cst16, a clang
+ *     lookup table): equal bytes and, recursively, equal relocation targets.
+ * The bytes of a relocated field are never compared: in a RELA object they hold
+ * nothing, and the relocation says what will go there.
+ */
+#include <elf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "differ/differ.h"
+
+/* How deep anonymous pieces that point at pieces are followed before giving up. */
+#define MAX_PIECE_DEPTH 8
+
+/* ===================================================================== */
+/* Resolving a relocation to what it refers to                           */
+/* ===================================================================== */
+
+/*
+ * A label rather than an entity (obj_sym.label): section symbols, and the local
+ * symbols an assembler keeps for places in merge sections (gcc ".LC0", clang
+ * ".L.str.1", ".LCPI3_0"). A reference to one is a reference to an address in
+ * a section.
+ */
+static bool is_label(const struct obj_sym *s)
+{
+	return s->label && s->sec;
+}
+
+/* Sorted offsets in sec where some relocation points: the starts of its pieces. */
+struct piece_starts {
+	uint64_t *v;
+	size_t n;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Where, relative to S + A, a PC-relative field in code points: the CPU adds the
+ * displacement to the address of the next instruction, and the field is the
+ * last thing in the instruction (call, jmp, lea, mov, and every SSE/AVX memory
+ * operand), so the target is S + A + 4 for a 4-byte field. Instructions with an
+ * immediate after the displacement ("addl $1, x(%rip)": A = -5) never address
+ * a string or a merge constant, and a reference to a section owned by one
+ * symbol does not depend on the exact offset.
+ */
+static int64_t code_bias(const struct obj_rel *r)
+{
+	const struct reloc_info *ri = reloc_x86_64_info(r->type);
+	if (ri && (ri->kind == RELOC_PCREL || ri->kind == RELOC_PLT || ri->kind == RELOC_GOTPCREL))
+		return ri->width;
+	return 0;
+}
+
+static int piece_starts_of(struct hp_ctx *ctx, const struct obj *obj, struct obj_sec *sec,
+			   const struct piece_starts **out)
+{
+	if (sec->aux) {
+		*out = sec->aux;
+		return 0;
+	}
+	struct piece_starts *ps = hp_arena_alloc(ctx, sizeof *ps);
+	if (!ps)
+		return hp_nomem(ctx);
+	size_t n = 1;
+	for (size_t i = 1; i < obj->nsecs; i++) {
+		const struct obj_sec *from = &obj->secs[i];
+		if (!obj_sec_is_alloc(from))
+			continue;
+		for (size_t k = 0; k < from->nrels; k++)
+			if (from->rels[k].sym->sec == sec && is_label(from->rels[k].sym))
+				n++;
+	}
+	ps->v = hp_arena_array(ctx, n, sizeof *ps->v);
+	if (!ps->v)
+		return hp_nomem(ctx);
+	ps->v[ps->n++] = 0;
+	for (size_t i = 1; i < obj->nsecs; i++) {
+		const struct obj_sec *from = &obj->secs[i];
+		if (!obj_sec_is_alloc(from))
+			continue;
+		for (size_t k = 0; k < from->nrels; k++) {
+			const struct obj_rel *r = &from->rels[k];
+			if (r->sym->sec != sec || !is_label(r->sym))
+				continue;
+			/* Only references from code and absolute ones say exactly where a
+			 * piece starts; PC-relative ones from data are relative to their
+			 * own table. */
+			const struct reloc_info *ri = reloc_x86_64_info(r->type);
+			int64_t t;
+			if (obj_sec_is_text(from))
+				t = (int64_t)r->sym->value + r->addend + code_bias(r);
+			else if (ri && ri->kind == RELOC_ABS)
+				t = (int64_t)r->sym->value + r->addend;
+			else
+				continue;
+			if (t > 0 && (uint64_t)t < sec->size)
+				ps->v[ps->n++] = (uint64_t)t;
+		}
+	}
+	qsort(ps->v, ps->n, sizeof *ps->v, cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < ps->n; i++)
+		if (!u || ps->v[i] != ps->v[u - 1])
+			ps->v[u++] = ps->v[i];
+	ps->n = u;
+	sec->aux = ps;
+	*out = ps;
+	return 0;
+}
+
+/*
+ * The length, NUL included, of the string at the start of a piece of a plain
+ * read-only section when the piece is that string plus alignment padding, else
+ * 0. gcc -O0 puts string literals in .rodata, not in a merge section, and pads
+ * before the next aligned constant; the padding is not part of the string.
+ */
+static uint64_t padded_string(const struct obj_sec *sec, uint64_t start, uint64_t len)
+{
+	if (!sec->data || (sec->flags & (SHF_WRITE | SHF_EXECINSTR)))
+		return 0;
+	const uint8_t *p = sec->data + start;
+	uint64_t n = 0;
+	while (n < len && p[n] && ((p[n] >= 0x20 && p[n] < 0x7f) || p[n] == '\n' || p[n] == '\t'))
+		n++;
+	if (n == 0 || n == len || p[n])
+		return 0;
+	uint64_t end = n + 1;
+	for (uint64_t k = end; k < len; k++)
+		if (p[k])
+			return 0;
+	return len - end < 16 ? end : 0;
+}
+
+/* The piece of sec holding offset t. */
+static int piece_at(struct hp_ctx *ctx, const struct obj *obj, const struct obj_sec *csec,
+		    uint64_t t, uint64_t *start, uint64_t *len)
+{
+	struct obj_sec *sec = (struct obj_sec *)csec; /* the piece cache lives in sec->aux */
+	if (t >= sec->size) {
+		*start = sec->size;
+		*len = 0;
+		return 0;
+	}
+	if (obj_sec_is_strings(sec) && sec->data) {
+		/* A NUL-terminated string (entsize 1; wide strings have entsize 2 or 4). */
+		uint64_t k = sec->entsize > 1 ? sec->entsize : 1;
+		uint64_t s = t - t % k, e = s;
+		while (s >= k) {
+			bool nul = true;
+			for (uint64_t b = 0; b < k; b++)
+				nul &= sec->data[s - k + b] == 0;
+			if (nul)
+				break;
+			s -= k;
+		}
+		for (;;) {
+			if (e + k > sec->size) {
+				e = sec->size;
+				break;
+			}
+			bool nul = true;
+			for (uint64_t b = 0; b < k; b++)
+				nul &= sec->data[e + b] == 0;
+			e += k;
+			if (nul)
+				break;
+		}
+		*start = s;
+		*len = e - s;
+		return 0;
+	}
+	if ((sec->flags & SHF_MERGE) && sec->entsize) {
+		*start = t - t % sec->entsize;
+		*len = sec->entsize;
+		if (*start + *len > sec->size)
+			*len = sec->size - *start;
+		return 0;
+	}
+	const struct piece_starts *ps = NULL;
+	int err = piece_starts_of(ctx, obj, sec, &ps);
+	if (err < 0)
+		return err;
+	size_t lo = 0, hi = ps->n; /* last start <= t; v[0] is 0 */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ps->v[mid] <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*start = ps->v[lo];
+	*len = (lo + 1 < ps->n ? ps->v[lo + 1] : sec->size) - *start;
+	uint64_t slen = padded_string(sec, *start, *len);
+	if (slen)
+		*len = slen;
+	return 0;
+}
+
+/* The start of the piece or symbol of from that holds offset p. */
+static int holder_start(struct hp_ctx *ctx, const struct obj *obj, const struct obj_sec *from,
+			uint64_t p, uint64_t *out)
+{
+	const struct obj_sym *s = obj_sym_at(from, p);
+	if (s) {
+		*out = s->value;
+		return 0;
+	}
+	uint64_t len;
+	return piece_at(ctx, obj, from, p, out, &len);
+}
+
+int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_sec *from,
+		   const struct obj_rel *r, struct differ_ref *out)
+{
+	const struct obj_sym *s = r->sym;
+	memset(out, 0, sizeof *out);
+	if (s->index == 0) {
+		out->kind = DIFFER_REF_ABS;
+		out->off = r->addend + (int64_t)s->value;
+		return 0;
+	}
+	if (!is_label(s)) {
+		out->kind = DIFFER_REF_SYM;
+		out->sym = s;
+		out->off = r->addend;
+		return 0;
+	}
+	/* A place in a section: find what holds it. */
+	const struct obj_sec *sec = s->sec;
+	int64_t raw = (int64_t)s->value + r->addend, t = raw;
+	const struct reloc_info *ri = reloc_x86_64_info(r->type);
+	if (obj_sec_is_text(from)) {
+		t += code_bias(r);
+	} else if (ri && ri->kind == RELOC_PCREL) {
+		/* In data, "label - ." entries of a table (gcc's PIC jump tables, clang's
+		 * relative lookup tables) are relative to the table's start. */
+		uint64_t p0;
+		int err = holder_start(ctx, obj, from, r->offset, &p0);
+		if (err < 0)
+			return err;
+		t -= (int64_t)(r->offset - p0);
+	}
+	if (sec->nsyms) {
+		const struct obj_sym *x = t >= 0 ? obj_sym_at(sec, (uint64_t)t) : NULL;
+		if (!x && sec->nsyms == 1)
+			x = sec->syms[0]; /* a section that is one object */
+		if (x) {
+			out->kind = DIFFER_REF_SYM;
+			out->sym = x;
+			out->off = raw - (int64_t)x->value;
+			return 0;
+		}
+	}
+	out->kind = DIFFER_REF_PIECE;
+	out->sec = sec;
+	int err = piece_at(ctx, obj, sec, t < 0 ? 0 : (uint64_t)t, &out->start, &out->len);
+	if (err < 0)
+		return err;
+	out->off = raw - (int64_t)out->start;
+	return 0;
+}
+
+/* ===================================================================== */
+/* Comparing ranges                                                       */
+/* ===================================================================== */
+
+/* Both objects, for the recursive comparison of pieces. */
+struct cmp {
+	struct hp_ctx *ctx;
+	const struct obj *old, *new;
+	const char *why; /* first difference, arena string */
+};
+
+/* A short, printable rendering of a string piece. */
+static const char *quote(struct hp_ctx *ctx, const struct obj_sec *sec, uint64_t start,
+			 uint64_t len)
+{
+	char buf[64];
+	size_t o = 0;
+	buf[o++] = '"';
+	for (uint64_t i = 0; i < len && o < sizeof buf - 8; i++) {
+		unsigned char c = sec->data ? sec->data[start + i] : 0;
+		if (c == 0 && i + 1 == len)
+			break;
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[o++] = (char)c;
+		else if (c == '\n')
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\n");
+		else
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x", c);
+	}
+	if (o >= sizeof buf - 8)
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "...");
+	buf[o++] = '"';
+	buf[o] = 0;
+	return hp_arena_strdup(ctx, buf);
+}
+
+static const char *describe(struct hp_ctx *ctx, const struct differ_ref *r)
+{
+	switch (r->kind) {
+	case DIFFER_REF_ABS:
+		return hp_arena_printf(ctx, "%#llx", (unsigned long long)r->off);
+	case DIFFER_REF_SYM:
+		if (r->off)
+			return hp_arena_printf(ctx, "%s%+lld", r->sym->name, (long long)r->off);
+		return r->sym->name;
+	case DIFFER_REF_PIECE:
+		if (obj_sec_is_strings(r->sec) || padded_string(r->sec, r->start, r->len) == r->len)
+			return quote(ctx, r->sec, r->start, r->len);
+		return hp_arena_printf(ctx, "%s+%#llx", r->sec->name,
+				       (unsigned long long)(r->start + (uint64_t)r->off));
+	}
+	return "?";
+}
+
+/* Record the first difference, "what at +0x12", and return false. */
+HP_PRINTF(3, 4) static bool differ_at(struct cmp *c, uint64_t at, const char *fmt, ...)
+{
+	if (c->why)
+		return false;
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	c->why = hp_arena_printf(c->ctx, "%s at +%#llx", what, (unsigned long long)at);
+	if (!c->why)
+		c->why = "differs";
+	return false;
+}
+
+static bool range_equal(struct cmp *c, const struct obj_sec *os, uint64_t ostart,
+			const struct obj_sec *ns, uint64_t nstart, uint64_t len, int depth);
+
+static bool piece_flags_equal(const struct obj_sec *a, const struct obj_sec *b)
+{
+	const uint64_t m = SHF_WRITE | SHF_EXECINSTR | SHF_MERGE | SHF_STRINGS | SHF_TLS;
+	return (a->flags & m) == (b->flags & m) && (a->type == SHT_NOBITS) == (b->type == SHT_NOBITS);
+}
+
+/* Compare the targets of two relocations found at the same place. */
+static bool ref_equal(struct cmp *c, const struct differ_ref *o, const struct differ_ref *n,
+		      uint64_t at, int depth)
+{
+	if (o->kind != n->kind)
+		goto differ;
+	switch (o->kind) {
+	case DIFFER_REF_ABS:
+		if (o->off == n->off)
+			return true;
+		goto differ;
+	case DIFFER_REF_SYM:
+		if (o->sym->twin == n->sym && o->off == n->off)
+			return true;
+		goto differ;
+	case DIFFER_REF_PIECE:
+		if (o->len != n->len || o->off != n->off || !piece_flags_equal(o->sec, n->sec))
+			goto differ;
+		if (depth >= MAX_PIECE_DEPTH)
+			goto differ; /* too deep to tell: say changed, never guess equal */
+		{
+			const char *saved = c->why;
+			bool eq = range_equal(c, o->sec, o->start, n->sec, n->start, o->len, depth + 1);
+			c->why = saved; /* report the reference, not the inside of the piece */
+			if (eq)
+				return true;
+		}
+		goto differ;
+	}
+differ:
+	return differ_at(c, at, "reference %s -> %s", describe(c->ctx, o), describe(c->ctx, n));
+}
+
+static uint8_t byte_at(const struct obj_sec *s, uint64_t off)
+{
+	return s->data ? s->data[off] : 0;
+}
+
+/* First offset in [from, to) where the two ranges' bytes differ, or to. */
+static uint64_t first_diff(const struct obj_sec *os, uint64_t ostart, const struct obj_sec *ns,
+			   uint64_t nstart, uint64_t from, uint64_t to)
+{
+	if (os->data && ns->data) {
+		if (!memcmp(os->data + ostart + from, ns->data + nstart + from, to - from))
+			return to;
+	}
+	for (uint64_t i = from; i < to; i++)
+		if (byte_at(os, ostart + i) != byte_at(ns, nstart + i))
+			return i;
+	return to;
+}
+
+/*
+ * Compare len bytes at os+ostart and ns+nstart, with their relocations. Sets
+ * c->why on the first difference (offsets relative to the range's start).
+ */
+static bool range_equal(struct cmp *c, const struct obj_sec *os, uint64_t ostart,
+			const struct obj_sec *ns, uint64_t nstart, uint64_t len, int depth)
+{
+	size_t i = obj_rel_lower_bound(os, ostart), j = obj_rel_lower_bound(ns, nstart);
+	uint64_t pos = 0;
+	for (;;) {
+		uint64_t no = i < os->nrels && os->rels[i].offset < ostart + len
+				      ? os->rels[i].offset - ostart
+				      : len;
+		uint64_t nn = j < ns->nrels && ns->rels[j].offset < nstart + len
+				      ? ns->rels[j].offset - nstart
+				      : len;
+		uint64_t upto = no < nn ? no : nn;
+		if (pos < upto) {
+			uint64_t d = first_diff(os, ostart, ns, nstart, pos, upto);
+			if (d < upto)
+				return differ_at(c, d, "bytes differ");
+		}
+		if (no == len && nn == len)
+			return true;
+		if (no != nn) {
+			bool in_old = no < nn;
+			const struct obj_rel *r = in_old ? &os->rels[i] : &ns->rels[j];
+			struct differ_ref ref;
+			if (differ_resolve(c->ctx, in_old ? c->old : c->new, in_old ? os : ns, r,
+					   &ref) < 0)
+				return differ_at(c, upto, "unreadable relocation");
+			return differ_at(c, upto, "reference to %s only in %s",
+					 describe(c->ctx, &ref), in_old ? "old" : "new");
+		}
+		const struct obj_rel *ro = &os->rels[i], *rn = &ns->rels[j];
+		const struct reloc_info *ri = reloc_x86_64_info(ro->type);
+		if (ro->type != rn->type)
+			return differ_at(c, upto, "relocation type %s -> %s", ri->name,
+					 reloc_x86_64_info(rn->type)->name);
+		struct differ_ref ref_o, ref_n;
+		if (differ_resolve(c->ctx, c->old, os, ro, &ref_o) < 0 ||
+		    differ_resolve(c->ctx, c->new, ns, rn, &ref_n) < 0)
+			return differ_at(c, upto, "unreadable relocation");
+		if (!ref_equal(c, &ref_o, &ref_n, upto, depth))
+			return false;
+		pos = upto + ri->width;
+		if (pos > len)
+			return differ_at(c, upto, "relocation crosses the end");
+		i++;
+		j++;
+	}
+}
+
+/* ===================================================================== */
+/* The pass                                                               */
+/* ===================================================================== */
+
+static bool compared(const struct obj_sym *s)
+{
+	return obj_sym_is_func(s) || obj_sym_is_data(s);
+}
+
+static void compare_pair(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
+{
+	c->why = NULL;
+	bool eq;
+	if (o->size != n->size) {
+		c->why = hp_arena_printf(c->ctx, "size %#llx -> %#llx", (unsigned long long)o->size,
+					 (unsigned long long)n->size);
+		eq = false;
+	} else if (obj_sym_is_data(n) && (o->sec->type == SHT_NOBITS) != (n->sec->type == SHT_NOBITS)) {
+		c->why = hp_arena_printf(c->ctx, "moved from %s to %s", o->sec->name, n->sec->name);
+		eq = false;
+	} else if (obj_sym_is_data(n) && !piece_flags_equal(o->sec, n->sec)) {
+		c->why = hp_arena_printf(c->ctx, "section flags changed: %s -> %s", o->sec->name,
+					 n->sec->name);
+		eq = false;
+	} else {
+		eq = range_equal(c, o->sec, o->value, n->sec, n->value, n->size, 0);
+	}
+	o->status = n->status = eq ? OBJ_SAME : OBJ_CHANGED;
+	n->why = o->why = eq ? NULL : (c->why ? c->why : "differs");
+}
+
+int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new)
+{
+	struct cmp c = { ctx, old, new, NULL };
+	for (size_t i = 1; i < new->nsyms; i++) {
+		struct obj_sym *n = &new->syms[i];
+		if (!compared(n))
+			continue;
+		if (!n->twin || !compared(n->twin) || obj_sym_is_func(n) != obj_sym_is_func(n->twin)) {
+			n->status = OBJ_NEW;
+			continue;
+		}
+		compare_pair(&c, n->twin, n);
+		if (ctx->oom)
+			return hp_nomem(ctx);
+	}
+	for (size_t i = 1; i < old->nsyms; i++) {
+		struct obj_sym *o = &old->syms[i];
+		if (compared(o) && (!o->twin || o->twin->status == OBJ_NEW))
+			o->status = OBJ_REMOVED;
+	}
+	/* A cold part runs only as a continuation of its parent: a change in it is a
+	 * change of the parent. */
+	for (size_t i = 1; i < new->nsyms; i++) {
+		struct obj_sym *n = &new->syms[i];
+		if (!obj_sym_is_func(n) || !n->parent || n->status == OBJ_SAME)
+			continue;
+		struct obj_sym *p = n->parent;
+		if (p->status == OBJ_SAME) {
+			p->status = OBJ_CHANGED;
+			p->why = hp_arena_printf(ctx, "its cold part %s %s", n->name,
+						 n->status == OBJ_NEW ? "is new" : "changed");
+			if (!p->why)
+				return hp_nomem(ctx);
+			if (p->twin) {
+				p->twin->status = OBJ_CHANGED;
+				p->twin->why = p->why;
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * differ.h: passes 3 to 6 of the pipeline, which decide what changed between two
+ * builds of one object, and the report that says so.
+ *
+ *   differ_check_input()  refuse objects the passes cannot read function by function
+ *   differ_correlate()    pair each symbol and section of new with its twin in old
+ *   differ_compare()      set status and why on every function and data object
+ *   differ_explain()      add what DWARF says: which functions each one inlines
+ *   differ_report_build() gather the verdicts in a stable order for printing
+ *
+ * The passes write only the twin/status/why/aux fields of the model, and
+ * allocate from the ctx arena.
+ */
+#ifndef HP_DIFFER_H
+#define HP_DIFFER_H
+
+#include <stdio.h>
+
+#include "formats/formats.h"
+
+/* ===================================================================== */
+/* check.c                                                               */
+/* ===================================================================== */
+
+/*
+ * Refuse an object whose sections hold several functions or several data
+ * objects (built without -ffunction-sections -fdata-sections): calls between
+ * functions of one section carry no relocation, so comparing them would guess.
+ * Returns 0 or -HP_EUNSUPPORTED with one diagnostic per offending section.
+ */
+int differ_check_input(struct hp_ctx *ctx, const struct obj *obj);
+
+/* ===================================================================== */
+/* correlate.c                                                           */
+/* ===================================================================== */
+
+/*
+ * Pair symbols and sections of new with those of old (sets twin on both sides).
+ * Global names pair exactly. Local names pair exactly, then by their name
+ * without compiler numbering ("count.3" with "count.7", "f.constprop.0" with
+ * "f.constprop.1"), then, where several statics share a base name, by the set
+ * of functions that refer to each.
+ */
+int differ_correlate(struct hp_ctx *ctx, struct obj *old, struct obj *new);
+
+/*
+ * The name without compiler numbering: "count.3" -> "count", "f.constprop.0" ->
+ * "f.constprop", "f.part.1.cold" -> "f.part.cold", "f.llvm.8812" -> "f". Returns
+ * name itself when nothing is stripped, else an arena copy (NULL on exhaustion).
+ */
+const char *differ_canonical_name(struct hp_ctx *ctx, const char *name);
+
+/* ===================================================================== */
+/* compare.c                                                             */
+/* ===================================================================== */
+
+/*
+ * Set status and why on every defined function and data object of both objects:
+ * NEW (no twin, in new), REMOVED (no twin, in old), CHANGED or SAME. A function
+ * is CHANGED when its bytes differ outside relocated fields, or when a
+ * relocation's target differs (by twin symbol and addend, by string contents,
+ * or by the contents of the anonymous piece of data it points into). A cold part
+ * that changed makes its parent CHANGED too.
+ */
+int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new);
+
+/* Where a relocation points, independent of layout. */
+enum differ_ref_kind {
+	DIFFER_REF_ABS,   /* no symbol: the addend is the value */
+	DIFFER_REF_SYM,   /* a named symbol (function, object, undefined) plus off */
+	DIFFER_REF_PIECE, /* an anonymous piece of a section (a string, a constant, a table) */
+};
+
+struct differ_ref {
+	enum differ_ref_kind kind;
+	const struct obj_sym *sym; /* REF_SYM */
+	const struct obj_sec *sec; /* REF_PIECE: the section holding the piece */
+	uint64_t start, len;       /* REF_PIECE: the piece's bytes in sec */
+	int64_t off;               /* S + A relative to sym's value or to the piece's start */
+};
+
+/*
+ * Resolve relocation r, which applies to section from, to what it refers to.
+ * Section symbols and local labels (.LC0, .L.str.3) are resolved to the symbol
+ * that covers the address, or to the anonymous piece (a NUL-terminated string,
+ * one constant of a merge section, or the stretch between two referenced
+ * addresses) that holds it.
+ */
+int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_sec *from,
+		   const struct obj_rel *r, struct differ_ref *out);
+
+/* ===================================================================== */
+/* explain.c                                                             */
+/* ===================================================================== */
+
+/* A function DWARF says is inlined into another. */
+struct differ_inline {
+	const char *name;
+	bool changed;           /* its out-of-line copy changed too */
+};
+
+/* What the differ knows about one function beyond its status. */
+struct differ_func_info {
+	struct differ_inline *inlines;
+	size_t ninlines;
+};
+
+/*
+ * Read new's DWARF and attach to every CHANGED or NEW function (in sym->aux, a
+ * struct differ_func_info) the functions inlined into it; a changed function
+ * that inlines a function whose out-of-line copy also changed says so in why.
+ * An object without DWARF is not an error.
+ */
+int differ_explain(struct hp_ctx *ctx, struct obj *old, struct obj *new);
+
+/* ===================================================================== */
+/* report.c                                                              */
+/* ===================================================================== */
+
+enum differ_kind { DIFFER_FUNC, DIFFER_OBJECT };
+
+struct differ_entry {
+	enum differ_kind kind;
+	enum obj_status status;
+	const char *name;          /* name in new, or in old when REMOVED */
+	const char *old_name;      /* name in old when it differs ("count.0" -> "count.1") */
+	const struct obj_sym *old; /* NULL when NEW */
+	const struct obj_sym *new; /* NULL when REMOVED */
+	const char *why;           /* first difference, NULL when SAME/NEW/REMOVED */
+	const char *part_of;       /* cold part: the function it was split from */
+	const struct differ_inline *inlines; /* see struct differ_func_info */
+	size_t ninlines;
+};
+
+struct differ_report {
+	const char *old_path, *new_path;
+	struct differ_entry *entries; /* functions then data, each sorted by name */
+	size_t nentries;
+	size_t nfunc[4], ndata[4];    /* counts by enum obj_status */
+};
+
+/* Gather every function and data object with its verdict. */
+int differ_report_build(struct hp_ctx *ctx, const struct obj *old, const struct obj *new,
+			struct differ_report *out);
+/* True when the report holds anything but SAME. */
+bool differ_report_has_changes(const struct differ_report *r);
+/* Print one line per entry (SAME ones only when all), then a summary line. */
+void differ_report_text(FILE *f, const struct differ_report *r, bool all);
+/* Print the report as JSON (differ/report-format.md). */
+void differ_report_json(FILE *f, const struct differ_report *r);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * formats.h: what bytes mean. The one public header of formats/, and the map of it.
+ *
+ * Everything the other modules share sits here: the context that carries options,
+ * memory and diagnostics (ctx.c), a string hash map (hash.c), little-endian helpers
+ * and a bounds-checked cursor (below, inline), the object model and its ELF reader
+ * (obj.c, elfread.c), the x86-64 relocation facts (reloc-x86-64.c) and the DWARF
+ * reader (dwarfread.c, the only file that includes libdwarf).
+ *
+ * Dependencies point one way: formats <- differ <- linker <- cli. formats/ depends
+ * on nothing of ours.
+ */
+#ifndef HP_FORMATS_H
+#define HP_FORMATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HP_VERSION "0.1.0"
+
+#define HP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ===================================================================== */
+/* ctx.c: errors, diagnostics, the arena                                 */
+/* ===================================================================== */
+
+/*
+ * Error codes. Functions return 0 or one of these negated (-HP_ECORRUPT). The
+ * text of the failure is in the ctx (hp_err); the code says what kind it was.
+ */
+enum {
+	HP_OK = 0,
+	HP_ERROR = 1,       /* anything else: I/O, usage, internal */
+	HP_ENOMEM = 2,      /* allocation failed */
+	HP_ECORRUPT = 3,    /* input is malformed */
+	HP_EUNSUPPORTED = 4,/* input is valid but beyond what we handle */
+	HP_EUNPATCHABLE = 5,/* a change a running process cannot absorb */
+	HP_ENOCHANGE = 6,   /* nothing to do */
+	HP_EVERIFY = 7,     /* signature or identity check failed */
+};
+
+enum hp_level { HP_LEVEL_ERROR, HP_LEVEL_WARNING, HP_LEVEL_NOTE };
+
+struct hp_diag {
+	enum hp_level level;
+	char *text;         /* "file: symbol: what; why" without the tool name */
+	const char *where;  /* source file:line of the code that raised it */
+};
+
+struct hp_arena_chunk;
+
+struct hp_ctx {
+	const char *tool;              /* program name, first word of every message */
+	int verbose;                   /* -v count: >0 appends [file.c:line] to messages */
+	struct hp_arena_chunk *chunks; /* every model node lives here until hp_ctx_fini */
+	struct hp_diag *diags;         /* diagnostics in the order raised */
+	size_t ndiags, capdiags;
+	unsigned nerrors;              /* diagnostics of level ERROR */
+	bool oom;                      /* an allocation failed somewhere */
+};
+
+void hp_ctx_init(struct hp_ctx *ctx, const char *tool);
+/* Release the arena and the diagnostics. Every pointer into the arena dies here. */
+void hp_ctx_fini(struct hp_ctx *ctx);
+
+/*
+ * Allocate n zeroed bytes that live until hp_ctx_fini(). Returns NULL when memory
+ * runs out (and sets ctx->oom); callers return -HP_ENOMEM.
+ */
+void *hp_arena_alloc(struct hp_ctx *ctx, size_t n);
+/* n * size zeroed bytes, NULL on overflow or exhaustion. */
+void *hp_arena_array(struct hp_ctx *ctx, size_t n, size_t size);
+char *hp_arena_strdup(struct hp_ctx *ctx, const char *s);
+char *hp_arena_strndup(struct hp_ctx *ctx, const char *s, size_t n);
+char *hp_arena_printf(struct hp_ctx *ctx, const char *fmt, ...) HP_PRINTF(2, 3);
+
+/*
+ * Record a diagnostic "file: sym: message". file or sym may be NULL and are then
+ * left out. Returns the negated code so a caller can write
+ * `return hp_err(ctx, HP_ECORRUPT, path, NULL, "...")`.
+ */
+int hp_diag_add(struct hp_ctx *ctx, enum hp_level level, int code, const char *where,
+		const char *file, const char *sym, const char *fmt, ...) HP_PRINTF(7, 8);
+
+#define HP_STR2(x) #x
+#define HP_STR(x) HP_STR2(x)
+#define HP_WHERE (__FILE__ ":" HP_STR(__LINE__))
+#define hp_err(ctx, code, file, sym, ...)                                                          \
+	hp_diag_add(ctx, HP_LEVEL_ERROR, code, HP_WHERE, file, sym, __VA_ARGS__)
+#define hp_warn(ctx, file, sym, ...)                                                               \
+	hp_diag_add(ctx, HP_LEVEL_WARNING, 0, HP_WHERE, file, sym, __VA_ARGS__)
+#define hp_nomem(ctx) hp_err(ctx, HP_ENOMEM, NULL, NULL, "out of memory")
+
+/* ===================================================================== */
+/* hash.c: string -> pointer map                                         */
+/* ===================================================================== */
+
+/*
+ * An open-addressing map from NUL-terminated strings to pointers. Keys are not
+ * copied: they must outlive the map. Memory comes from the ctx arena.
+ */
+struct hp_map {
+	const char **keys;
+	void **vals;
+	size_t cap, len; /* cap is a power of two */
+};
+
+uint64_t hp_hash_bytes(const void *p, size_t n);
+static inline uint64_t hp_hash_str(const char *s)
+{
+	return hp_hash_bytes(s, strlen(s));
+}
+/* Create a map sized for about n keys. */
+int hp_map_init(struct hp_ctx *ctx, struct hp_map *m, size_t n);
+/* The value stored under key, or NULL. */
+void *hp_map_get(const struct hp_map *m, const char *key);
+/* Store val under key unless the key is present; *out gets the value now stored. */
+int hp_map_put(struct hp_ctx *ctx, struct hp_map *m, const char *key, void *val, void **out);
+
+/* ===================================================================== */
+/* Little-endian fields and the bounds-checked cursor                    */
+/* ===================================================================== */
+
+static inline uint16_t hp_load_le16(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+static inline uint32_t hp_load_le32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline uint64_t hp_load_le64(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint64_t)hp_load_le32(b) | (uint64_t)hp_load_le32(b + 4) << 32;
+}
+static inline void hp_store_le16(void *p, uint16_t v)
+{
+	uint8_t *b = p;
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+static inline void hp_store_le32(void *p, uint32_t v)
+{
+	uint8_t *b = p;
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void hp_store_le64(void *p, uint64_t v)
+{
+	uint8_t *b = p;
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A read position in an untrusted buffer. Every take checks the length first. */
+struct hp_cursor {
+	const uint8_t *buf;
+	size_t len, off;
+};
+
+static inline int hp_cur_take(struct hp_cursor *c, size_t n, const uint8_t **out)
+{
+	if (c->off > c->len || n > c->len - c->off) /* compare sizes, not pointers */
+		return -HP_ECORRUPT;
+	*out = c->buf + c->off;
+	c->off += n;
+	return 0;
+}
+
+/* True when [off, off + n) lies inside a buffer of len bytes. */
+static inline bool hp_range_ok(uint64_t off, uint64_t n, uint64_t len)
+{
+	return off <= len && n <= len - off;
+}
+
+/* ===================================================================== */
+/* json.c: writing JSON                                                  */
+/* ===================================================================== */
+
+#include <stdio.h>
+/* Write s as a JSON string literal, escaping quotes, controls and invalid UTF-8 bytes. */
+void hp_json_string(FILE *f, const char *s);
+
+/* ===================================================================== */
+/* obj.c, elfread.c: the object model                                    */
+/* ===================================================================== */
+
+/*
+ * An ELF64 x86-64 relocatable object read into plain arrays: secs[i] is ELF
+ * section i and syms[i] is symbol i of .symtab. Names point into libelf's
+ * string tables, which live as long as the obj. The differ's passes fill twin,
+ * status, why and include; the reader leaves them zero.
+ */
+enum obj_status { OBJ_SAME, OBJ_CHANGED, OBJ_NEW, OBJ_REMOVED };
+
+struct obj_sym;
+struct obj_sec;
+
+struct obj_rel {
+	uint64_t offset;     /* r_offset: byte offset in the section it applies to */
+	uint32_t type;       /* R_X86_64_* */
+	int64_t addend;      /* r_addend */
+	struct obj_sym *sym; /* target; syms[0] (the null symbol) when r_sym is 0 */
+};
+
+struct obj_sec {
+	uint32_t index;          /* ELF section index */
+	const char *name;        /* "" when unnamed */
+	uint32_t type;           /* SHT_* */
+	uint64_t flags;          /* SHF_* */
+	uint64_t size;           /* bytes (in memory for NOBITS) */
+	uint64_t align;          /* sh_addralign, 0 or 1 when none */
+	uint64_t entsize;        /* sh_entsize */
+	uint32_t link, info;     /* sh_link, sh_info */
+	const uint8_t *data;     /* size bytes; NULL for SHT_NOBITS */
+	struct obj_rel *rels;    /* relocations that apply to this section, sorted by offset */
+	size_t nrels;
+	struct obj_sec *relsec;  /* the SHT_RELA section whose entries are rels */
+	bool rels_loaded;        /* rels has been read (debug sections are read lazily) */
+	struct obj_sym *secsym;  /* its STT_SECTION symbol, or NULL */
+	struct obj_sym **syms;   /* defined FUNC and OBJECT symbols in it, by value then size */
+	size_t nsyms;
+	struct obj_sec *group;   /* the SHT_GROUP section it belongs to, or NULL */
+	void *aux;               /* scratch for the pass that owns it at the time */
+
+	struct obj_sec *twin;    /* counterpart in the other object, or NULL */
+	enum obj_status status;  /* set by differ_compare() */
+	const char *why;         /* first difference found, for reports */
+	bool include;            /* set by differ_collect() */
+};
+
+struct obj_sym {
+	uint32_t index;          /* index in .symtab */
+	const char *name;        /* "" when unnamed */
+	uint8_t type, bind;      /* STT_*, STB_* */
+	uint8_t visibility;      /* STV_* */
+	uint32_t shndx;          /* section index, SHN_XINDEX resolved; SHN_UNDEF, SHN_ABS ... */
+	struct obj_sec *sec;     /* defining section, NULL when undefined, absolute or common */
+	uint64_t value, size;    /* st_value (offset in sec), st_size */
+	const char *file;        /* for locals: the STT_FILE name before it, or NULL */
+	struct obj_sym *next_same_name; /* next symbol with the same name, in index order */
+	struct obj_sym *parent;  /* for a foo.cold part: foo, when present */
+	bool label;              /* a place, not an entity: section symbols and local
+				    assembler labels (.LC0, .L.str.3), whatever their type */
+
+	struct obj_sym *twin;    /* counterpart in the other object, or NULL */
+	enum obj_status status;  /* set by differ_compare() */
+	const char *why;         /* first difference found, for reports */
+	bool include;            /* set by differ_collect() */
+	void *aux;               /* scratch for the pass that owns it at the time */
+};
+
+struct obj_elf; /* libelf handles, private to elfread.c */
+
+struct obj {
+	const char *path;        /* as given by the user, for messages */
+	uint16_t machine;        /* e_machine */
+	uint64_t file_size;      /* bytes of the file */
+	struct obj_sec *secs;    /* all sections; secs[0] is the null section */
+	size_t nsecs;
+	struct obj_sym *syms;    /* all of .symtab; syms[0] is the null symbol */
+	size_t nsyms;
+	struct obj_sec *symtab;  /* the SHT_SYMTAB section */
+	struct hp_map sym_by_name; /* first symbol of each name (chain with next_same_name) */
+	struct hp_map sec_by_name; /* first section of each name */
+	struct obj_elf *elf;     /* open libelf state behind data pointers */
+};
+
+/*
+ * Read the relocatable object at path. Every byte read from the file is bounds
+ * checked; a malformed file gives one diagnostic naming the file and what is
+ * wrong, and -HP_ECORRUPT (or -HP_EUNSUPPORTED for valid ELF we do not handle).
+ * On success *out owns the file; free with obj_free(). Relocations of
+ * non-allocated sections (.debug_*) are not read until obj_load_rels().
+ */
+int obj_read_elf(struct hp_ctx *ctx, const char *path, struct obj **out);
+/* Close the file behind obj. Accepts NULL. Model nodes stay in the ctx arena. */
+void obj_free(struct obj *obj);
+/* Read the relocations of sec if not yet done (non-allocated sections are lazy). */
+int obj_load_rels(struct hp_ctx *ctx, struct obj *obj, struct obj_sec *sec);
+
+/* Build the lookup tables and the per-section symbol lists. Called by obj_read_elf. */
+int obj_index(struct hp_ctx *ctx, struct obj *obj);
+/* First symbol called name, or NULL; walk on with next_same_name. */
+struct obj_sym *obj_find_sym(const struct obj *obj, const char *name);
+struct obj_sec *obj_find_sec(const struct obj *obj, const char *name);
+/*
+ * The defined FUNC or OBJECT symbol of sec whose [value, value + size) holds off,
+ * or NULL. A zero-sized symbol holds only its own offset.
+ */
+struct obj_sym *obj_sym_at(const struct obj_sec *sec, uint64_t off);
+/* Index of the first relocation of sec at or after off (binary search). */
+size_t obj_rel_lower_bound(const struct obj_sec *sec, uint64_t off);
+
+static inline bool obj_sym_is_func(const struct obj_sym *s)
+{
+	return s->type == 2 /* STT_FUNC */ && s->sec && !s->label;
+}
+static inline bool obj_sym_is_data(const struct obj_sym *s)
+{
+	return (s->type == 1 /* STT_OBJECT */ || s->type == 6 /* STT_TLS */) && s->sec && !s->label;
+}
+static inline bool obj_sec_is_text(const struct obj_sec *s)
+{
+	return (s->flags & 0x4 /* SHF_EXECINSTR */) && (s->flags & 0x2 /* SHF_ALLOC */);
+}
+static inline bool obj_sec_is_alloc(const struct obj_sec *s)
+{
+	return (s->flags & 0x2 /* SHF_ALLOC */) != 0;
+}
+static inline bool obj_sec_is_strings(const struct obj_sec *s)
+{
+	return (s->flags & 0x30) == 0x30; /* SHF_MERGE | SHF_STRINGS */
+}
+const char *obj_status_name(enum obj_status st);
+/* The bytes of sym ([value, value + size) of its section); NULL for NOBITS. */
+const uint8_t *obj_sym_bytes(const struct obj_sym *sym);
+
+/* ===================================================================== */
+/* reloc-x86-64.c: what each relocation type means                       */
+/* ===================================================================== */
+
+enum reloc_kind {
+	RELOC_NONE,     /* R_X86_64_NONE: no field */
+	RELOC_ABS,      /* S + A */
+	RELOC_PCREL,    /* S + A - P */
+	RELOC_GOTPCREL, /* G + GOT + A - P: address of a GOT slot for S */
+	RELOC_PLT,      /* L + A - P: call through the PLT or directly */
+	RELOC_TLS,      /* thread-local forms, resolved by the dynamic linker */
+	RELOC_OTHER,    /* understood but only meaningful to a full linker (GOTOFF64 ...) */
+};
+
+struct reloc_info {
+	const char *name; /* "R_X86_64_PC32" */
+	uint8_t width;    /* bytes patched at r_offset: 0, 1, 2, 4 or 8 */
+	uint8_t kind;     /* enum reloc_kind */
+	bool is_signed;   /* for 4-byte fields: the value must fit in int32_t */
+};
+
+/* Facts about an x86-64 relocation type; NULL for types we do not know. */
+const struct reloc_info *reloc_x86_64_info(uint32_t type);
+
+/* ===================================================================== */
+/* dwarfread.c: what DWARF says about functions (libdwarf)               */
+/* ===================================================================== */
+
+/* A concrete function instance in the object's DWARF. */
+struct dw_func {
+	const char *name;       /* DW_AT_name, through abstract_origin/specification */
+	struct obj_sec *sec;    /* where its entry (low_pc or first range) lies */
+	uint64_t offset;        /* entry offset in sec */
+	const char **inlines;   /* names of functions inlined into it, each once */
+	size_t ninlines;
+	const char *decl_file;  /* file of the declaration, or NULL */
+	uint32_t decl_line;     /* line of the declaration, 0 when unknown */
+};
+
+struct dw_info {
+	struct dw_func *funcs;  /* concrete function instances, in DIE order */
+	size_t nfuncs;
+	bool present;           /* the object has .debug_info */
+};
+
+/*
+ * Read the concrete function instances of obj's DWARF (gcc and clang, DWARF 4
+ * and 5) whose entry is one of the want symbols (every one when want is NULL).
+ * A function split in hot and cold ranges gives one instance per range start.
+ * An object without DWARF gives present = false and no error. Addresses in the
+ * object are section-relative; the reader relocates the .debug_* sections itself
+ * with each allocated section at its own address, so every address maps back
+ * to (section, offset) exactly.
+ */
+int dw_read_funcs(struct hp_ctx *ctx, struct obj *obj, struct obj_sym *const *want,
+		  size_t nwant, struct dw_info *out);
+/* The instance whose entry is (sec, offset), or NULL. */
+const struct dw_func *dw_func_at(const struct dw_info *dw, const struct obj_sec *sec,
+				 uint64_t offset);
+
+#endif
