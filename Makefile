@@ -84,7 +84,7 @@ e2e: $(TOOLS:%=$(BIN)/%)
 
 check: deps
 	$(MAKE) all
-	$(MAKE) unit e2e
+	$(MAKE) unit samples e2e
 	@echo "make check: all tests passed"
 
 asan:

@@ -70,60 +70,81 @@ static int64_t code_bias(const struct obj_rel *r)
 	return 0;
 }
 
+/*
+ * Where each section's pieces start: offset 0 and every offset some relocation
+ * from code, or an absolute one from data, points at through a label. Built for
+ * every section in one pass over the relocations, the first time one is needed,
+ * and kept in sec->aux.
+ */
+static int build_piece_starts(struct hp_ctx *ctx, const struct obj *obj)
+{
+	size_t *count = calloc(obj->nsecs, sizeof *count);
+	if (!count)
+		return hp_nomem(ctx);
+	for (int fill = 0; fill < 2; fill++) {
+		for (size_t i = 1; i < obj->nsecs; i++) {
+			const struct obj_sec *from = &obj->secs[i];
+			if (!obj_sec_is_alloc(from))
+				continue;
+			for (size_t k = 0; k < from->nrels; k++) {
+				const struct obj_rel *r = &from->rels[k];
+				if (!is_label(r->sym))
+					continue;
+				/* PC-relative references from data are relative to their own
+				 * table, so they do not say where a piece starts. */
+				const struct reloc_info *ri = reloc_x86_64_info(r->type);
+				int64_t t;
+				if (obj_sec_is_text(from))
+					t = (int64_t)r->sym->value + r->addend + code_bias(r);
+				else if (ri && ri->kind == RELOC_ABS)
+					t = (int64_t)r->sym->value + r->addend;
+				else
+					continue;
+				struct obj_sec *sec = r->sym->sec;
+				if (t <= 0 || (uint64_t)t >= sec->size)
+					continue;
+				if (!fill) {
+					count[sec->index]++;
+				} else {
+					struct piece_starts *ps = sec->aux;
+					ps->v[ps->n++] = (uint64_t)t;
+				}
+			}
+		}
+		if (fill)
+			break;
+		for (size_t i = 0; i < obj->nsecs; i++) {
+			struct piece_starts *ps = hp_arena_alloc(ctx, sizeof *ps);
+			if (!ps || !(ps->v = hp_arena_array(ctx, count[i] + 1, sizeof *ps->v))) {
+				free(count);
+				return hp_nomem(ctx);
+			}
+			ps->v[ps->n++] = 0;
+			obj->secs[i].aux = ps;
+		}
+	}
+	free(count);
+	for (size_t i = 0; i < obj->nsecs; i++) {
+		struct piece_starts *ps = obj->secs[i].aux;
+		qsort(ps->v, ps->n, sizeof *ps->v, cmp_u64);
+		size_t u = 0;
+		for (size_t k = 0; k < ps->n; k++)
+			if (!u || ps->v[k] != ps->v[u - 1])
+				ps->v[u++] = ps->v[k];
+		ps->n = u;
+	}
+	return 0;
+}
+
 static int piece_starts_of(struct hp_ctx *ctx, const struct obj *obj, struct obj_sec *sec,
 			   const struct piece_starts **out)
 {
-	if (sec->aux) {
-		*out = sec->aux;
-		return 0;
+	if (!sec->aux) {
+		int err = build_piece_starts(ctx, obj);
+		if (err < 0)
+			return err;
 	}
-	struct piece_starts *ps = hp_arena_alloc(ctx, sizeof *ps);
-	if (!ps)
-		return hp_nomem(ctx);
-	size_t n = 1;
-	for (size_t i = 1; i < obj->nsecs; i++) {
-		const struct obj_sec *from = &obj->secs[i];
-		if (!obj_sec_is_alloc(from))
-			continue;
-		for (size_t k = 0; k < from->nrels; k++)
-			if (from->rels[k].sym->sec == sec && is_label(from->rels[k].sym))
-				n++;
-	}
-	ps->v = hp_arena_array(ctx, n, sizeof *ps->v);
-	if (!ps->v)
-		return hp_nomem(ctx);
-	ps->v[ps->n++] = 0;
-	for (size_t i = 1; i < obj->nsecs; i++) {
-		const struct obj_sec *from = &obj->secs[i];
-		if (!obj_sec_is_alloc(from))
-			continue;
-		for (size_t k = 0; k < from->nrels; k++) {
-			const struct obj_rel *r = &from->rels[k];
-			if (r->sym->sec != sec || !is_label(r->sym))
-				continue;
-			/* Only references from code and absolute ones say exactly where a
-			 * piece starts; PC-relative ones from data are relative to their
-			 * own table. */
-			const struct reloc_info *ri = reloc_x86_64_info(r->type);
-			int64_t t;
-			if (obj_sec_is_text(from))
-				t = (int64_t)r->sym->value + r->addend + code_bias(r);
-			else if (ri && ri->kind == RELOC_ABS)
-				t = (int64_t)r->sym->value + r->addend;
-			else
-				continue;
-			if (t > 0 && (uint64_t)t < sec->size)
-				ps->v[ps->n++] = (uint64_t)t;
-		}
-	}
-	qsort(ps->v, ps->n, sizeof *ps->v, cmp_u64);
-	size_t u = 0;
-	for (size_t i = 0; i < ps->n; i++)
-		if (!u || ps->v[i] != ps->v[u - 1])
-			ps->v[u++] = ps->v[i];
-	ps->n = u;
-	sec->aux = ps;
-	*out = ps;
+	*out = sec->aux;
 	return 0;
 }
 

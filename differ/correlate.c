@@ -266,9 +266,11 @@ static int sign_referrers(struct hp_ctx *ctx, struct obj *obj, struct cand *v, s
 
 /*
  * Pair runs of candidates that share (class, canonical name[, signature]) when
- * each side has exactly one. Both arrays are sorted by cmp_cand.
+ * each side has exactly one; with positional, when both sides have the same
+ * number, in symbol-table order. Both arrays are sorted by cmp_cand.
  */
-static void pair_unique_runs(struct cand *o, size_t no, struct cand *n, size_t nn, bool use_sig)
+static void pair_runs(struct cand *o, size_t no, struct cand *n, size_t nn, bool use_sig,
+		      bool positional)
 {
 	size_t i = 0, j = 0;
 	while (i < no && j < nn) {
@@ -292,12 +294,20 @@ static void pair_unique_runs(struct cand *o, size_t no, struct cand *n, size_t n
 			je++;
 		if (ie - i == 1 && je - j == 1 && !o[i].sym->twin && !n[j].sym->twin)
 			pair(o[i].sym, n[j].sym);
+		else if (positional && ie - i == je - j)
+			for (size_t k = 0; k < ie - i; k++)
+				pair(o[i + k].sym, n[j + k].sym);
 		i = ie;
 		j = je;
 	}
 }
 
-/* Steps 2 and 3: locals by canonical name, then by referrers. */
+/*
+ * Steps 2 to 4: locals by canonical name, then by referrers, then, where several
+ * statics share both (gcc inlined the function holding them into the same
+ * callers), by their order in the symbol table, which is the order the compiler
+ * met them in the source.
+ */
 static int pair_fuzzy(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 {
 	struct cand *o, *n;
@@ -307,7 +317,7 @@ static int pair_fuzzy(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 		return err;
 	qsort(o, no, sizeof *o, cmp_cand);
 	qsort(n, nn, sizeof *n, cmp_cand);
-	pair_unique_runs(o, no, n, nn, false);
+	pair_runs(o, no, n, nn, false, false);
 
 	if ((err = collect(ctx, old, &o, &no)) < 0 || (err = collect(ctx, new, &n, &nn)) < 0)
 		return err;
@@ -318,7 +328,17 @@ static int pair_fuzzy(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 		return err;
 	qsort(o, no, sizeof *o, cmp_cand);
 	qsort(n, nn, sizeof *n, cmp_cand);
-	pair_unique_runs(o, no, n, nn, true);
+	pair_runs(o, no, n, nn, true, false);
+	/* The arrays still hold the paired ones; pair_runs skips twins only for
+	 * singletons, so drop them before the positional step. */
+	size_t ko = 0, kn = 0;
+	for (size_t i = 0; i < no; i++)
+		if (!o[i].sym->twin)
+			o[ko++] = o[i];
+	for (size_t i = 0; i < nn; i++)
+		if (!n[i].sym->twin)
+			n[kn++] = n[i];
+	pair_runs(o, ko, n, kn, true, true);
 	return 0;
 }
 

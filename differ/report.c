@@ -132,9 +132,15 @@ void differ_report_text(FILE *f, const struct differ_report *r, bool all)
 			const struct differ_entry *e = &r->entries[i];
 			if (e->status != order[o])
 				continue;
-			fprintf(f, "%-8s %-6s %-24s ", obj_status_name(e->status), kind_name(e->kind),
-				e->name);
-			print_explanation(f, e);
+			bool explained = e->why || e->old_name || e->part_of || e->ninlines;
+			if (explained) {
+				fprintf(f, "%-8s %-6s %-24s ", obj_status_name(e->status),
+					kind_name(e->kind), e->name);
+				print_explanation(f, e);
+			} else {
+				fprintf(f, "%-8s %-6s %s", obj_status_name(e->status), kind_name(e->kind),
+					e->name);
+			}
 			fputc('\n', f);
 		}
 	}
