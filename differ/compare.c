@@ -54,12 +54,14 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
- * Where, relative to S + A, a PC-relative field in code points: the CPU adds the
- * displacement to the address of the next instruction, and the field is the
- * last thing in the instruction (call, jmp, lea, mov, and every SSE/AVX memory
- * operand), so the target is S + A + 4 for a 4-byte field. Instructions with an
- * immediate after the displacement ("addl $1, x(%rip)": A = -5) never address
- * a string or a merge constant, and a reference to a section owned by one
+ * Where, relative to S + A, a PC-relative field in code points when S is a
+ * section symbol: the CPU adds the displacement to the address of the next
+ * instruction, and the field is usually the last thing in the instruction
+ * (call, jmp, lea, mov, most SSE/AVX memory operands), so the target is
+ * S + A + 4 for a 4-byte field. An immediate after the displacement
+ * ("addl $1, x(%rip)", "shufps $0x4e, c(%rip), %xmm1") makes it less; a
+ * reference through a local label (.LC1, .LCPI0_1, .L.str.3) does not need
+ * this guess at all (label_target), and a reference to a section owned by one
  * symbol does not depend on the exact offset.
  */
 static int64_t code_bias(const struct obj_rel *r)
@@ -68,6 +70,17 @@ static int64_t code_bias(const struct obj_rel *r)
 	if (ri && (ri->kind == RELOC_PCREL || ri->kind == RELOC_PLT || ri->kind == RELOC_GOTPCREL))
 		return ri->width;
 	return 0;
+}
+
+/*
+ * The offset in its section that a reference through label s points at, or -1
+ * when s is a section symbol and the target must be computed from the addend.
+ * Assemblers keep a label for each thing in a merge section (gcc ".LC1", clang
+ * ".LCPI0_1", ".L.str.3") at its start; "label + k" is still inside that thing.
+ */
+static int64_t label_target(const struct obj_sym *s)
+{
+	return s->type == STT_SECTION ? -1 : (int64_t)s->value;
 }
 
 /*
@@ -93,8 +106,10 @@ static int build_piece_starts(struct hp_ctx *ctx, const struct obj *obj)
 				/* PC-relative references from data are relative to their own
 				 * table, so they do not say where a piece starts. */
 				const struct reloc_info *ri = reloc_x86_64_info(r->type);
-				int64_t t;
-				if (obj_sec_is_text(from))
+				int64_t t = label_target(r->sym);
+				if (t >= 0)
+					; /* exact */
+				else if (obj_sec_is_text(from))
 					t = (int64_t)r->sym->value + r->addend + code_bias(r);
 				else if (ri && ri->kind == RELOC_ABS)
 					t = (int64_t)r->sym->value + r->addend;
@@ -269,7 +284,9 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 	const struct obj_sec *sec = s->sec;
 	int64_t raw = (int64_t)s->value + r->addend, t = raw;
 	const struct reloc_info *ri = reloc_x86_64_info(r->type);
-	if (obj_sec_is_text(from)) {
+	if (label_target(s) >= 0) {
+		t = label_target(s);
+	} else if (obj_sec_is_text(from)) {
 		t += code_bias(r);
 	} else if (ri && ri->kind == RELOC_PCREL) {
 		/* In data, "label - ." entries of a table (gcc's PIC jump tables, clang's
@@ -348,8 +365,7 @@ static const char *describe(struct hp_ctx *ctx, const struct differ_ref *r)
 	case DIFFER_REF_PIECE:
 		if (obj_sec_is_strings(r->sec) || padded_string(r->sec, r->start, r->len) == r->len)
 			return quote(ctx, r->sec, r->start, r->len);
-		return hp_arena_printf(ctx, "%s+%#llx", r->sec->name,
-				       (unsigned long long)(r->start + (uint64_t)r->off));
+		return hp_arena_printf(ctx, "%s+%#llx", r->sec->name, (unsigned long long)r->start);
 	}
 	return "?";
 }
@@ -408,8 +424,11 @@ static bool ref_equal(struct cmp *c, const struct differ_ref *o, const struct di
 		}
 		goto differ;
 	}
-differ:
-	return differ_at(c, at, "reference %s -> %s", describe(c->ctx, o), describe(c->ctx, n));
+differ:;
+	const char *dn = describe(c->ctx, o), *dnn = describe(c->ctx, n);
+	if (o->kind == DIFFER_REF_PIECE && n->kind == DIFFER_REF_PIECE && dn && dnn && !strcmp(dn, dnn))
+		return differ_at(c, at, "contents of %s differ", dn);
+	return differ_at(c, at, "reference %s -> %s", dn, dnn);
 }
 
 static uint8_t byte_at(const struct obj_sec *s, uint64_t off)

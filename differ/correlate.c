@@ -135,7 +135,9 @@ static int pair_exact(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 struct cand {
 	struct obj_sym *sym;
 	const char *canon;
-	const char *sig;   /* referrer signature, step 3 */
+	const char *sig;   /* referrer signature: refs joined with ',' */
+	const char **refs; /* canonical names of the functions referring to it, sorted, unique */
+	size_t nrefs;
 	enum sym_class c;
 };
 
@@ -159,7 +161,7 @@ static int collect(struct hp_ctx *ctx, struct obj *obj, struct cand **out, size_
 		const char *canon = differ_canonical_name(ctx, s->name);
 		if (!canon)
 			return hp_nomem(ctx);
-		v[n++] = (struct cand){ s, canon, NULL, c };
+		v[n++] = (struct cand){ s, canon, NULL, NULL, 0, c };
 	}
 	*out = v;
 	*nout = n;
@@ -235,7 +237,8 @@ static int sign_referrers(struct hp_ctx *ctx, struct obj *obj, struct cand *v, s
 	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct list *l = &lists[i];
-		qsort(l->names, l->len, sizeof *l->names, cmp_str);
+		if (l->len > 1)
+			qsort(l->names, l->len, sizeof *l->names, cmp_str);
 		size_t total = 1;
 		for (size_t k = 0; k < l->len; k++)
 			total += strlen(l->names[k]) + 1;
@@ -244,10 +247,17 @@ static int sign_referrers(struct hp_ctx *ctx, struct obj *obj, struct cand *v, s
 			err = hp_nomem(ctx);
 			break;
 		}
+		const char **refs = hp_arena_array(ctx, l->len, sizeof *refs);
+		if (!refs) {
+			err = hp_nomem(ctx);
+			break;
+		}
 		char *p = sig;
+		size_t nrefs = 0;
 		for (size_t k = 0; k < l->len; k++) {
 			if (k && !strcmp(l->names[k], l->names[k - 1]))
 				continue;
+			refs[nrefs++] = l->names[k];
 			size_t len = strlen(l->names[k]);
 			memcpy(p, l->names[k], len);
 			p += len;
@@ -255,6 +265,8 @@ static int sign_referrers(struct hp_ctx *ctx, struct obj *obj, struct cand *v, s
 		}
 		*p = 0;
 		v[i].sig = sig;
+		v[i].refs = refs;
+		v[i].nrefs = nrefs;
 	}
 	for (size_t i = 0; i < n; i++) {
 		v[i].sym->aux = NULL;
@@ -265,9 +277,34 @@ static int sign_referrers(struct hp_ctx *ctx, struct obj *obj, struct cand *v, s
 }
 
 /*
+ * Whether two lone candidates of one canonical name may pair. A numbered static
+ * ("count.0") is only the same variable if some function refers to it on both
+ * sides: gcc names a static that moved from get_a to get_b "count.0" in both
+ * builds, and pairing them would hand get_b the counter get_a was using.
+ */
+static bool compatible(const struct cand *o, const struct cand *n)
+{
+	if (o->c != CLASS_DATA || (o->canon == o->sym->name && n->canon == n->sym->name))
+		return true;
+	if (!o->nrefs && !n->nrefs)
+		return true;
+	for (size_t i = 0, j = 0; i < o->nrefs && j < n->nrefs;) {
+		int r = strcmp(o->refs[i], n->refs[j]);
+		if (!r)
+			return true;
+		if (r < 0)
+			i++;
+		else
+			j++;
+	}
+	return false;
+}
+
+/*
  * Pair runs of candidates that share (class, canonical name[, signature]) when
- * each side has exactly one; with positional, when both sides have the same
- * number, in symbol-table order. Both arrays are sorted by cmp_cand.
+ * each side has exactly one and they are compatible; with positional, when both
+ * sides have the same number, in symbol-table order. Both arrays are sorted by
+ * cmp_cand.
  */
 static void pair_runs(struct cand *o, size_t no, struct cand *n, size_t nn, bool use_sig,
 		      bool positional)
@@ -292,7 +329,8 @@ static void pair_runs(struct cand *o, size_t no, struct cand *n, size_t nn, bool
 		while (je < nn && n[je].c == n[j].c && !strcmp(n[je].canon, n[j].canon) &&
 		       (!use_sig || !strcmp(n[je].sig, n[j].sig)))
 			je++;
-		if (ie - i == 1 && je - j == 1 && !o[i].sym->twin && !n[j].sym->twin)
+		if (ie - i == 1 && je - j == 1 && !o[i].sym->twin && !n[j].sym->twin &&
+		    compatible(&o[i], &n[j]))
 			pair(o[i].sym, n[j].sym);
 		else if (positional && ie - i == je - j)
 			for (size_t k = 0; k < ie - i; k++)
@@ -308,17 +346,20 @@ static void pair_runs(struct cand *o, size_t no, struct cand *n, size_t nn, bool
  * callers), by their order in the symbol table, which is the order the compiler
  * met them in the source.
  */
+static size_t drop_paired(struct cand *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].sym->twin)
+			v[k++] = v[i];
+	return k;
+}
+
 static int pair_fuzzy(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 {
 	struct cand *o, *n;
 	size_t no, nn;
 	int err;
-	if ((err = collect(ctx, old, &o, &no)) < 0 || (err = collect(ctx, new, &n, &nn)) < 0)
-		return err;
-	qsort(o, no, sizeof *o, cmp_cand);
-	qsort(n, nn, sizeof *n, cmp_cand);
-	pair_runs(o, no, n, nn, false, false);
-
 	if ((err = collect(ctx, old, &o, &no)) < 0 || (err = collect(ctx, new, &n, &nn)) < 0)
 		return err;
 	if (!no || !nn)
@@ -328,17 +369,13 @@ static int pair_fuzzy(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 		return err;
 	qsort(o, no, sizeof *o, cmp_cand);
 	qsort(n, nn, sizeof *n, cmp_cand);
+	pair_runs(o, no, n, nn, false, false);
+	no = drop_paired(o, no);
+	nn = drop_paired(n, nn);
 	pair_runs(o, no, n, nn, true, false);
-	/* The arrays still hold the paired ones; pair_runs skips twins only for
-	 * singletons, so drop them before the positional step. */
-	size_t ko = 0, kn = 0;
-	for (size_t i = 0; i < no; i++)
-		if (!o[i].sym->twin)
-			o[ko++] = o[i];
-	for (size_t i = 0; i < nn; i++)
-		if (!n[i].sym->twin)
-			n[kn++] = n[i];
-	pair_runs(o, ko, n, kn, true, true);
+	no = drop_paired(o, no);
+	nn = drop_paired(n, nn);
+	pair_runs(o, no, n, nn, true, true);
 	return 0;
 }
 

@@ -86,7 +86,8 @@ static int relocate(struct dwobj *d, struct obj_sec *sec, uint8_t **out)
 	uint8_t *buf = malloc(sec->size ? sec->size : 1);
 	if (!buf)
 		return hp_nomem(d->ctx);
-	memcpy(buf, sec->data, sec->size);
+	if (sec->size)
+		memcpy(buf, sec->data, sec->size);
 	for (size_t k = 0; k < sec->nrels; k++) {
 		const struct obj_rel *r = &sec->rels[k];
 		const struct obj_sym *s = r->sym;
@@ -200,6 +201,9 @@ struct walk {
 	size_t nfuncs, capfuncs;
 	const char **names;   /* scratch for one function's inlines */
 	size_t nnames, capnames;
+	char **files;         /* the current unit's file table (dwarf_srcfiles) */
+	Dwarf_Signed nfiles;
+	int version;          /* the current unit's DWARF version */
 };
 
 static int dwarf_fail(struct walk *w, const char *what)
@@ -246,6 +250,32 @@ out:
 		w->err = NULL;
 	}
 	return target;
+}
+
+/* An unsigned constant attribute of die; false when absent or unreadable. */
+static bool udata(struct walk *w, Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *out)
+{
+	Dwarf_Attribute attr;
+	bool ok = false;
+	if (dwarf_attr(die, at, &attr, &w->err) == DW_DLV_OK) {
+		/* gcc's DWARF 5 puts constants shared by many DIEs in the abbreviation
+		 * (DW_FORM_implicit_const), which dwarf_formudata does not read. */
+		Dwarf_Half form = 0;
+		Dwarf_Signed sv;
+		if (dwarf_whatform(attr, &form, &w->err) == DW_DLV_OK &&
+		    form == DW_FORM_implicit_const) {
+			ok = dwarf_formsdata(attr, &sv, &w->err) == DW_DLV_OK && sv >= 0;
+			*out = (Dwarf_Unsigned)sv;
+		} else {
+			ok = dwarf_formudata(attr, out, &w->err) == DW_DLV_OK;
+		}
+		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
+	}
+	if (w->err) {
+		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
+		w->err = NULL;
+	}
+	return ok;
 }
 
 /* DW_AT_name of die, through abstract_origin and specification; arena copy. */
@@ -448,19 +478,32 @@ static int add_func(struct walk *w, Dwarf_Die die, uint64_t addr)
 	f->inlines = hp_arena_array(d->ctx, w->nnames, sizeof *f->inlines);
 	if (!f->inlines)
 		return hp_nomem(d->ctx);
-	memcpy(f->inlines, w->names, w->nnames * sizeof *f->inlines);
-	Dwarf_Attribute attr;
-	Dwarf_Unsigned line;
-	if (dwarf_attr(die, DW_AT_decl_line, &attr, &w->err) == DW_DLV_OK) {
-		if (dwarf_formudata(attr, &line, &w->err) == DW_DLV_OK)
-			f->decl_line = (uint32_t)line;
-		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
+	if (w->nnames)
+		memcpy(f->inlines, w->names, w->nnames * sizeof *f->inlines);
+	/* Declaration: on the DIE, or on its abstract origin / specification. */
+	Dwarf_Die decl = die, owned = NULL;
+	if (!has_attr(w, die, DW_AT_decl_line)) {
+		owned = follow(w, die, DW_AT_abstract_origin);
+		if (!owned)
+			owned = follow(w, die, DW_AT_specification);
+		if (owned)
+			decl = owned;
 	}
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
+	Dwarf_Unsigned line, file;
+	if (udata(w, decl, DW_AT_decl_line, &line))
+		f->decl_line = (uint32_t)line;
+	if (udata(w, decl, DW_AT_decl_file, &file)) {
+		/* DWARF 5 numbers files from 0, earlier versions from 1 (file 0 unused). */
+		Dwarf_Signed k = w->version >= 5 ? (Dwarf_Signed)file : (Dwarf_Signed)file - 1;
+		if (k >= 0 && k < w->nfiles) {
+			f->decl_file = hp_arena_strdup(d->ctx, w->files[k]);
+			if (!f->decl_file)
+				err = hp_nomem(d->ctx);
+		}
 	}
-	return 0;
+	if (owned)
+		dwarf_dealloc(w->dbg, owned, DW_DLA_DIE);
+	return err;
 }
 
 static int walk_subprogram(struct walk *w, Dwarf_Die die)
@@ -480,9 +523,9 @@ static int walk_cus(struct walk *w)
 {
 	for (;;) {
 		Dwarf_Unsigned next = 0;
-		Dwarf_Half cu_type = 0;
-		int rc = dwarf_next_cu_header_d(w->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-						NULL, &next, &cu_type, &w->err);
+		Dwarf_Half cu_type = 0, version = 0;
+		int rc = dwarf_next_cu_header_d(w->dbg, 1, NULL, &version, NULL, NULL, NULL, NULL,
+						NULL, NULL, &next, &cu_type, &w->err);
 		if (rc == DW_DLV_NO_ENTRY)
 			return 0;
 		if (rc != DW_DLV_OK)
@@ -490,6 +533,17 @@ static int walk_cus(struct walk *w)
 		Dwarf_Die cu = NULL;
 		if (dwarf_siblingof_b(w->dbg, NULL, 1, &cu, &w->err) != DW_DLV_OK)
 			return dwarf_fail(w, "reading a compilation unit");
+		w->version = version;
+		w->files = NULL;
+		w->nfiles = 0;
+		if (dwarf_srcfiles(cu, &w->files, &w->nfiles, &w->err) != DW_DLV_OK) {
+			w->files = NULL;
+			w->nfiles = 0;
+			if (w->err) {
+				dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
+				w->err = NULL;
+			}
+		}
 		Dwarf_Die child = NULL;
 		rc = dwarf_child(cu, &child, &w->err);
 		int err = 0;
@@ -508,6 +562,12 @@ static int walk_cus(struct walk *w)
 		}
 		if (rc == DW_DLV_ERROR && !err)
 			err = dwarf_fail(w, "reading the first child");
+		for (Dwarf_Signed i = 0; i < w->nfiles; i++)
+			dwarf_dealloc(w->dbg, w->files[i], DW_DLA_STRING);
+		if (w->files)
+			dwarf_dealloc(w->dbg, w->files, DW_DLA_LIST);
+		w->files = NULL;
+		w->nfiles = 0;
 		dwarf_dealloc(w->dbg, cu, DW_DLA_DIE);
 		if (err)
 			return err;

@@ -1,17 +1,48 @@
 /*
  * json.c: the little JSON output the reports need. Names come from untrusted
- * objects, so every byte that is not printable ASCII is escaped; bytes that
- * are not valid UTF-8 become \u00XX of the byte, which keeps the output valid
- * JSON and the original bytes recoverable.
+ * objects: valid UTF-8 passes through, control characters are escaped, and a
+ * byte that is not part of valid UTF-8 is written as \u00XX of the byte, which
+ * keeps the output valid JSON (a reader sees U+00XX where the byte was).
  */
 #include "formats.h"
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
 
 void hp_json_string(FILE *f, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		unsigned char c = *p;
+		size_t n;
 		if (c == '"' || c == '\\') {
 			fputc('\\', f);
 			fputc(c, f);
@@ -19,11 +50,16 @@ void hp_json_string(FILE *f, const char *s)
 			fputs("\\n", f);
 		} else if (c == '\t') {
 			fputs("\\t", f);
+		} else if (c >= 0x80 && (n = utf8_len(p))) {
+			fwrite(p, 1, n, f);
+			p += n;
+			continue;
 		} else if (c < 0x20 || c >= 0x7f) {
 			fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
 		} else {
 			fputc(c, f);
 		}
+		p++;
 	}
 	fputc('"', f);
 }
