@@ -71,7 +71,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/libdiffer.a $(B)/libformats.
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libdiffer.a \
-		$(B)/libformats.a $(LDLIBS_DWARF) -lcmocka
+		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

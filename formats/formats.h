@@ -179,11 +179,31 @@ static inline bool hp_range_ok(uint64_t off, uint64_t n, uint64_t len)
 }
 
 /* ===================================================================== */
+/* sha256.c                                                              */
+/* ===================================================================== */
+
+struct hp_sha256 {
+	uint32_t h[8];
+	uint64_t len;    /* bytes hashed so far */
+	uint8_t buf[64];
+	size_t fill;     /* bytes waiting in buf */
+};
+
+void hp_sha256_init(struct hp_sha256 *s);
+void hp_sha256_update(struct hp_sha256 *s, const void *data, size_t n);
+void hp_sha256_final(struct hp_sha256 *s, uint8_t out[32]);
+/* SHA-256 of n bytes at data, in one call. */
+void hp_sha256(const void *data, size_t n, uint8_t out[32]);
+
+/* ===================================================================== */
 /* json.c: writing JSON                                                  */
 /* ===================================================================== */
 
 #include <stdio.h>
-/* Write s as a JSON string literal, escaping quotes, controls and invalid UTF-8 bytes. */
+/*
+ * Write s as a JSON string literal: valid UTF-8 as is, quotes, backslashes and
+ * control characters escaped, and each byte that is not valid UTF-8 as \u00XX.
+ */
 void hp_json_string(FILE *f, const char *s);
 
 /* ===================================================================== */
@@ -344,6 +364,157 @@ struct reloc_info {
 
 /* Facts about an x86-64 relocation type; NULL for types we do not know. */
 const struct reloc_info *reloc_x86_64_info(uint32_t type);
+
+/* ===================================================================== */
+/* file.c: whole files in and out                                        */
+/* ===================================================================== */
+
+/*
+ * Read the regular file at path into a malloc'd buffer (free with free()).
+ * Refuses files over max bytes with a diagnostic.
+ */
+int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out, size_t *len);
+/*
+ * Write len bytes to path atomically: into a temporary file in the same
+ * directory, flushed, then renamed over path. On failure nothing is left
+ * behind and path is untouched.
+ */
+int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len);
+
+/* ===================================================================== */
+/* hpx.c: the .hpx container (formats/hpx-format.md)                     */
+/* ===================================================================== */
+
+#define HPX_VERSION 1
+#define HPX_HEADER_SIZE 64
+#define HPX_BODY_HEADER_SIZE 16
+#define HPX_MAX_PAYLOAD (64u << 20)  /* bytes of decompressed payload a reader accepts */
+#define HPX_MAX_IMAGE (1ull << 30)   /* bytes of image in memory */
+#define HPX_PAGE 4096
+#define HPX_TARGET_IMAGE 0x80000000u /* fixup target: the image itself */
+#define HPX_NO_STUB 0xffffffffu
+#define HPX_FUNC_CHECK_ONLY 1u
+#define HPX_SIG_HEADER_SIZE 48
+#define HPX_SIG_MAX 512
+
+enum hpx_fix_type {
+	HPX_FIX_ABS64 = 1,
+	HPX_FIX_ABS32 = 2,
+	HPX_FIX_ABS32S = 3,
+	HPX_FIX_PC32 = 4,
+	HPX_FIX_BRANCH32 = 5,
+	HPX_FIX_PC64 = 6,
+};
+enum hpx_sym_kind { HPX_SYM_FUNC = 1, HPX_SYM_OBJECT = 2, HPX_SYM_OTHER = 3 };
+enum hpx_sym_scope { HPX_SCOPE_TARGET = 1, HPX_SCOPE_GLOBAL = 2 };
+enum { HPX_PROT_R = 1, HPX_PROT_W = 2, HPX_PROT_X = 4 };
+enum { HPX_SIG_ED25519 = 1, HPX_SIG_ECDSA_P256 = 2 };
+
+struct hpx_object {
+	const char *path;       /* the new object, as given to hpbuild */
+	const char *cu;         /* its compilation unit's source file */
+};
+
+struct hpx_range {
+	uint32_t offset, length; /* bytes of an old function left out of its hash */
+};
+
+struct hpx_func {
+	const char *name;       /* name in the old build */
+	const char *file;       /* STT_FILE of a static, "" for a global */
+	uint32_t ordinal;       /* which of several same-named locals of file */
+	uint32_t object;        /* index into objects */
+	uint64_t old_size;
+	uint8_t old_hash[32];   /* SHA-256 of the old bytes, masks zeroed */
+	uint32_t mask_first, mask_count; /* its ranges in masks */
+	uint64_t new_offset, new_size;   /* its new code in the image */
+	uint32_t flags;         /* HPX_FUNC_CHECK_ONLY */
+};
+
+struct hpx_sym {
+	const char *name;
+	const char *file;       /* STT_FILE of a local, "" for a global */
+	uint32_t ordinal;
+	uint8_t kind;           /* enum hpx_sym_kind */
+	uint8_t scope;          /* enum hpx_sym_scope */
+	uint64_t size;          /* expected st_size, 0 when unknown */
+	uint32_t stub;          /* image offset of its jump stub, or HPX_NO_STUB */
+};
+
+struct hpx_segment {
+	uint64_t offset, size;  /* page-aligned range of the image */
+	uint32_t prot;          /* HPX_PROT_* */
+};
+
+struct hpx_fixup {
+	uint64_t offset;        /* field in the image */
+	uint32_t type;          /* enum hpx_fix_type */
+	uint32_t target;        /* index into syms, or HPX_TARGET_IMAGE */
+	int64_t addend;
+};
+
+struct hpx_sig {
+	uint64_t start;         /* file offset of the block; it signs bytes [0, start) */
+	uint16_t algorithm;     /* HPX_SIG_* */
+	uint8_t key_id[32];     /* SHA-256 of the signer's DER SubjectPublicKeyInfo */
+	const uint8_t *sig;
+	uint16_t sig_size;
+};
+
+/* A patch in memory: what hpx_write() takes and hpx_read() gives. */
+struct hpx {
+	uint8_t patch_id[16];   /* set by hpx_write() from the payload */
+	uint64_t sequence;      /* >= 1 */
+	uint64_t created;       /* seconds since the epoch, 0 when not recorded */
+	const char *tool_version;
+	const char *target_name;
+	uint8_t build_id[64];
+	uint32_t build_id_size; /* 0: not bound to a build-id */
+	uint64_t image_size;    /* bytes in memory, page multiple */
+	struct hpx_object *objects;
+	size_t nobjects;
+	struct hpx_func *funcs;
+	size_t nfuncs;
+	struct hpx_range *masks;
+	size_t nmasks;
+	struct hpx_sym *syms;
+	size_t nsyms;
+	struct hpx_segment *segments;
+	size_t nsegments;
+	const uint8_t *image;   /* initialized bytes from offset 0 */
+	uint64_t image_file_size;
+	struct hpx_fixup *fixups;
+	size_t nfixups;
+	/* Filled by the readers only. */
+	uint64_t body_end;      /* 64 + body_size: the bytes the first signature covers */
+	struct hpx_sig *sigs;
+	size_t nsigs;
+};
+
+/*
+ * Serialize h without signatures into a new malloc'd buffer (*out, free with
+ * free()). Sets h->patch_id. The same h gives the same bytes.
+ */
+int hpx_write(struct hp_ctx *ctx, struct hpx *h, uint8_t **out, size_t *len);
+/*
+ * Read only the fixed header and the signature blocks of a container: what a
+ * verifier needs before it trusts anything else. Every length is checked.
+ * name is for messages. Pointers in *out point into buf.
+ */
+int hpx_read_envelope(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+		      struct hpx *out);
+/*
+ * Read a whole container: the envelope, then the body, decompressed into the
+ * ctx arena, and every section, each record checked against the format's rules.
+ * Returns -HP_ECORRUPT with one diagnostic on the first violation.
+ */
+int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+	     struct hpx *out);
+/* The message a signature block signs (formats/hpx-format.md), 88 bytes. */
+#define HPX_SIG_MESSAGE_SIZE 88
+void hpx_sig_message(const uint8_t *file, uint64_t start, uint16_t algorithm,
+		     const uint8_t key_id[32], uint8_t out[HPX_SIG_MESSAGE_SIZE]);
+const char *hpx_fix_name(uint32_t type);
 
 /* ===================================================================== */
 /* dwarfread.c: what DWARF says about functions (libdwarf)               */

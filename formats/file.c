@@ -1,0 +1,99 @@
+/*
+ * file.c: reading a whole file, and writing one so that a failure never leaves
+ * a partial file behind (a build system would take it for a good output).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats.h"
+
+int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hp_err(ctx, HP_ERROR, path, NULL, "not a regular file");
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return hp_err(ctx, HP_ECORRUPT, path, NULL, "%lld bytes is more than the %zu allowed",
+			      (long long)st.st_size, max);
+	}
+	size_t n = (size_t)st.st_size;
+	uint8_t *buf = malloc(n ? n : 1);
+	if (!buf) {
+		close(fd);
+		return hp_nomem(ctx);
+	}
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return hp_err(ctx, HP_ERROR, path, NULL, "cannot read: %s",
+				      r < 0 ? strerror(e) : "file shrank while reading");
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len)
+{
+	size_t n = strlen(path) + 16;
+	char *tmp = malloc(n);
+	if (!tmp)
+		return hp_nomem(ctx);
+	snprintf(tmp, n, "%s.tmpXXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot create: %s", strerror(e));
+	}
+	/* mkstemp makes the file 0600; give it what open(0666) would under the umask. */
+	mode_t mask = umask(0);
+	umask(mask);
+	int err = 0;
+	const uint8_t *p = buf;
+	size_t done = 0;
+	if (fchmod(fd, 0666 & ~mask) < 0)
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot set mode: %s", strerror(errno));
+	while (!err && done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			err = hp_err(ctx, HP_ERROR, path, NULL, "cannot write: %s", strerror(errno));
+		else
+			done += (size_t)w;
+	}
+	if (!err && fsync(fd) < 0)
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot flush: %s", strerror(errno));
+	if (close(fd) < 0 && !err)
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot close: %s", strerror(errno));
+	if (!err && rename(tmp, path) < 0)
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot rename into place: %s",
+			     strerror(errno));
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	return err;
+}
