@@ -26,11 +26,13 @@ BIN      := $(B)/bin
 
 FORMATS_SRC := $(wildcard formats/*.c)
 DIFFER_SRC  := $(wildcard differ/*.c)
+LINKER_SRC  := $(wildcard linker/*.c)
 CLI_LIB_SRC := cli/cli.c
-TOOLS       := hpdiff
+TOOLS       := hpdiff hpbuild hpinspect
 
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
+LINKER_OBJ  := $(LINKER_SRC:%.c=$(B)/%.o)
 CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
 
 all: $(TOOLS:%=$(BIN)/%) bin
@@ -53,12 +55,23 @@ $(B)/lib%.a:
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(B)/libformats.a: $(FORMATS_OBJ)
 $(B)/libdiffer.a: $(DIFFER_OBJ)
+$(B)/liblinker.a: $(LINKER_OBJ)
 $(B)/libcli.a: $(CLI_LIB_OBJ)
 
 $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF)
+
+$(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd
+
+$(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd
 
 # ----- tests ---------------------------------------------------------------
 
@@ -67,11 +80,11 @@ UNIT_SRC  := $(wildcard tests/unit/*/*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 UNIT_HELP := $(B)/tests/unit/helpers.o
 
-$(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/libdiffer.a $(B)/libformats.a
+$(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libdiffer.a \
-		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/liblinker.a \
+		$(B)/libdiffer.a $(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

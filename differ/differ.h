@@ -114,6 +114,43 @@ struct differ_func_info {
 int differ_explain(struct hp_ctx *ctx, struct obj *old, struct obj *new);
 
 /* ===================================================================== */
+/* collect.c                                                             */
+/* ===================================================================== */
+
+enum differ_item_kind {
+	DIFFER_ITEM_FUNC,  /* a function of new */
+	DIFFER_ITEM_DATA,  /* a data object of new */
+	DIFFER_ITEM_PIECE, /* an anonymous piece of a section of new (string, table, constant) */
+};
+
+/* Something of new that travels in the patch. */
+struct differ_item {
+	enum differ_item_kind kind;
+	struct obj_sym *sym;       /* FUNC, DATA */
+	const struct obj_sec *sec; /* where its bytes are */
+	uint64_t start, size;      /* its bytes in sec */
+	bool replaces;             /* a CHANGED function: its old twin is redirected here */
+	bool check_only;           /* a cold part: its old twin is checked, never redirected */
+};
+
+struct differ_closure {
+	struct differ_item *items; /* roots first, then what they need, in discovery order */
+	size_t nitems;
+};
+
+/*
+ * Compute what must travel in the patch: every CHANGED function, the cold part
+ * of each, and, transitively, the NEW functions and NEW data they refer to and
+ * the anonymous pieces (strings, jump tables, constants) they use. Everything
+ * with a SAME twin stays in the process and is referred to there. Marks
+ * include on the symbols. A data object whose contents changed is refused
+ * (-HP_EUNPATCHABLE, one diagnostic each): a running process never re-runs an
+ * initializer.
+ */
+int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
+		   struct differ_closure *out);
+
+/* ===================================================================== */
 /* report.c                                                              */
 /* ===================================================================== */
 

@@ -517,6 +517,68 @@ void hpx_sig_message(const uint8_t *file, uint64_t start, uint16_t algorithm,
 const char *hpx_fix_name(uint32_t type);
 
 /* ===================================================================== */
+/* elfimage.c: executables and shared libraries                          */
+/* ===================================================================== */
+
+/* A symbol of a linked image. */
+struct image_sym {
+	const char *name;
+	const char *file;        /* for a local: the STT_FILE before it; else NULL */
+	uint32_t file_seq;       /* which STT_FILE entry that was (names can repeat) */
+	uint8_t type, bind;      /* STT_*, STB_* */
+	uint16_t shndx;
+	uint64_t value, size;    /* st_value is a virtual address in a linked image */
+	bool dynamic;            /* from .dynsym (else .symtab) */
+	struct image_sym *next_same_name;
+};
+
+/* A PT_LOAD segment. */
+struct image_load {
+	uint64_t vaddr, offset, filesz, memsz;
+	uint32_t flags;          /* PF_R, PF_W, PF_X */
+};
+
+struct image {
+	const char *path;
+	uint16_t type;           /* ET_EXEC or ET_DYN */
+	uint8_t build_id[64];
+	uint32_t build_id_size;  /* 0 when the image has no GNU build-id note */
+	struct image_sym *syms;  /* .symtab (when present), then .dynsym */
+	size_t nsyms;
+	bool has_symtab;         /* false for a stripped image: statics cannot be found */
+	struct image_load *loads;
+	size_t nloads;
+	const uint8_t *bytes;    /* the whole file */
+	uint64_t size;
+	struct hp_map by_name;   /* first symbol of each name; chain with next_same_name */
+	struct obj_elf *elf;
+};
+
+/*
+ * Read an x86-64 executable or shared library: build-id, PT_LOAD segments and
+ * symbols, every offset checked. Free with image_free().
+ */
+int image_read(struct hp_ctx *ctx, const char *path, struct image **out);
+void image_free(struct image *img);
+/*
+ * Find the defined symbol an .hpx record names: a global by name (file empty),
+ * a local by name, STT_FILE and ordinal among the locals of that name under
+ * one STT_FILE. Writes up to max candidates to out and returns how many there
+ * are: 0 not found, 1 found, more when several files of that name hold one
+ * (the caller decides, for instance by the old bytes' hash).
+ */
+size_t image_find(const struct image *img, const char *name, const char *file, uint32_t ordinal,
+		  const struct image_sym **out, size_t max);
+/* The file bytes [vaddr, vaddr + n) of a PT_LOAD segment, or NULL. */
+const uint8_t *image_bytes(const struct image *img, uint64_t vaddr, uint64_t n);
+/*
+ * SHA-256 of n bytes at p with the given ranges zeroed: the old-bytes hash of
+ * FUNCS (formats/hpx-format.md). Ranges must lie inside [0, n).
+ */
+void hpx_masked_hash(const uint8_t *p, uint64_t n, const struct hpx_range *masks, size_t nmasks,
+		     uint8_t out[32]);
+
+/* ===================================================================== */
 /* dwarfread.c: what DWARF says about functions (libdwarf)               */
 /* ===================================================================== */
 

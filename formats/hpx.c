@@ -779,3 +779,23 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 				   (unsigned long long)order[i]->offset);
 	return 0;
 }
+
+void hpx_masked_hash(const uint8_t *p, uint64_t n, const struct hpx_range *masks, size_t nmasks,
+		     uint8_t out[32])
+{
+	static const uint8_t zeros[256];
+	struct hp_sha256 s;
+	hp_sha256_init(&s);
+	uint64_t at = 0;
+	for (size_t i = 0; i < nmasks; i++) {
+		hp_sha256_update(&s, p + at, masks[i].offset - at);
+		for (uint64_t left = masks[i].length; left;) {
+			uint64_t k = left < sizeof zeros ? left : sizeof zeros;
+			hp_sha256_update(&s, zeros, (size_t)k);
+			left -= k;
+		}
+		at = (uint64_t)masks[i].offset + masks[i].length;
+	}
+	hp_sha256_update(&s, p + at, n - at);
+	hp_sha256_final(&s, out);
+}

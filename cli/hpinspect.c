@@ -1,0 +1,272 @@
+/*
+ * hpinspect: show everything a .hpx container holds, as text or JSON. It reads
+ * with the same checked reader the applier uses, and verifies nothing: it says
+ * how many signatures the file carries, and hpverify says whether they hold.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+	"usage: hpinspect [options] FIX.hpx\n"
+	"Show the header, target, functions, symbols, segments, fixups and signature\n"
+	"blocks of a hotpatch container. Nothing is verified: use hpverify for that.\n"
+	"\n"
+	"  --json         print JSON instead of text\n"
+	"  -h, --help     print this help\n"
+	"  --version      print the version\n"
+	"\n"
+	"Exit status: 0 the container is well formed, 1 it is not (or cannot be read).\n";
+
+static void hex(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+static const char *kind_name(uint8_t k)
+{
+	return k == HPX_SYM_FUNC ? "func" : k == HPX_SYM_OBJECT ? "object" : "other";
+}
+
+static const char *scope_name(uint8_t s)
+{
+	return s == HPX_SCOPE_TARGET ? "target" : "global";
+}
+
+static void prot_name(uint32_t p, char out[4])
+{
+	out[0] = p & HPX_PROT_R ? 'r' : '-';
+	out[1] = p & HPX_PROT_W ? 'w' : '-';
+	out[2] = p & HPX_PROT_X ? 'x' : '-';
+	out[3] = 0;
+}
+
+static const char *alg_name(uint16_t a)
+{
+	return a == HPX_SIG_ED25519 ? "ed25519" : a == HPX_SIG_ECDSA_P256 ? "ecdsa-p256" : "?";
+}
+
+static void fixup_target(FILE *f, const struct hpx *h, const struct hpx_fixup *x)
+{
+	if (x->target == HPX_TARGET_IMAGE)
+		fprintf(f, "image%+lld", (long long)x->addend);
+	else
+		fprintf(f, "%s%+lld", h->syms[x->target].name, (long long)x->addend);
+}
+
+static void print_text(const char *path, size_t len, const struct hpx *h)
+{
+	printf("file:      %s (%zu bytes)\n", path, len);
+	printf("patch:     ");
+	hex(stdout, h->patch_id, 16);
+	printf("\nsequence:  %llu\n", (unsigned long long)h->sequence);
+	if (h->created) {
+		time_t t = (time_t)h->created;
+		char buf[64];
+		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf("created:   %s\n", buf);
+	} else {
+		printf("created:   not recorded\n");
+	}
+	printf("tool:      %s\n", h->tool_version);
+	printf("target:    %s", h->target_name[0] ? h->target_name : "(any image holding the functions)");
+	if (h->build_id_size) {
+		printf(", build-id ");
+		hex(stdout, h->build_id, h->build_id_size);
+	}
+	printf("\nimage:     %llu bytes in memory, %llu stored\n", (unsigned long long)h->image_size,
+	       (unsigned long long)h->image_file_size);
+	printf("\nobjects (%zu):\n", h->nobjects);
+	for (size_t i = 0; i < h->nobjects; i++)
+		printf("  [%zu] %s (%s)\n", i, h->objects[i].path, h->objects[i].cu);
+	printf("\nfunctions (%zu):\n", h->nfuncs);
+	for (size_t i = 0; i < h->nfuncs; i++) {
+		const struct hpx_func *f = &h->funcs[i];
+		printf("  %s", f->name);
+		if (f->file[0])
+			printf(" [static in %s #%u]", f->file, f->ordinal);
+		printf(" in object %u: old %llu bytes, hash ", f->object,
+		       (unsigned long long)f->old_size);
+		hex(stdout, f->old_hash, 8);
+		printf("..., %u masked ranges; ", f->mask_count);
+		if (f->flags & HPX_FUNC_CHECK_ONLY)
+			printf("checked only (a cold part)\n");
+		else
+			printf("new %llu bytes at +%#llx\n", (unsigned long long)f->new_size,
+			       (unsigned long long)f->new_offset);
+	}
+	printf("\nsymbols (%zu):\n", h->nsyms);
+	for (size_t i = 0; i < h->nsyms; i++) {
+		const struct hpx_sym *s = &h->syms[i];
+		printf("  [%zu] %s %s, %s", i, kind_name(s->kind), s->name, scope_name(s->scope));
+		if (s->file[0])
+			printf(", static in %s #%u", s->file, s->ordinal);
+		if (s->size)
+			printf(", %llu bytes", (unsigned long long)s->size);
+		if (s->stub != HPX_NO_STUB)
+			printf(", stub at +%#x", s->stub);
+		printf("\n");
+	}
+	printf("\nsegments (%zu):\n", h->nsegments);
+	for (size_t i = 0; i < h->nsegments; i++) {
+		char p[4];
+		prot_name(h->segments[i].prot, p);
+		printf("  +%#llx %llu bytes %s\n", (unsigned long long)h->segments[i].offset,
+		       (unsigned long long)h->segments[i].size, p);
+	}
+	printf("\nfixups (%zu):\n", h->nfixups);
+	for (size_t i = 0; i < h->nfixups; i++) {
+		printf("  +%#llx %-8s ", (unsigned long long)h->fixups[i].offset,
+		       hpx_fix_name(h->fixups[i].type));
+		fixup_target(stdout, h, &h->fixups[i]);
+		printf("\n");
+	}
+	printf("\nsignatures (%zu, not verified here):\n", h->nsigs);
+	for (size_t i = 0; i < h->nsigs; i++) {
+		printf("  %s key ", alg_name(h->sigs[i].algorithm));
+		hex(stdout, h->sigs[i].key_id, 32);
+		printf(", %u bytes, covers bytes 0..%llu\n", h->sigs[i].sig_size,
+		       (unsigned long long)h->sigs[i].start);
+	}
+}
+
+static void print_json(const char *path, size_t len, const struct hpx *h)
+{
+	FILE *f = stdout;
+	fputs("{\n  \"format\": \"hpinspect\",\n  \"version\": 1,\n  \"file\": ", f);
+	hp_json_string(f, path);
+	fprintf(f, ",\n  \"size\": %zu,\n  \"patch_id\": \"", len);
+	hex(f, h->patch_id, 16);
+	fprintf(f, "\",\n  \"sequence\": %llu,\n  \"created\": %llu,\n  \"tool\": ",
+		(unsigned long long)h->sequence, (unsigned long long)h->created);
+	hp_json_string(f, h->tool_version);
+	fputs(",\n  \"target\": {\"name\": ", f);
+	hp_json_string(f, h->target_name);
+	fputs(", \"build_id\": \"", f);
+	hex(f, h->build_id, h->build_id_size);
+	fprintf(f, "\"},\n  \"image_size\": %llu,\n  \"image_stored\": %llu,\n  \"objects\": [",
+		(unsigned long long)h->image_size, (unsigned long long)h->image_file_size);
+	for (size_t i = 0; i < h->nobjects; i++) {
+		fputs(i ? ", {\"path\": " : "{\"path\": ", f);
+		hp_json_string(f, h->objects[i].path);
+		fputs(", \"cu\": ", f);
+		hp_json_string(f, h->objects[i].cu);
+		fputs("}", f);
+	}
+	fputs("],\n  \"functions\": [", f);
+	for (size_t i = 0; i < h->nfuncs; i++) {
+		const struct hpx_func *x = &h->funcs[i];
+		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+		hp_json_string(f, x->name);
+		fputs(", \"file\": ", f);
+		hp_json_string(f, x->file);
+		fprintf(f, ", \"ordinal\": %u, \"object\": %u, \"old_size\": %llu, \"old_hash\": \"",
+			x->ordinal, x->object, (unsigned long long)x->old_size);
+		hex(f, x->old_hash, 32);
+		fputs("\", \"masks\": [", f);
+		for (uint32_t k = 0; k < x->mask_count; k++)
+			fprintf(f, "%s[%u, %u]", k ? ", " : "", h->masks[x->mask_first + k].offset,
+				h->masks[x->mask_first + k].length);
+		fprintf(f, "], \"check_only\": %s, \"new_offset\": %llu, \"new_size\": %llu}",
+			x->flags & HPX_FUNC_CHECK_ONLY ? "true" : "false",
+			(unsigned long long)x->new_offset, (unsigned long long)x->new_size);
+	}
+	fputs("\n  ],\n  \"symbols\": [", f);
+	for (size_t i = 0; i < h->nsyms; i++) {
+		const struct hpx_sym *s = &h->syms[i];
+		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+		hp_json_string(f, s->name);
+		fputs(", \"file\": ", f);
+		hp_json_string(f, s->file);
+		fprintf(f, ", \"ordinal\": %u, \"kind\": \"%s\", \"scope\": \"%s\", \"size\": %llu",
+			s->ordinal, kind_name(s->kind), scope_name(s->scope),
+			(unsigned long long)s->size);
+		if (s->stub != HPX_NO_STUB)
+			fprintf(f, ", \"stub\": %u", s->stub);
+		fputs("}", f);
+	}
+	fputs("\n  ],\n  \"segments\": [", f);
+	for (size_t i = 0; i < h->nsegments; i++) {
+		char p[4];
+		prot_name(h->segments[i].prot, p);
+		fprintf(f, "%s{\"offset\": %llu, \"size\": %llu, \"prot\": \"%s\"}", i ? ", " : "",
+			(unsigned long long)h->segments[i].offset,
+			(unsigned long long)h->segments[i].size, p);
+	}
+	fputs("],\n  \"fixups\": [", f);
+	for (size_t i = 0; i < h->nfixups; i++) {
+		const struct hpx_fixup *x = &h->fixups[i];
+		fprintf(f, "%s\n    {\"offset\": %llu, \"type\": \"%s\", ", i ? "," : "",
+			(unsigned long long)x->offset, hpx_fix_name(x->type));
+		if (x->target == HPX_TARGET_IMAGE)
+			fputs("\"target\": \"image\"", f);
+		else
+			fprintf(f, "\"symbol\": %u", x->target);
+		fprintf(f, ", \"addend\": %lld}", (long long)x->addend);
+	}
+	fputs("\n  ],\n  \"signatures\": [", f);
+	for (size_t i = 0; i < h->nsigs; i++) {
+		fprintf(f, "%s{\"algorithm\": \"%s\", \"key_id\": \"", i ? ", " : "",
+			alg_name(h->sigs[i].algorithm));
+		hex(f, h->sigs[i].key_id, 32);
+		fprintf(f, "\", \"size\": %u, \"covers\": %llu, \"verified\": null}", h->sigs[i].sig_size,
+			(unsigned long long)h->sigs[i].start);
+	}
+	fputs("]\n}\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			cli_print_version("hpinspect");
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "hpinspect: expected one container\n%s", usage);
+		return 1;
+	}
+	const char *path = argv[optind];
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "hpinspect");
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct hpx h;
+	int rc = 1;
+	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0 ||
+	    hpx_read(&ctx, path, buf, len, &h) < 0)
+		goto out;
+	if (json)
+		print_json(path, len, &h);
+	else
+		print_text(path, len, &h);
+	rc = 0;
+out:
+	fflush(stdout);
+	cli_print_diags(&ctx, stderr);
+	free(buf);
+	hp_ctx_fini(&ctx);
+	return rc;
+}

@@ -1,0 +1,267 @@
+/*
+ * elfimage.c: read a linked x86-64 image, executable or shared library, for
+ * what patching it needs: its GNU build-id, its PT_LOAD segments (to find the
+ * bytes at a virtual address) and its symbols, locals attributed to the
+ * STT_FILE they follow as the static linker kept them.
+ *
+ * hpbuild --target uses it to check that the old objects are the ones linked
+ * into the binary; the applier uses it on the images mapped in a process.
+ * Like elfread.c, it checks every offset and size before use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats.h"
+
+struct obj_elf {
+	int fd;
+	Elf *elf;
+};
+
+/* Notes: namesz:u32 descsz:u32 type:u32 name (4-aligned) desc (4-aligned). */
+static void find_build_id(struct image *img, const uint8_t *p, uint64_t n)
+{
+	uint64_t at = 0;
+	while (n - at >= 12) {
+		uint32_t namesz = hp_load_le32(p + at), descsz = hp_load_le32(p + at + 4);
+		uint32_t type = hp_load_le32(p + at + 8);
+		uint64_t name_at = at + 12;
+		uint64_t desc_at = name_at + (((uint64_t)namesz + 3) & ~3ull);
+		uint64_t next = desc_at + (((uint64_t)descsz + 3) & ~3ull);
+		if (desc_at > n || next > n)
+			return;
+		if (type == 3 /* NT_GNU_BUILD_ID */ && namesz == 4 && !memcmp(p + name_at, "GNU", 4) &&
+		    descsz > 0 && descsz <= sizeof img->build_id) {
+			memcpy(img->build_id, p + desc_at, descsz);
+			img->build_id_size = descsz;
+			return;
+		}
+		at = next;
+	}
+}
+
+static int read_syms(struct hp_ctx *ctx, struct image *img, Elf_Scn *scn, const GElf_Shdr *sh,
+		     bool dynamic, size_t *at)
+{
+	Elf *elf = img->elf->elf;
+	if (sh->sh_entsize != sizeof(Elf64_Sym) || sh->sh_size % sizeof(Elf64_Sym))
+		return hp_err(ctx, HP_ECORRUPT, img->path, NULL,
+			      "symbol table entry size %llu; the file is corrupt",
+			      (unsigned long long)sh->sh_entsize);
+	Elf_Data *d = elf_getdata(scn, NULL);
+	if (!d || d->d_size != sh->sh_size)
+		return hp_err(ctx, HP_ECORRUPT, img->path, NULL, "symbol table unreadable");
+	size_t n = sh->sh_size / sizeof(Elf64_Sym);
+	const char *file = NULL;
+	uint32_t file_seq = 0;
+	for (size_t i = 1; i < n; i++) {
+		GElf_Sym s;
+		if (!gelf_getsym(d, (int)i, &s))
+			return hp_err(ctx, HP_ECORRUPT, img->path, NULL, "symbol %zu unreadable", i);
+		const char *name = elf_strptr(elf, sh->sh_link, s.st_name);
+		if (!name)
+			return hp_err(ctx, HP_ECORRUPT, img->path, NULL,
+				      "symbol %zu: name outside the string table; the file is corrupt",
+				      i);
+		uint8_t type = GELF_ST_TYPE(s.st_info), bind = GELF_ST_BIND(s.st_info);
+		if (type == STT_FILE) {
+			file = name;
+			file_seq++;
+			continue;
+		}
+		if (s.st_shndx == SHN_UNDEF || !name[0] || type == STT_SECTION)
+			continue;
+		struct image_sym *is = &img->syms[(*at)++];
+		is->name = name;
+		is->file = bind == STB_LOCAL ? file : NULL;
+		is->file_seq = file_seq;
+		is->type = type;
+		is->bind = bind;
+		is->shndx = s.st_shndx;
+		is->value = s.st_value;
+		is->size = s.st_size;
+		is->dynamic = dynamic;
+	}
+	return 0;
+}
+
+int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
+{
+	*out = NULL;
+	struct image *img = hp_arena_alloc(ctx, sizeof *img);
+	struct obj_elf *oe = hp_arena_alloc(ctx, sizeof *oe);
+	if (!img || !oe || !(img->path = hp_arena_strdup(ctx, path)))
+		return hp_nomem(ctx);
+	img->elf = oe;
+	int err = 0;
+	oe->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (oe->fd < 0)
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
+	elf_version(EV_CURRENT);
+	oe->elf = elf_begin(oe->fd, ELF_C_READ_MMAP, NULL);
+	GElf_Ehdr eh;
+	if (!oe->elf || elf_kind(oe->elf) != ELF_K_ELF || !gelf_getehdr(oe->elf, &eh)) {
+		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "not an ELF file");
+		goto fail;
+	}
+	if (gelf_getclass(oe->elf) != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)) {
+		err = hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
+			     "not an x86-64 executable or shared library");
+		goto fail;
+	}
+	img->type = eh.e_type;
+	size_t size;
+	img->bytes = (const uint8_t *)elf_rawfile(oe->elf, &size);
+	img->size = size;
+	if (!img->bytes) {
+		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "unreadable (%s)", elf_errmsg(-1));
+		goto fail;
+	}
+
+	size_t nph;
+	if (elf_getphdrnum(oe->elf, &nph)) {
+		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "program headers unreadable");
+		goto fail;
+	}
+	img->loads = hp_arena_array(ctx, nph, sizeof *img->loads);
+	if (!img->loads) {
+		err = hp_nomem(ctx);
+		goto fail;
+	}
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(oe->elf, (int)i, &ph)) {
+			err = hp_err(ctx, HP_ECORRUPT, path, NULL, "program header %zu unreadable", i);
+			goto fail;
+		}
+		if (ph.p_type == PT_LOAD) {
+			if (!hp_range_ok(ph.p_offset, ph.p_filesz, img->size) ||
+			    ph.p_filesz > ph.p_memsz) {
+				err = hp_err(ctx, HP_ECORRUPT, path, NULL,
+					     "segment %zu lies outside the file; the file is corrupt", i);
+				goto fail;
+			}
+			img->loads[img->nloads++] = (struct image_load){ ph.p_vaddr, ph.p_offset,
+									 ph.p_filesz, ph.p_memsz,
+									 ph.p_flags };
+		} else if (ph.p_type == PT_NOTE && !img->build_id_size &&
+			   hp_range_ok(ph.p_offset, ph.p_filesz, img->size)) {
+			find_build_id(img, img->bytes + ph.p_offset, ph.p_filesz);
+		}
+	}
+
+	/* Symbols: count, then read .symtab and .dynsym. */
+	size_t total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		size_t at = 0;
+		Elf_Scn *scn = NULL;
+		while ((scn = elf_nextscn(oe->elf, scn))) {
+			GElf_Shdr sh;
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+				continue;
+			if (pass == 0) {
+				total += sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+				if (sh.sh_type == SHT_SYMTAB)
+					img->has_symtab = true;
+				continue;
+			}
+			if ((err = read_syms(ctx, img, scn, &sh, sh.sh_type == SHT_DYNSYM, &at)) < 0)
+				goto fail;
+		}
+		if (pass == 0) {
+			img->syms = hp_arena_array(ctx, total, sizeof *img->syms);
+			if (!img->syms) {
+				err = hp_nomem(ctx);
+				goto fail;
+			}
+		} else {
+			img->nsyms = at;
+		}
+	}
+	if ((err = hp_map_init(ctx, &img->by_name, img->nsyms)) < 0)
+		goto fail;
+	/* .symtab entries come first, so they lead each chain. */
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < img->nsyms; i++) {
+			struct image_sym *s = &img->syms[i], *first;
+			if (s->dynamic != (pass == 1))
+				continue;
+			if ((err = hp_map_put(ctx, &img->by_name, s->name, s, (void **)&first)) < 0)
+				goto fail;
+			if (first != s) {
+				struct image_sym *last = first;
+				while (last->next_same_name)
+					last = last->next_same_name;
+				last->next_same_name = s;
+			}
+		}
+	*out = img;
+	return 0;
+fail:
+	image_free(img);
+	return err;
+}
+
+void image_free(struct image *img)
+{
+	if (!img || !img->elf)
+		return;
+	if (img->elf->elf)
+		elf_end(img->elf->elf);
+	if (img->elf->fd >= 0)
+		close(img->elf->fd);
+	img->elf = NULL;
+}
+
+size_t image_find(const struct image *img, const char *name, const char *file, uint32_t ordinal,
+		  const struct image_sym **out, size_t max)
+{
+	size_t n = 0;
+	const struct image_sym *first = hp_map_get(&img->by_name, name);
+	if (!file || !*file) {
+		/* A global: the first definition, .symtab before .dynsym. */
+		for (const struct image_sym *s = first; s; s = s->next_same_name)
+			if (s->bind != STB_LOCAL) {
+				if (n < max)
+					out[n] = s;
+				return 1;
+			}
+		return 0;
+	}
+	/* A local: within each run of one STT_FILE, the ordinal-th of that name. */
+	uint32_t cur = 0;
+	uint32_t k = 0;
+	for (const struct image_sym *s = first; s; s = s->next_same_name) {
+		if (s->bind != STB_LOCAL || s->dynamic || !s->file || strcmp(s->file, file))
+			continue;
+		if (s->file_seq != cur) {
+			cur = s->file_seq;
+			k = 0;
+		}
+		if (k++ == ordinal) {
+			if (n < max)
+				out[n] = s;
+			n++;
+		}
+	}
+	return n;
+}
+
+const uint8_t *image_bytes(const struct image *img, uint64_t vaddr, uint64_t n)
+{
+	for (size_t i = 0; i < img->nloads; i++) {
+		const struct image_load *l = &img->loads[i];
+		if (vaddr >= l->vaddr && vaddr - l->vaddr <= l->filesz && n <= l->filesz - (vaddr - l->vaddr))
+			return img->bytes + l->offset + (vaddr - l->vaddr);
+	}
+	return NULL;
+}

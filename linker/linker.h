@@ -1,0 +1,63 @@
+/*
+ * linker.h: pass 7, lay the collected items of one or more object pairs out
+ * into one patch image and say how the applier completes it.
+ *
+ * Everything the patch carries (differ_collect) gets an offset in the image;
+ * every relocation of that code becomes bytes (when both ends are in the image),
+ * or a fixup against a symbol of the running process, named so the applier
+ * finds exactly one. What only one architecture knows lives in arch-<arch>.c.
+ */
+#ifndef HP_LINKER_H
+#define HP_LINKER_H
+
+#include "differ/differ.h"
+#include "formats/formats.h"
+
+/* One object pair, compared and collected. */
+struct linker_input {
+	struct obj *old, *new;
+	const char *path;                     /* the object's name in the patch */
+	const struct differ_closure *closure; /* what travels */
+};
+
+/*
+ * Build the image of all inputs into h: objects, funcs (with old sizes, masks
+ * and hashes taken from the old objects), masks, syms, segments, image,
+ * image_size and fixups. The rest of h (sequence, target, ...) is the caller's.
+ * A relocation the patch cannot express is refused with -HP_EUNPATCHABLE, one
+ * diagnostic per problem; the image's arrays live in the ctx arena.
+ */
+int linker_build(struct hp_ctx *ctx, const struct linker_input *in, size_t n, struct hpx *h);
+
+/* ===================================================================== */
+/* arch-x86-64.c                                                         */
+/* ===================================================================== */
+
+/* What becomes of one relocation of code that travels in the patch. */
+enum arch_action {
+	ARCH_SKIP,     /* no field (R_X86_64_NONE, TLSDESC_CALL) */
+	ARCH_PCREL32,  /* S + A - P in 4 bytes */
+	ARCH_BRANCH32, /* a call or jump: PCREL32, through a stub when out of reach */
+	ARCH_GOTPCREL, /* the address of a GOT slot holding S, PC-relative */
+	ARCH_ABS64,
+	ARCH_ABS32,    /* zero-extended */
+	ARCH_ABS32S,   /* sign-extended */
+	ARCH_PCREL64,
+	ARCH_REFUSE,   /* TLS and large-model forms: refused with a reason */
+};
+
+/* How to handle relocation type; for ARCH_REFUSE, *why says why. */
+enum arch_action arch_x86_64_classify(uint32_t type, const char **why);
+/*
+ * The bytes around a relocation at offset 0 that the static linker may rewrite:
+ * the field itself, plus the instruction bytes a relaxation changes
+ * (GOTPCRELX: the 2 opcode bytes before; REX_GOTPCRELX: 3; TLS sequences: the
+ * whole sequence). Returns [*lo, *hi) relative to r_offset.
+ */
+void arch_x86_64_mask(uint32_t type, int64_t *lo, int64_t *hi);
+/* The 16 bytes of a jump stub at image offset at, jumping through the slot at slot. */
+void arch_x86_64_stub(uint8_t out[16], uint64_t at, uint64_t slot);
+/* The bytes used to fill gaps in code: int3. */
+#define ARCH_X86_64_CODE_FILL 0xcc
+
+#endif
