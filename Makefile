@@ -89,8 +89,8 @@ $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-samples: $(BIN)/hpdiff
-	tests/samples.sh $(BIN)/hpdiff
+samples: $(BIN)/hpdiff $(BIN)/hpbuild $(BIN)/hpinspect
+	HPBUILD=$(BIN)/hpbuild HPINSPECT=$(BIN)/hpinspect tests/samples.sh $(BIN)/hpdiff
 
 e2e: $(TOOLS:%=$(BIN)/%)
 	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; BIN=$(BIN) sh $$t; done
@@ -117,7 +117,7 @@ bench: deps
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
-	libp11-kit-dev python3
+	libp11-kit-dev python3 ninja-build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

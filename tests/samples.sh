@@ -4,6 +4,10 @@
 #
 # usage: tests/samples.sh HPDIFF [SAMPLE...]
 #
+# With HPBUILD and HPINSPECT set (paths to those tools), each configuration also builds the
+# patch from the same objects and checks that hpinspect lists exactly the expected changed
+# functions, that a second build gives the same bytes, and that no change writes no file.
+#
 # A SAMPLE is a folder name under samples/ or a path to a sample folder; the default is every
 # folder under samples/ that has an `expect`. Each sample is compiled in every configuration
 # {gcc,clang} x {-O0,-O2} (SAMPLES_CONFIGS="gcc-O2 clang-O0" narrows that) and hpdiff is run on
@@ -194,6 +198,48 @@ run_pair()
 	echo "$rc"
 }
 
+# check_build WORKDIR STEMS: build the patch from the objects run_pair left in WORKDIR and
+# compare what hpinspect lists with the expected changed set. Prints a reason, or nothing.
+check_build()
+{
+	local w=$1 stems=$2 f args='' rc=0 exp got
+	if [ -z "$stems" ]; then
+		args="$w/old-old.o $w/new-old.o" # run_pair names objects after the old file
+	else
+		for f in $stems; do args="$args $w/old-$f.o $w/new-$f.o"; done
+	fi
+	# shellcheck disable=SC2086 # the object list splits on purpose
+	SOURCE_DATE_EPOCH=1 "$HPBUILD" $args -o "$w/fix.hpx" >"$w/build.out" 2>&1 || rc=$?
+	cat "$w/build.out" >>"$w/output"
+	if [ "$(cat "$w/exp/exit")" = 3 ]; then
+		[ $rc -eq 3 ] || { echo "hpbuild: expected exit 3 (no change), got $rc"; return; }
+		[ ! -e "$w/fix.hpx" ] || echo "hpbuild: wrote a patch although nothing changed"
+		return
+	fi
+	[ $rc -eq 0 ] || { echo "hpbuild: exit $rc"; return; }
+	# shellcheck disable=SC2086
+	SOURCE_DATE_EPOCH=1 "$HPBUILD" $args -o "$w/again.hpx" >/dev/null 2>&1 || true
+	cmp -s "$w/fix.hpx" "$w/again.hpx" || { echo "hpbuild: a second build gave other bytes"; return; }
+	if ! "$HPINSPECT" "$w/fix.hpx" >"$w/inspect" 2>&1; then
+		cat "$w/inspect" >>"$w/output"
+		echo "hpinspect cannot read the patch"
+		return
+	fi
+	# "[k] path (cu)" under objects; "  NAME ... in object K:" under functions.
+	got=$(awk -v multi="$stems" '
+		/^objects/ { sec = "o"; next }
+		/^functions/ { sec = "f"; next }
+		/^$/ { sec = ""; next }
+		sec == "o" { k = $1; gsub(/[][]/, "", k); p = $2; sub(/.*\/new-/, "", p); sub(/\.o$/, "", p); stem[k] = p }
+		sec == "f" {
+			name = $1; sub(/\..*/, "", name)
+			for (i = 1; i < NF; i++) if ($i == "object") { k = $(i + 1); sub(/:$/, "", k) }
+			print (multi == "" ? "" : stem[k] ":") name
+		}' "$w/inspect" | words)
+	exp=$(words "$w/exp/changed")
+	[ "$exp" = "$got" ] || echo "hpinspect: expected functions {$exp} got {$got}"
+}
+
 # check DIR CONFIG: runs one sample in one configuration and prints the verdict line.
 check()
 {
@@ -239,6 +285,9 @@ check()
 			fi
 		done <"$w/exp/mention"
 	fi
+	if [ -z "$why" ] && [ -n "${HPBUILD:-}" ]; then
+		why=$(check_build "$w" "$stems")
+	fi
 	if [ -z "$why" ]; then
 		echo "ok   $sample $config"
 		return 0
@@ -270,7 +319,7 @@ if [ $# -eq 0 ]; then
 	for d in "$root"/samples/*/; do
 		if [ -f "$d/expect" ]; then
 			samples="$samples ${d%/}"
-		else
+		elif [ -e "$d/old.c" ] || [ -d "$d/old" ] && ! [ -f "$d/Makefile" ]; then
 			echo "samples.sh: ${d%/}: no expect file; skipped" >&2
 		fi
 	done
