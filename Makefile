@@ -7,8 +7,9 @@
 #   make bench    benchmarks (downloads the SQLite amalgamation; minutes)
 #   make asan     make check with AddressSanitizer and UBSan
 #
-# Dependencies point one way: formats <- differ <- cli. Each folder is one
-# static library; a tool links only what it uses.
+# Dependencies point one way: formats <- differ <- cli, and formats <- signer.
+# Each folder is one static library; a tool links only what it uses. Only
+# signer/ uses OpenSSL and PKCS#11, so only what links it takes -lcrypto -ldl.
 
 CC       ?= cc
 ifeq ($(origin CC),default)
@@ -21,18 +22,22 @@ SAN      ?=
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
 LDLIBS_ELF   := -lelf
 LDLIBS_DWARF := -ldwarf -lelf -lz
+LDLIBS_CRYPTO := -lcrypto -ldl
+P11_CFLAGS   := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 B        := build$(if $(SAN),-asan)
 BIN      := $(B)/bin
 
 FORMATS_SRC := $(wildcard formats/*.c)
 DIFFER_SRC  := $(wildcard differ/*.c)
 LINKER_SRC  := $(wildcard linker/*.c)
+SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
 TOOLS       := hpdiff hpbuild hpinspect
 
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
 LINKER_OBJ  := $(LINKER_SRC:%.c=$(B)/%.o)
+SIGNER_OBJ  := $(SIGNER_SRC:%.c=$(B)/%.o)
 CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
 
 all: $(TOOLS:%=$(BIN)/%) bin
@@ -56,6 +61,9 @@ $(B)/lib%.a:
 $(B)/libformats.a: $(FORMATS_OBJ)
 $(B)/libdiffer.a: $(DIFFER_OBJ)
 $(B)/liblinker.a: $(LINKER_OBJ)
+$(B)/libsigner.a: $(SIGNER_OBJ)
+# <p11-kit/pkcs11.h>: the PKCS#11 header, for signer/ alone.
+$(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
 $(B)/libcli.a: $(CLI_LIB_OBJ)
 
 $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.a
@@ -85,6 +93,13 @@ $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/liblinker.a \
 		$(B)/libdiffer.a $(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka
+
+# signer's tests also link signer/ and OpenSSL (the shorter stem makes this rule win).
+$(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libsigner.a \
+		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

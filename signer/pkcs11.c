@@ -1,0 +1,535 @@
+/*
+ * pkcs11.c: a private key that never leaves an HSM. Raw PKCS#11 through a
+ * module loaded with dlopen: the route TOOLCHAIN.md section 5 found to sign
+ * both Ed25519 and P-256 (the OpenSSL engine and libp11 cannot do Ed25519 and
+ * fail on any token that holds such a key).
+ *
+ *   dlopen(module) -> C_GetFunctionList -> C_Initialize(CKF_OS_LOCKING_OK)
+ *   -> C_GetSlotList(token present) -> C_GetTokenInfo: the one initialized
+ *      token matching the URI
+ *   -> C_OpenSession -> C_Login(CKU_USER, PIN)
+ *   -> C_FindObjects {CKO_PRIVATE_KEY, CKA_LABEL=object, CKA_ID=id}: exactly one
+ *   -> CKA_KEY_TYPE + CKA_EC_PARAMS: CKK_EC on prime256v1, or CKK_EC_EDWARDS
+ *      on edwards25519
+ *   -> the public key: CKO_PUBLIC_KEY of the same CKA_ID (or label), its
+ *      CKA_EC_POINT; else the private key's CKA_EC_POINT or CKA_PUBLIC_KEY_INFO
+ *   -> C_SignInit + C_Sign: CKM_EDDSA over the 88-byte message (single-part:
+ *      SoftHSM 2.6 cannot do multi-part EdDSA), CKM_ECDSA over its SHA-256
+ *      (SoftHSM has no CKM_ECDSA_SHA256). ECDSA comes back as raw r||s.
+ */
+#include <dlfcn.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <p11-kit/pkcs11.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "signer/signer_internal.h"
+
+struct signer_p11 {
+	void *dl;                   /* dlopen handle of the module */
+	CK_FUNCTION_LIST_PTR f;
+	bool initialized;           /* we called C_Initialize: C_Finalize at the end */
+	CK_SESSION_HANDLE session;
+	bool has_session, logged_in;
+	CK_OBJECT_HANDLE key;       /* the private key */
+	char token[33];             /* its token's label, for messages */
+	const char *uri;
+};
+
+static const char *rv_name(CK_RV rv, char buf[32])
+{
+	static const struct {
+		CK_RV rv;
+		const char *name;
+	} names[] = {
+		{ CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT" },
+		{ CKR_PIN_LOCKED, "CKR_PIN_LOCKED" },
+		{ CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED" },
+		{ CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE" },
+		{ CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED" },
+		{ CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID" },
+		{ CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT" },
+		{ CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED" },
+		{ CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE" },
+		{ CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR" },
+		{ CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED" },
+		{ CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT" },
+		{ CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR" },
+		{ CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED" },
+		{ CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD" },
+		{ CKR_HOST_MEMORY, "CKR_HOST_MEMORY" },
+		{ CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN" },
+		{ CKR_OPERATION_NOT_INITIALIZED, "CKR_OPERATION_NOT_INITIALIZED" },
+		{ CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL" },
+		{ CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED" },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].rv == rv)
+			return names[i].name;
+	snprintf(buf, 32, "CKR 0x%lx", (unsigned long)rv);
+	return buf;
+}
+
+/* A blank-padded PKCS#11 text field equals s (RFC 7512: compare without the padding). */
+static bool padded_eq(const unsigned char *field, size_t size, const char *s)
+{
+	size_t n = size;
+	while (n && (field[n - 1] == ' ' || field[n - 1] == 0))
+		n--;
+	return strlen(s) == n && !memcmp(field, s, n);
+}
+
+static void padded_copy(char *out, const unsigned char *field, size_t size)
+{
+	size_t n = size;
+	while (n && (field[n - 1] == ' ' || field[n - 1] == 0))
+		n--;
+	memcpy(out, field, n);
+	out[n] = 0;
+}
+
+/* Does the module's C_GetInfo match the URI's library-* attributes? */
+static bool library_matches(const struct signer_uri *u, const CK_INFO *info)
+{
+	if (u->library_manufacturer &&
+	    !padded_eq(info->manufacturerID, sizeof info->manufacturerID, u->library_manufacturer))
+		return false;
+	if (u->library_description && !padded_eq(info->libraryDescription,
+						  sizeof info->libraryDescription,
+						  u->library_description))
+		return false;
+	if (u->library_version) {
+		char v[16];
+		snprintf(v, sizeof v, "%u.%u", info->libraryVersion.major,
+			 info->libraryVersion.minor);
+		char m[8];
+		snprintf(m, sizeof m, "%u", info->libraryVersion.major);
+		/* "M" means "M.0" (RFC 7512 section 2.3). */
+		if (strcmp(u->library_version, v) &&
+		    !(info->libraryVersion.minor == 0 && !strcmp(u->library_version, m)))
+			return false;
+	}
+	return true;
+}
+
+static bool token_matches(const struct signer_uri *u, const CK_TOKEN_INFO *t)
+{
+	return (!u->token || padded_eq(t->label, sizeof t->label, u->token)) &&
+	       (!u->manufacturer ||
+		padded_eq(t->manufacturerID, sizeof t->manufacturerID, u->manufacturer)) &&
+	       (!u->serial || padded_eq(t->serialNumber, sizeof t->serialNumber, u->serial)) &&
+	       (!u->model || padded_eq(t->model, sizeof t->model, u->model));
+}
+
+static bool slot_matches(const struct signer_uri *u, CK_SLOT_ID id, const CK_SLOT_INFO *s)
+{
+	return (!u->has_slot_id || u->slot_id == id) &&
+	       (!u->slot_description ||
+		padded_eq(s->slotDescription, sizeof s->slotDescription, u->slot_description)) &&
+	       (!u->slot_manufacturer ||
+		padded_eq(s->manufacturerID, sizeof s->manufacturerID, u->slot_manufacturer));
+}
+
+/* Read one attribute of obj into a malloc'd buffer; *out NULL when the object has none. */
+static CK_RV get_attr(struct signer_p11 *p, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
+		      uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	CK_RV rv = p->f->C_GetAttributeValue(p->session, obj, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		return CKR_OK;
+	if (rv != CKR_OK)
+		return rv;
+	if (a.ulValueLen > 4096)
+		return CKR_GENERAL_ERROR;
+	a.pValue = malloc(a.ulValueLen ? a.ulValueLen : 1);
+	if (!a.pValue)
+		return CKR_HOST_MEMORY;
+	rv = p->f->C_GetAttributeValue(p->session, obj, &a, 1);
+	if (rv != CKR_OK) {
+		free(a.pValue);
+		return rv;
+	}
+	*out = a.pValue;
+	*len = a.ulValueLen;
+	return CKR_OK;
+}
+
+/* Up to 2 objects matching tmpl; *n gets how many (0, 1, or 2 meaning "more than one"). */
+static CK_RV find(struct signer_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
+		  CK_OBJECT_HANDLE out[2], CK_ULONG *n)
+{
+	*n = 0;
+	CK_RV rv = p->f->C_FindObjectsInit(p->session, tmpl, ntmpl);
+	if (rv != CKR_OK)
+		return rv;
+	rv = p->f->C_FindObjects(p->session, out, 2, n);
+	p->f->C_FindObjectsFinal(p->session);
+	return rv;
+}
+
+/*
+ * The public point of an EC or EdDSA key from CKA_EC_POINT: a DER OCTET
+ * STRING holding the point (what the standard says), or the bare point (what
+ * some tokens return). P-256: 04||X||Y, 65 bytes; Ed25519: 32 bytes.
+ */
+static bool unwrap_point(uint16_t alg, const uint8_t *v, size_t n, const uint8_t **pt,
+			 size_t *len)
+{
+	size_t want = alg == HPX_SIG_ED25519 ? 32 : 65;
+	if (n == want + 2 && v[0] == 0x04 && v[1] == want) {
+		*pt = v + 2;
+		*len = want;
+		return true;
+	}
+	if (n == want) {
+		*pt = v;
+		*len = want;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * CKA_EC_PARAMS names the curve: the OID of prime256v1 for P-256; for
+ * Ed25519 the OID 1.3.101.112 or, as pkcs11-tool 0.23 writes it, the
+ * PrintableString "edwards25519" (RFC 8032 names are in PKCS#11 3.0).
+ */
+static int algorithm_of(CK_KEY_TYPE type, const uint8_t *params, size_t n)
+{
+	static const uint8_t p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	static const uint8_t ed_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	static const uint8_t ed_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's',
+					   '2',  '5',  '5', '1', '9' };
+	if (type == CKK_EC && params && n == sizeof p256 && !memcmp(params, p256, n))
+		return HPX_SIG_ECDSA_P256;
+	if (type == CKK_EC_EDWARDS && params &&
+	    ((n == sizeof ed_oid && !memcmp(params, ed_oid, n)) ||
+	     (n == sizeof ed_name && !memcmp(params, ed_name, n))))
+		return HPX_SIG_ED25519;
+	return 0;
+}
+
+/* Find the key's public half and make an EVP_PKEY of it. */
+static int read_public(struct hp_ctx *ctx, struct signer_p11 *p, uint16_t alg, EVP_PKEY **pub)
+{
+	char rvb[32];
+	uint8_t *id = NULL, *label = NULL, *point = NULL, *spki = NULL;
+	size_t id_len, label_len, point_len = 0, spki_len = 0;
+	int err = 0;
+	CK_RV rv;
+	if ((rv = get_attr(p, p->key, CKA_ID, &id, &id_len)) != CKR_OK ||
+	    (rv = get_attr(p, p->key, CKA_LABEL, &label, &label_len)) != CKR_OK) {
+		err = hp_err(ctx, HP_ERROR, p->uri, NULL, "cannot read the key's id and label: %s",
+			     rv_name(rv, rvb));
+		goto out;
+	}
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE tmpl[2] = { { CKA_CLASS, &cls, sizeof cls } };
+	if (id && id_len)
+		tmpl[1] = (CK_ATTRIBUTE){ CKA_ID, id, id_len };
+	else if (label && label_len)
+		tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, label, label_len };
+	CK_OBJECT_HANDLE h[2];
+	CK_ULONG n = 0;
+	if (tmpl[1].type == CKA_ID || tmpl[1].type == CKA_LABEL) {
+		if ((rv = find(p, tmpl, 2, h, &n)) != CKR_OK) {
+			err = hp_err(ctx, HP_ERROR, p->uri, NULL,
+				     "cannot search for the public key: %s", rv_name(rv, rvb));
+			goto out;
+		}
+	}
+	/* The public key object; else what the private key itself says. */
+	rv = n == 1 ? get_attr(p, h[0], CKA_EC_POINT, &point, &point_len)
+		    : get_attr(p, p->key, CKA_EC_POINT, &point, &point_len);
+	if (rv == CKR_OK && !point)
+		rv = get_attr(p, p->key, CKA_PUBLIC_KEY_INFO, &spki, &spki_len);
+	if (rv != CKR_OK) {
+		err = hp_err(ctx, HP_ERROR, p->uri, NULL, "cannot read the public key: %s",
+			     rv_name(rv, rvb));
+		goto out;
+	}
+	uint8_t key_id[32];
+	const uint8_t *pt;
+	size_t pt_len;
+	if (point) {
+		if (!unwrap_point(alg, point, point_len, &pt, &pt_len)) {
+			err = hp_err(ctx, HP_ECORRUPT, p->uri, NULL,
+				     "the token's CKA_EC_POINT (%zu bytes) is not a %s public key",
+				     point_len, signer_algorithm_name(alg));
+			goto out;
+		}
+		err = signer_pubkey_from_raw(ctx, p->uri, alg, pt, pt_len, pub, key_id);
+	} else if (spki && spki_len) {
+		const unsigned char *q = spki;
+		*pub = d2i_PUBKEY(NULL, &q, (long)spki_len);
+		if (!*pub)
+			err = hp_err(ctx, HP_ECORRUPT, p->uri, NULL,
+				     "the key's CKA_PUBLIC_KEY_INFO is not a public key: %s",
+				     signer_openssl_why());
+	} else {
+		err = hp_err(ctx, HP_ERROR, p->uri, NULL,
+			     "%s: no public key object with the private key's %s, and the private key does not carry its public point; import the public key into the token",
+			     p->token, id && id_len ? "CKA_ID" : "label");
+	}
+out:
+	free(id);
+	free(label);
+	free(point);
+	free(spki);
+	return err;
+}
+
+/* Pick the one initialized token the URI names; *slot gets its slot. */
+static int pick_token(struct hp_ctx *ctx, struct signer_p11 *p, const struct signer_uri *u,
+		      CK_SLOT_ID *slot, CK_TOKEN_INFO *info)
+{
+	char rvb[32];
+	CK_ULONG n = 0;
+	CK_RV rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n);
+	CK_SLOT_ID *slots = NULL;
+	if (rv == CKR_OK && n) {
+		slots = calloc(n, sizeof *slots);
+		if (!slots)
+			return hp_nomem(ctx);
+		rv = p->f->C_GetSlotList(CK_TRUE, slots, &n);
+	}
+	if (rv != CKR_OK) {
+		free(slots);
+		return hp_err(ctx, HP_ERROR, p->uri, NULL, "cannot list the module's slots: %s",
+			      rv_name(rv, rvb));
+	}
+	size_t matches = 0, ntokens = 0;
+	char seen[256] = "";
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO t;
+		CK_SLOT_INFO s;
+		if (p->f->C_GetTokenInfo(slots[i], &t) != CKR_OK ||
+		    !(t.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		ntokens++;
+		char label[33];
+		padded_copy(label, t.label, sizeof t.label);
+		size_t used = strlen(seen);
+		if (used < sizeof seen - 40)
+			snprintf(seen + used, sizeof seen - used, "%s'%s'", used ? ", " : "", label);
+		bool slot_ok = true;
+		if (u->has_slot_id || u->slot_description || u->slot_manufacturer)
+			slot_ok = p->f->C_GetSlotInfo(slots[i], &s) == CKR_OK &&
+				  slot_matches(u, slots[i], &s);
+		if (!slot_ok || !token_matches(u, &t))
+			continue;
+		if (matches++ == 0) {
+			*slot = slots[i];
+			*info = t;
+		}
+	}
+	free(slots);
+	if (matches == 0)
+		return hp_err(ctx, HP_ERROR, p->uri, NULL,
+			      "no initialized token matches the URI (the module has %zu: %s)",
+			      ntokens, ntokens ? seen : "none");
+	if (matches > 1)
+		return hp_err(ctx, HP_ERROR, p->uri, NULL,
+			      "%zu tokens match the URI (%s); name one with token=LABEL", matches,
+			      seen);
+	padded_copy(p->token, info->label, sizeof info->label);
+	return 0;
+}
+
+static int login(struct hp_ctx *ctx, struct signer_p11 *p, const CK_TOKEN_INFO *t,
+		 const struct signer_uri *u, const struct signer_key_opts *opts)
+{
+	char rvb[32];
+	if (!(t->flags & CKF_LOGIN_REQUIRED))
+		return 0;
+	char *pin = NULL;
+	int err = signer_pin_read(ctx, &pin, opts, u->pin_source);
+	if (err < 0)
+		return err;
+	if (!pin)
+		return hp_err(ctx, HP_ERROR, p->uri, NULL,
+			      "token '%s' needs a PIN: set HP_PIN, or give --pin-env VAR or --pin-file FILE",
+			      p->token);
+	CK_RV rv = p->f->C_Login(p->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+	signer_pin_free(pin);
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+		p->logged_in = rv == CKR_OK;
+		return 0;
+	}
+	if (rv == CKR_PIN_INCORRECT)
+		return hp_err(ctx, HP_ERROR, p->uri, NULL, "wrong PIN for token '%s' (%s)",
+			      p->token, rv_name(rv, rvb));
+	return hp_err(ctx, HP_ERROR, p->uri, NULL, "cannot log in to token '%s': %s", p->token,
+		      rv_name(rv, rvb));
+}
+
+int signer_p11_open(struct hp_ctx *ctx, struct signer_p11 **out, const char *uri,
+		    const struct signer_key_opts *opts, uint16_t *alg, EVP_PKEY **pub)
+{
+	char rvb[32];
+	*out = NULL;
+	*pub = NULL;
+	struct signer_uri u;
+	int err = signer_uri_parse(ctx, &u, uri);
+	if (err < 0)
+		return err;
+	if (u.type && strcmp(u.type, "private"))
+		return hp_err(ctx, HP_ERROR, uri, NULL,
+			      "type=%s names no private key; only a private key signs", u.type);
+	const char *module = opts && opts->module ? opts->module : u.module_path;
+	if (!module)
+		module = getenv("PKCS11_MODULE_PATH");
+	if (!module || !*module)
+		return hp_err(ctx, HP_ERROR, uri, NULL,
+			      "no PKCS#11 module: give --module PATH, module-path= or set PKCS11_MODULE_PATH");
+
+	struct signer_p11 *p = calloc(1, sizeof *p);
+	if (!p)
+		return hp_nomem(ctx);
+	p->uri = uri;
+	CK_RV rv;
+	/* RTLD_NODELETE: a module may leave handlers behind (atexit, OpenSSL's
+	 * thread-locals: SoftHSM links libcrypto); unmapping it under them would
+	 * crash the process later. dlclose then only drops the reference. */
+	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!p->dl) {
+		err = hp_err(ctx, HP_ERROR, module, NULL, "cannot load the PKCS#11 module: %s",
+			     dlerror());
+		goto fail;
+	}
+	CK_C_GetFunctionList get_list;
+	*(void **)&get_list = dlsym(p->dl, "C_GetFunctionList");
+	if (!get_list || get_list(&p->f) != CKR_OK || !p->f) {
+		err = hp_err(ctx, HP_ERROR, module, NULL,
+			     "not a PKCS#11 module: no usable C_GetFunctionList");
+		goto fail;
+	}
+	CK_C_INITIALIZE_ARGS init = { 0 };
+	init.flags = CKF_OS_LOCKING_OK;
+	rv = p->f->C_Initialize(&init);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		err = hp_err(ctx, HP_ERROR, module, NULL, "C_Initialize failed: %s",
+			     rv_name(rv, rvb));
+		goto fail;
+	}
+	p->initialized = rv == CKR_OK;
+	if (u.library_manufacturer || u.library_description || u.library_version) {
+		CK_INFO info;
+		if (p->f->C_GetInfo(&info) != CKR_OK || !library_matches(&u, &info)) {
+			err = hp_err(ctx, HP_ERROR, uri, NULL,
+				     "the module %s is not the library the URI names", module);
+			goto fail;
+		}
+	}
+	CK_SLOT_ID slot = 0;
+	CK_TOKEN_INFO tinfo;
+	if ((err = pick_token(ctx, p, &u, &slot, &tinfo)) < 0)
+		goto fail;
+	rv = p->f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &p->session);
+	if (rv != CKR_OK) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL, "cannot open a session on token '%s': %s",
+			     p->token, rv_name(rv, rvb));
+		goto fail;
+	}
+	p->has_session = true;
+	if ((err = login(ctx, p, &tinfo, &u, opts)) < 0)
+		goto fail;
+
+	/* The one private key the URI names. */
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[3] = { { CKA_CLASS, &cls, sizeof cls } };
+	CK_ULONG nt = 1;
+	if (u.object)
+		tmpl[nt++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)u.object, strlen(u.object) };
+	if (u.has_id)
+		tmpl[nt++] = (CK_ATTRIBUTE){ CKA_ID, (void *)u.id, u.id_len };
+	CK_OBJECT_HANDLE h[2];
+	CK_ULONG n;
+	if ((rv = find(p, tmpl, nt, h, &n)) != CKR_OK) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL, "cannot search token '%s': %s", p->token,
+			     rv_name(rv, rvb));
+		goto fail;
+	}
+	if (n == 0) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL, "no private key on token '%s' matches the URI",
+			     p->token);
+		goto fail;
+	}
+	if (n > 1) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "several private keys on token '%s' match; name one with object= or id=",
+			     p->token);
+		goto fail;
+	}
+	p->key = h[0];
+	CK_KEY_TYPE type = 0;
+	CK_ATTRIBUTE ta = { CKA_KEY_TYPE, &type, sizeof type };
+	uint8_t *params = NULL;
+	size_t plen = 0;
+	if ((rv = p->f->C_GetAttributeValue(p->session, p->key, &ta, 1)) != CKR_OK ||
+	    (rv = get_attr(p, p->key, CKA_EC_PARAMS, &params, &plen)) != CKR_OK) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL, "cannot read the key's type: %s",
+			     rv_name(rv, rvb));
+		goto fail;
+	}
+	int a = algorithm_of(type, params, plen);
+	free(params);
+	if (!a) {
+		err = hp_err(ctx, HP_EUNSUPPORTED, uri, NULL,
+			     "the key is of type 0x%lx; only Ed25519 and ECDSA P-256 keys are supported",
+			     (unsigned long)type);
+		goto fail;
+	}
+	*alg = (uint16_t)a;
+	if ((err = read_public(ctx, p, *alg, pub)) < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	signer_p11_free(p);
+	return err;
+}
+
+int signer_p11_sign(struct hp_ctx *ctx, struct signer_p11 *p, uint16_t alg, const uint8_t *msg,
+		    size_t n, uint8_t *out, size_t *out_len)
+{
+	char rvb[32];
+	uint8_t digest[32];
+	CK_MECHANISM mech = { alg == HPX_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA, NULL, 0 };
+	const uint8_t *data = msg;
+	if (alg == HPX_SIG_ECDSA_P256) {
+		hp_sha256(msg, n, digest);
+		data = digest;
+		n = 32;
+	}
+	CK_ULONG len = HPX_SIG_MAX;
+	CK_RV rv = p->f->C_SignInit(p->session, &mech, p->key);
+	if (rv == CKR_OK)
+		rv = p->f->C_Sign(p->session, (CK_BYTE_PTR)data, n, out, &len);
+	if (rv != CKR_OK)
+		return hp_err(ctx, HP_ERROR, p->uri, NULL, "token '%s' cannot sign with %s: %s",
+			      p->token, alg == HPX_SIG_ED25519 ? "CKM_EDDSA" : "CKM_ECDSA",
+			      rv_name(rv, rvb));
+	*out_len = len;
+	return 0;
+}
+
+void signer_p11_free(struct signer_p11 *p)
+{
+	if (!p)
+		return;
+	if (p->logged_in)
+		p->f->C_Logout(p->session);
+	if (p->has_session)
+		p->f->C_CloseSession(p->session);
+	if (p->initialized)
+		p->f->C_Finalize(NULL);
+	if (p->dl)
+		dlclose(p->dl);
+	free(p);
+}

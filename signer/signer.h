@@ -1,0 +1,154 @@
+/*
+ * signer.h: signing and verifying .hpx containers. The one public header of
+ * signer/, and the map of it. signer/ is the only module that uses OpenSSL
+ * (libcrypto) or talks PKCS#11 (a module loaded with dlopen).
+ *
+ * A signature block (formats/hpx-format.md, "Signature blocks") signs the
+ * 88-byte message hpx_sig_message() builds: a context string, the algorithm,
+ * the key id and the SHA-256 of every byte before the block. Two algorithms:
+ *   HPX_SIG_ED25519     pure Ed25519 over the message; 64-byte signature
+ *   HPX_SIG_ECDSA_P256  ECDSA P-256 over SHA-256(message); DER ECDSA-Sig-Value
+ * A key id is the SHA-256 of the public key's DER SubjectPublicKeyInfo, in the
+ * canonical form (named curve, uncompressed point for P-256), so it equals
+ * `openssl pkey -pubin -outform DER | sha256sum` of the usual PEM file.
+ *
+ *   key.c     keys that sign: a PEM private key, or a token key (pkcs11.c)
+ *   pkcs11.c  a private key in an HSM, addressed by a pkcs11: URI (uri.c)
+ *   uri.c     RFC 7512 pkcs11: URIs
+ *   trust.c   the trust store: a PEM public key file or a directory of them
+ *   sign.c    appending a signature block to a container
+ *   verify.c  checking every block of a container against the trust store
+ *
+ * Order for a verifier: hpx_read_envelope() (header and blocks, nothing else),
+ * signer_verify(), and only then hpx_read() of the body. Dependencies:
+ * signer -> formats; nothing of ours depends on signer but cli/ and runtime/.
+ */
+#ifndef HP_SIGNER_H
+#define HP_SIGNER_H
+
+#include "formats/formats.h"
+
+/* "ed25519", "ecdsa-p256", or "unknown". */
+const char *signer_algorithm_name(uint16_t algorithm);
+
+/* ===================================================================== */
+/* key.c, pkcs11.c: keys that sign                                       */
+/* ===================================================================== */
+
+/* Where a key's secrets come from. Every field may be NULL. */
+struct signer_key_opts {
+	const char *module;   /* PKCS#11 module path; NULL: module-path= in the URI,
+				 then $PKCS11_MODULE_PATH */
+	const char *pin_env;  /* name of the environment variable holding the PIN;
+				 NULL: HP_PIN */
+	const char *pin_file; /* file holding the PIN, one trailing newline stripped;
+				 wins over pin_env */
+};
+
+struct signer_key;
+
+/*
+ * Open the private key spec names: a "pkcs11:" URI (RFC 7512: token, object,
+ * id, type=private, serial, manufacturer, model, slot-id ...; module-path and
+ * pin-source in the query; pin-value is refused), or else the path of a PEM
+ * private key file (an encrypted one takes the PIN as its passphrase). Only
+ * Ed25519 and P-256 keys are accepted. A token key stays logged in until
+ * signer_key_free(). On success *out belongs to the caller; free it with
+ * signer_key_free(). Errors: -HP_ERROR (I/O, module, token, PIN, key not
+ * found), -HP_EUNSUPPORTED (another key type), -HP_ENOMEM; one diagnostic.
+ */
+int signer_key_open(struct hp_ctx *ctx, struct signer_key **out, const char *spec,
+		    const struct signer_key_opts *opts);
+/* Log out, close the module or free the key. Accepts NULL. */
+void signer_key_free(struct signer_key *key);
+/* HPX_SIG_ED25519 or HPX_SIG_ECDSA_P256. */
+uint16_t signer_key_algorithm(const struct signer_key *key);
+/* The key id: 32 bytes, SHA-256 of the public key's DER SubjectPublicKeyInfo. */
+const uint8_t *signer_key_id(const struct signer_key *key);
+
+/*
+ * Sign the 88-byte message of a block with key: write the signature to out
+ * (room for HPX_SIG_MAX bytes) and its size to *out_len. Every signature is
+ * checked against the key's public key before it is returned, so a token
+ * whose public key object does not match its private key is caught here.
+ */
+int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
+			struct signer_key *key, const uint8_t msg[HPX_SIG_MESSAGE_SIZE]);
+
+/* ===================================================================== */
+/* sign.c: appending a signature block                                   */
+/* ===================================================================== */
+
+/*
+ * Append one signature block by key to the container in *buf (*len bytes,
+ * malloc'd; name is for messages). The envelope is checked first; the block
+ * covers every byte before it, and no earlier byte changes. On success *buf
+ * is reallocated and *len grown; on failure both are unchanged.
+ */
+int signer_append(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_key *key,
+		  const char *name);
+
+/* ===================================================================== */
+/* trust.c: the trust store                                              */
+/* ===================================================================== */
+
+struct signer_trust;
+
+/*
+ * Load the public keys a verifier trusts: every PEM "PUBLIC KEY" in the file
+ * at path, or in each *.pem file of the directory at path (not recursive).
+ * A key that is not Ed25519 or P-256, a file with no key, or an empty store is
+ * an error. On success *out belongs to the caller; free with
+ * signer_trust_free().
+ */
+int signer_trust_load(struct hp_ctx *ctx, struct signer_trust **out, const char *path);
+void signer_trust_free(struct signer_trust *trust);
+/* Number of distinct keys in the store. */
+size_t signer_trust_count(const struct signer_trust *trust);
+
+/* ===================================================================== */
+/* verify.c: checking the blocks of a container                          */
+/* ===================================================================== */
+
+/* What one block turned out to be. */
+struct signer_block {
+	uint64_t start;         /* file offset of the block; it covers [0, start) */
+	uint16_t algorithm;     /* HPX_SIG_* */
+	uint8_t key_id[32];
+	bool trusted;           /* the key id is in the trust store */
+	bool verified;          /* trusted, and the signature holds */
+	const char *key_name;   /* trusted: the file the key came from; else NULL */
+	const char *why;        /* trusted but not verified: the reason */
+};
+
+struct signer_verdict {
+	struct signer_block *blocks; /* one per block, in file order (ctx arena) */
+	size_t nblocks;
+	size_t nkeys_ok;        /* distinct trusted keys with a block that verifies */
+	size_t nfailed;         /* blocks by a trusted key that do not verify */
+};
+
+/*
+ * Check every signature block of a container whose envelope env was read by
+ * hpx_read_envelope() from buf. Reads nothing past the fixed header but the
+ * blocks. Fills *out (memory from the ctx arena) and raises no diagnostic
+ * for a block that fails: callers that only report (hpinspect) use this.
+ */
+int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
+		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
+		 const struct hpx *env);
+
+/*
+ * Accept or refuse a container: read its envelope, check every block, and
+ * return 0 only when at least require (>= 1) distinct trusted keys have a
+ * block that verifies and no block by a trusted key fails. Otherwise one
+ * diagnostic (the first block that fails and which others fail too, or that
+ * too few keys signed) and -HP_EVERIFY; a malformed envelope gives -HP_ECORRUPT or -HP_EUNSUPPORTED.
+ * A block by a key outside the trust store is reported in *out and is not an
+ * error (a build stage may sign with a key the operator does not trust).
+ */
+int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
+		  const struct signer_trust *trust, const char *name, const uint8_t *buf,
+		  size_t len, size_t require);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * verify.c: accepting or refusing a container by its signatures. The check an
+ * applier makes before it parses anything past the fixed header:
+ *
+ *   hpx_read_envelope()  header (magic, sizes, check) and the blocks, nothing else
+ *   signer_check()       each block: is its key trusted, does its signature hold
+ *   signer_verify()      enough distinct trusted keys, and no trusted block failing
+ *
+ * A block names its key by id; a key outside the trust store cannot be checked
+ * and does not count, but is no error by itself (the build stage may sign
+ * with a key the operator does not trust). A block by a trusted key that does
+ * not verify is always an error, whatever the other blocks say.
+ */
+#include <stdio.h>
+
+#include "signer/signer_internal.h"
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
+		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
+		 const struct hpx *env)
+{
+	memset(out, 0, sizeof *out);
+	if (env->nsigs == 0)
+		return 0;
+	out->blocks = hp_arena_array(ctx, env->nsigs, sizeof *out->blocks);
+	if (!out->blocks)
+		return hp_nomem(ctx);
+	out->nblocks = env->nsigs;
+	for (size_t i = 0; i < env->nsigs; i++) {
+		const struct hpx_sig *s = &env->sigs[i];
+		struct signer_block *b = &out->blocks[i];
+		b->start = s->start;
+		b->algorithm = s->algorithm;
+		memcpy(b->key_id, s->key_id, 32);
+		/* The envelope reader checked that every block lies inside buf. */
+		if (!hp_range_ok(s->start, HPX_SIG_HEADER_SIZE + (uint64_t)s->sig_size, len))
+			return hp_err(ctx, HP_ERROR, NULL, NULL, "block %zu lies outside the file", i + 1);
+		const struct signer_trusted_key *k = trust ? signer_trust_find(trust, s->key_id) : NULL;
+		if (!k)
+			continue;
+		b->trusted = true;
+		b->key_name = k->name;
+		if (k->algorithm != s->algorithm) {
+			b->why = hp_arena_printf(ctx, "it says %s but the key %s is %s",
+						 signer_algorithm_name(s->algorithm), k->name,
+						 signer_algorithm_name(k->algorithm));
+		} else {
+			uint8_t msg[HPX_SIG_MESSAGE_SIZE];
+			hpx_sig_message(buf, s->start, s->algorithm, s->key_id, msg);
+			b->verified = signer_verify_raw(k->pkey, s->algorithm, msg, sizeof msg, s->sig,
+							s->sig_size);
+			if (!b->verified)
+				b->why = "the bytes it covers were changed, or it was made for another file";
+		}
+		if (!b->verified) {
+			out->nfailed++;
+			continue;
+		}
+		/* Count each key once, however many blocks it made. */
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			if (out->blocks[j].verified && !memcmp(out->blocks[j].key_id, b->key_id, 32))
+				seen = true;
+		if (!seen)
+			out->nkeys_ok++;
+	}
+	return 0;
+}
+
+int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
+		  const struct signer_trust *trust, const char *name, const uint8_t *buf,
+		  size_t len, size_t require)
+{
+	memset(out, 0, sizeof *out);
+	if (require == 0)
+		require = 1;
+	struct hpx env;
+	int err = hpx_read_envelope(ctx, name, buf, len, &env);
+	if (err < 0)
+		return err;
+	if (env.nsigs == 0)
+		return hp_err(ctx, HP_EVERIFY, name, NULL,
+			      "the patch is not signed; nothing past the header was parsed");
+	if ((err = signer_check(ctx, out, trust, buf, len, &env)) < 0)
+		return err;
+	char id[65];
+	if (out->nfailed) {
+		/* One line: the first block that fails, and which later ones fail too
+		 * (a later block covers the earlier ones, so one change can fail several). */
+		const struct signer_block *first = NULL;
+		size_t nfirst = 0, nmore = 0;
+		char more[128] = "";
+		for (size_t i = 0; i < out->nblocks; i++) {
+			const struct signer_block *b = &out->blocks[i];
+			if (!b->trusted || b->verified)
+				continue;
+			if (!first) {
+				first = b;
+				nfirst = i + 1;
+				continue;
+			}
+			nmore++;
+			size_t used = strlen(more);
+			if (used < sizeof more - 24)
+				snprintf(more + used, sizeof more - used, "%s%zu", used ? ", " : "",
+					 i + 1);
+		}
+		hex(id, first->key_id, 8);
+		return hp_err(ctx, HP_EVERIFY, name, NULL,
+			      "signature %zu (%s, key %s... in %s) does not verify; %s%s%s%s", nfirst,
+			      signer_algorithm_name(first->algorithm), id, first->key_name,
+			      first->why, nmore == 0 ? "" : nmore == 1 ? " (signature " : " (signatures ",
+			      more, nmore == 0 ? "" : nmore == 1 ? " fails too)" : " fail too)");
+	}
+	if (out->nkeys_ok >= require)
+		return 0;
+	size_t trusted = 0;
+	for (size_t i = 0; i < out->nblocks; i++)
+		trusted += out->blocks[i].trusted;
+	if (trusted == 0) {
+		hex(id, out->blocks[0].key_id, 8);
+		return hp_err(ctx, HP_EVERIFY, name, NULL,
+			      "no signature by a trusted key (%zu block%s, the first by key %s...); nothing past the header was parsed",
+			      out->nblocks, out->nblocks == 1 ? "" : "s", id);
+	}
+	return hp_err(ctx, HP_EVERIFY, name, NULL,
+		      "signed by %zu distinct trusted key%s, %zu required", out->nkeys_ok,
+		      out->nkeys_ok == 1 ? "" : "s", require);
+}
