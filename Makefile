@@ -32,7 +32,7 @@ DIFFER_SRC  := $(wildcard differ/*.c)
 LINKER_SRC  := $(wildcard linker/*.c)
 SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
-TOOLS       := hpdiff hpbuild hpinspect
+TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify
 
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
@@ -71,15 +71,26 @@ $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF)
 
-$(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
+$(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a \
+		$(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO)
 
-$(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libformats.a
+$(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+$(BIN)/hpsign: $(B)/cli/hpsign.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+$(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
 # ----- tests ---------------------------------------------------------------
 

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "differ/differ.h"
 #include "linker/linker.h"
+#include "signer/signer.h"
 
 enum { EXIT_WRITTEN = 0, EXIT_ERROR = 1, EXIT_REFUSED = 2, EXIT_NO_CHANGE = 3 };
 
@@ -37,6 +38,8 @@ static const char usage[] =
 	"                        old objects are the ones linked into it\n"
 	"  --sequence N          anti-rollback sequence number (default 1)\n"
 	"  --json FILE           write a machine-readable report to FILE\n"
+	"  --sign KEY            sign the patch as hpsign does: a PEM private key or a\n"
+	"                        pkcs11: URI; --module, --pin-env, --pin-file as for hpsign\n"
 	"  -q, --quiet           print nothing but errors\n"
 	"  -v, --verbose         print what changed and what the patch holds\n"
 	"  -h, --help            print this help\n"
@@ -48,6 +51,8 @@ static const char usage[] =
 
 struct opts {
 	const char *output, *old_dir, *new_dir, *target, *json;
+	const char *sign;               /* --sign KEY, or NULL */
+	struct signer_key_opts key;     /* --module, --pin-env, --pin-file */
 	uint64_t sequence;
 	bool quiet;
 	int verbose;
@@ -395,6 +400,10 @@ static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 		{ "target", required_argument, NULL, 't' },
 		{ "sequence", required_argument, NULL, 's' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "sign", required_argument, NULL, 'S' },
+		{ "module", required_argument, NULL, 'M' },
+		{ "pin-env", required_argument, NULL, 'E' },
+		{ "pin-file", required_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -431,6 +440,18 @@ static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 		}
 		case 'j':
 			o->json = optarg;
+			break;
+		case 'S':
+			o->sign = optarg;
+			break;
+		case 'M':
+			o->key.module = optarg;
+			break;
+		case 'E':
+			o->key.pin_env = optarg;
+			break;
+		case 'F':
+			o->key.pin_file = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -572,6 +593,15 @@ int main(int argc, char **argv)
 		goto out;
 	if ((err = hpx_write(&ctx, &h, &file, &size)) < 0)
 		goto out;
+	/* --sign: the block hpsign would append, before anything is written. */
+	if (o.sign) {
+		struct signer_key *key = NULL;
+		if ((err = signer_key_open(&ctx, &key, o.sign, &o.key)) == 0)
+			err = signer_append(&ctx, &file, &size, key, o.output);
+		signer_key_free(key);
+		if (err < 0)
+			goto out;
+	}
 	if ((err = hp_write_file_atomic(&ctx, o.output, file, size)) < 0)
 		goto out;
 	rc = EXIT_WRITTEN;

@@ -1,20 +1,25 @@
 /*
  * hpinspect: show everything a .hpx container holds, as text or JSON. It reads
- * with the same checked reader the applier uses, and verifies nothing: it says
- * how many signatures the file carries, and hpverify says whether they hold.
+ * with the same checked reader the applier uses. With --trust it also says
+ * whether each signature verifies (checked before the body is parsed, as
+ * hpverify does); whether the patch is acceptable is hpverify's to say.
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "signer/signer.h"
 
 static const char usage[] =
 	"usage: hpinspect [options] FIX.hpx\n"
 	"Show the header, target, functions, symbols, segments, fixups and signature\n"
-	"blocks of a hotpatch container. Nothing is verified: use hpverify for that.\n"
+	"blocks of a hotpatch container. Signatures are verified only with --trust;\n"
+	"hpverify decides whether a patch is acceptable.\n"
 	"\n"
 	"  --json         print JSON instead of text\n"
+	"  --trust PATH   check each signature against a PEM public key file or a\n"
+	"                 directory of *.pem files\n"
 	"  -h, --help     print this help\n"
 	"  --version      print the version\n"
 	"\n"
@@ -57,7 +62,18 @@ static void fixup_target(FILE *f, const struct hpx *h, const struct hpx_fixup *x
 		fprintf(f, "%s%+lld", h->syms[x->target].name, (long long)x->addend);
 }
 
-static void print_text(const char *path, size_t len, const struct hpx *h)
+/* What --trust found for signature i: "verified", "DOES NOT VERIFY", "untrusted" or NULL. */
+static const char *sig_state(const struct signer_verdict *v, size_t i)
+{
+	if (!v || i >= v->nblocks)
+		return NULL;
+	if (!v->blocks[i].trusted)
+		return "untrusted";
+	return v->blocks[i].verified ? "verified" : "DOES NOT VERIFY";
+}
+
+static void print_text(const char *path, size_t len, const struct hpx *h,
+		       const struct signer_verdict *v)
 {
 	printf("file:      %s (%zu bytes)\n", path, len);
 	printf("patch:     ");
@@ -124,16 +140,20 @@ static void print_text(const char *path, size_t len, const struct hpx *h)
 		fixup_target(stdout, h, &h->fixups[i]);
 		printf("\n");
 	}
-	printf("\nsignatures (%zu, not verified here):\n", h->nsigs);
+	printf("\nsignatures (%zu%s):\n", h->nsigs, v ? "" : ", not verified here");
 	for (size_t i = 0; i < h->nsigs; i++) {
 		printf("  %s key ", alg_name(h->sigs[i].algorithm));
 		hex(stdout, h->sigs[i].key_id, 32);
-		printf(", %u bytes, covers bytes 0..%llu\n", h->sigs[i].sig_size,
+		printf(", %u bytes, covers bytes 0..%llu", h->sigs[i].sig_size,
 		       (unsigned long long)h->sigs[i].start);
+		if (sig_state(v, i))
+			printf(": %s", sig_state(v, i));
+		printf("\n");
 	}
 }
 
-static void print_json(const char *path, size_t len, const struct hpx *h)
+static void print_json(const char *path, size_t len, const struct hpx *h,
+		       const struct signer_verdict *v)
 {
 	FILE *f = stdout;
 	fputs("{\n  \"format\": \"hpinspect\",\n  \"version\": 1,\n  \"file\": ", f);
@@ -212,8 +232,14 @@ static void print_json(const char *path, size_t len, const struct hpx *h)
 		fprintf(f, "%s{\"algorithm\": \"%s\", \"key_id\": \"", i ? ", " : "",
 			alg_name(h->sigs[i].algorithm));
 		hex(f, h->sigs[i].key_id, 32);
-		fprintf(f, "\", \"size\": %u, \"covers\": %llu, \"verified\": null}", h->sigs[i].sig_size,
+		fprintf(f, "\", \"size\": %u, \"covers\": %llu", h->sigs[i].sig_size,
 			(unsigned long long)h->sigs[i].start);
+		if (sig_state(v, i))
+			fprintf(f, ", \"trusted\": %s, \"verified\": %s}",
+				v->blocks[i].trusted ? "true" : "false",
+				v->blocks[i].verified ? "true" : "false");
+		else
+			fputs(", \"verified\": null}", f);
 	}
 	fputs("]\n}\n", f);
 }
@@ -222,16 +248,21 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "trust", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false;
+	const char *trust_path = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 't':
+			trust_path = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -254,18 +285,28 @@ int main(int argc, char **argv)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	struct hpx h;
+	struct signer_trust *trust = NULL;
+	struct signer_verdict v;
 	int rc = 1;
-	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0 ||
-	    hpx_read(&ctx, path, buf, len, &h) < 0)
+	if (trust_path && signer_trust_load(&ctx, &trust, trust_path) < 0)
+		goto out;
+	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
+		goto out;
+	/* Signatures first, from the envelope alone; then the body. */
+	if (trust && (hpx_read_envelope(&ctx, path, buf, len, &h) < 0 ||
+		      signer_check(&ctx, &v, trust, buf, len, &h) < 0))
+		goto out;
+	if (hpx_read(&ctx, path, buf, len, &h) < 0)
 		goto out;
 	if (json)
-		print_json(path, len, &h);
+		print_json(path, len, &h, trust ? &v : NULL);
 	else
-		print_text(path, len, &h);
+		print_text(path, len, &h, trust ? &v : NULL);
 	rc = 0;
 out:
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);
+	signer_trust_free(trust);
 	free(buf);
 	hp_ctx_fini(&ctx);
 	return rc;
