@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "signer/signer_internal.h"
 
@@ -380,7 +381,7 @@ int signer_key_open(struct hp_ctx *ctx, struct signer_key **out, const char *spe
 		return hp_nomem(ctx);
 	k->name = spec;
 	int err;
-	if (!strncmp(spec, "pkcs11:", 7)) {
+	if (!strncasecmp(spec, "pkcs11:", 7)) { /* the scheme is case-insensitive */
 		uint16_t pub_alg = 0;
 		err = signer_p11_open(ctx, &k->p11, spec, opts, &k->algorithm, &k->pub);
 		if (!err)

@@ -193,6 +193,12 @@ static void test_signer_key__pem_keys_sign(void **state)
 	free(pub);
 	free(rsa);
 	signer_key_free(NULL);
+	/* A pkcs11: URI (any case) goes to the token route, not to a file of that name. */
+	struct signer_key_opts mo = { .module = "/nonexistent/module.so" };
+	assert_int_equal(signer_key_open(&ctx, &key, "PKCS11:token=t;object=k", &mo), -HP_ERROR);
+	assert_non_null(strstr(th_last_diag(&ctx), "cannot load the PKCS#11 module"));
+	assert_int_equal(signer_key_open(&ctx, &key, "pkcs11:token=t;objekt=k", &mo), -HP_ERROR);
+	assert_non_null(strstr(th_last_diag(&ctx), "unknown path attribute 'objekt'"));
 	hp_ctx_fini(&ctx);
 }
 
