@@ -30,13 +30,15 @@ BIN      := $(B)/bin
 FORMATS_SRC := $(wildcard formats/*.c)
 DIFFER_SRC  := $(wildcard differ/*.c)
 LINKER_SRC  := $(wildcard linker/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
 SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
-TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify
+TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus
 
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
 LINKER_OBJ  := $(LINKER_SRC:%.c=$(B)/%.o)
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o)
 SIGNER_OBJ  := $(SIGNER_SRC:%.c=$(B)/%.o)
 CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
 
@@ -61,6 +63,7 @@ $(B)/lib%.a:
 $(B)/libformats.a: $(FORMATS_OBJ)
 $(B)/libdiffer.a: $(DIFFER_OBJ)
 $(B)/liblinker.a: $(LINKER_OBJ)
+$(B)/libruntime.a: $(RUNTIME_OBJ)
 $(B)/libsigner.a: $(SIGNER_OBJ)
 # <p11-kit/pkcs11.h>: the PKCS#11 header, for signer/ alone.
 $(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
@@ -91,6 +94,17 @@ $(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libform
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+# The applier links formats, signer and runtime only: no differ, LLVM or DWARF.
+$(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+$(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd
 
 # ----- tests ---------------------------------------------------------------
 

@@ -163,3 +163,13 @@ int hp_diag_add(struct hp_ctx *ctx, enum hp_level level, int code, const char *w
 		ctx->nerrors++;
 	return -(code ? code : HP_ERROR);
 }
+
+void hp_diag_rollback(struct hp_ctx *ctx, size_t mark)
+{
+	while (ctx->ndiags > mark) {
+		struct hp_diag *d = &ctx->diags[--ctx->ndiags];
+		if (d->level == HP_LEVEL_ERROR)
+			ctx->nerrors--;
+		free(d->text);
+	}
+}

@@ -46,6 +46,21 @@ static void find_build_id(struct image *img, const uint8_t *p, uint64_t n)
 	}
 }
 
+/* The .gnu.version entries of the dynamic symbols (one u16 each), or NULL. */
+static const uint16_t *versyms(struct image *img, size_t nsyms)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(img->elf->elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_GNU_versym)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (d && d->d_size == sh.sh_size && sh.sh_size / 2 >= nsyms)
+			return d->d_buf;
+	}
+	return NULL;
+}
+
 static int read_syms(struct hp_ctx *ctx, struct image *img, Elf_Scn *scn, const GElf_Shdr *sh,
 		     bool dynamic, size_t *at)
 {
@@ -58,6 +73,7 @@ static int read_syms(struct hp_ctx *ctx, struct image *img, Elf_Scn *scn, const 
 	if (!d || d->d_size != sh->sh_size)
 		return hp_err(ctx, HP_ECORRUPT, img->path, NULL, "symbol table unreadable");
 	size_t n = sh->sh_size / sizeof(Elf64_Sym);
+	const uint16_t *ver = dynamic ? versyms(img, n) : NULL;
 	const char *file = NULL;
 	uint32_t file_seq = 0;
 	for (size_t i = 1; i < n; i++) {
@@ -87,8 +103,78 @@ static int read_syms(struct hp_ctx *ctx, struct image *img, Elf_Scn *scn, const 
 		is->value = s.st_value;
 		is->size = s.st_size;
 		is->dynamic = dynamic;
+		is->hidden = ver && (ver[i] & 0x8000);
 	}
 	return 0;
+}
+
+/*
+ * The slots of the GOT that the dynamic linker fills by symbol name: JUMP_SLOT
+ * (.rela.plt), GLOB_DAT and 64 (.rela.dyn) against .dynsym.
+ */
+static int read_gots(struct hp_ctx *ctx, struct image *img)
+{
+	Elf *elf = img->elf->elf;
+	size_t total = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		Elf_Scn *scn = NULL;
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+				continue;
+			Elf_Scn *symscn = elf_getscn(elf, sh.sh_link);
+			GElf_Shdr ssh;
+			if (!symscn || !gelf_getshdr(symscn, &ssh) || ssh.sh_type != SHT_DYNSYM)
+				continue;
+			Elf_Data *d = elf_getdata(scn, NULL), *sd = elf_getdata(symscn, NULL);
+			if (!d || !sd)
+				continue;
+			size_t n = d->d_size / sizeof(Elf64_Rela);
+			for (size_t i = 0; i < n; i++) {
+				GElf_Rela r;
+				GElf_Sym sym;
+				if (!gelf_getrela(d, (int)i, &r))
+					return hp_err(ctx, HP_ECORRUPT, img->path, NULL,
+						      "dynamic relocation %zu unreadable", i);
+				uint32_t type = (uint32_t)GELF_R_TYPE(r.r_info);
+				if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+				    type != R_X86_64_64)
+					continue;
+				if (!GELF_R_SYM(r.r_info) || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
+					continue;
+				const char *name = elf_strptr(elf, ssh.sh_link, sym.st_name);
+				if (!name || !*name)
+					continue;
+				if (pass == 1)
+					img->gots[img->ngots++] = (struct image_got){
+						name, r.r_offset, type == R_X86_64_JUMP_SLOT
+					};
+				else
+					total++;
+			}
+		}
+		if (pass == 0 && total) {
+			img->gots = hp_arena_array(ctx, total, sizeof *img->gots);
+			if (!img->gots)
+				return hp_nomem(ctx);
+		}
+		if (!total)
+			break;
+	}
+	return 0;
+}
+
+const struct image_got *image_find_got(const struct image *img, const char *name)
+{
+	/* Prefer the PLT slot: it exists for every function the image calls. */
+	const struct image_got *any = NULL;
+	for (size_t i = 0; i < img->ngots; i++)
+		if (!strcmp(img->gots[i].name, name)) {
+			if (img->gots[i].plt)
+				return &img->gots[i];
+			any = any ? any : &img->gots[i];
+		}
+	return any;
 }
 
 int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
@@ -187,7 +273,7 @@ int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
 			img->nsyms = at;
 		}
 	}
-	if ((err = hp_map_init(ctx, &img->by_name, img->nsyms)) < 0)
+	if ((err = read_gots(ctx, img)) < 0 || (err = hp_map_init(ctx, &img->by_name, img->nsyms)) < 0)
 		goto fail;
 	/* .symtab entries come first, so they lead each chain. */
 	for (size_t pass = 0; pass < 2; pass++)
@@ -228,9 +314,10 @@ size_t image_find(const struct image *img, const char *name, const char *file, u
 	size_t n = 0;
 	const struct image_sym *first = hp_map_get(&img->by_name, name);
 	if (!file || !*file) {
-		/* A global: the first definition, .symtab before .dynsym. */
+		/* A global: the first definition, .symtab before .dynsym, the default
+		 * version of a versioned one. */
 		for (const struct image_sym *s = first; s; s = s->next_same_name)
-			if (s->bind != STB_LOCAL) {
+			if (s->bind != STB_LOCAL && !s->hidden) {
 				if (n < max)
 					out[n] = s;
 				return 1;

@@ -39,6 +39,9 @@ enum {
 	HP_EUNPATCHABLE = 5,/* a change a running process cannot absorb */
 	HP_ENOCHANGE = 6,   /* nothing to do */
 	HP_EVERIFY = 7,     /* signature or identity check failed */
+	HP_EMISMATCH = 8,   /* the running process is not what the patch was built for */
+	HP_EBUSY = 9,       /* no safe moment to patch before the deadline */
+	HP_EALREADY = 10,   /* the patch is already applied */
 };
 
 enum hp_level { HP_LEVEL_ERROR, HP_LEVEL_WARNING, HP_LEVEL_NOTE };
@@ -83,6 +86,12 @@ char *hp_arena_printf(struct hp_ctx *ctx, const char *fmt, ...) HP_PRINTF(2, 3);
  */
 int hp_diag_add(struct hp_ctx *ctx, enum hp_level level, int code, const char *where,
 		const char *file, const char *sym, const char *fmt, ...) HP_PRINTF(7, 8);
+
+/*
+ * Forget the diagnostics raised since mark (a value of ctx->ndiags), for a
+ * caller that tried something, failed, and has another way.
+ */
+void hp_diag_rollback(struct hp_ctx *ctx, size_t mark);
 
 #define HP_STR2(x) #x
 #define HP_STR(x) HP_STR2(x)
@@ -529,7 +538,15 @@ struct image_sym {
 	uint16_t shndx;
 	uint64_t value, size;    /* st_value is a virtual address in a linked image */
 	bool dynamic;            /* from .dynsym (else .symtab) */
+	bool hidden;             /* .dynsym: a non-default version (name@VER, not name@@VER) */
 	struct image_sym *next_same_name;
+};
+
+/* A GOT slot the dynamic linker fills for an imported symbol. */
+struct image_got {
+	const char *name;
+	uint64_t slot;           /* virtual address of the 8-byte slot */
+	bool plt;                /* R_X86_64_JUMP_SLOT (else GLOB_DAT or 64) */
 };
 
 /* A PT_LOAD segment. */
@@ -548,6 +565,8 @@ struct image {
 	bool has_symtab;         /* false for a stripped image: statics cannot be found */
 	struct image_load *loads;
 	size_t nloads;
+	struct image_got *gots;  /* the dynamic relocations that fill GOT slots by name */
+	size_t ngots;
 	const uint8_t *bytes;    /* the whole file */
 	uint64_t size;
 	struct hp_map by_name;   /* first symbol of each name; chain with next_same_name */
@@ -569,6 +588,8 @@ void image_free(struct image *img);
  */
 size_t image_find(const struct image *img, const char *name, const char *file, uint32_t ordinal,
 		  const struct image_sym **out, size_t max);
+/* The GOT slot the image imports name through, or NULL. */
+const struct image_got *image_find_got(const struct image *img, const char *name);
 /* The file bytes [vaddr, vaddr + n) of a PT_LOAD segment, or NULL. */
 const uint8_t *image_bytes(const struct image *img, uint64_t vaddr, uint64_t n);
 /*

@@ -1,0 +1,405 @@
+/*
+ * hpapply: apply a signed patch to running processes, or revert one.
+ *
+ *   hpapply --pid PID FIX.hpx           apply to one process
+ *   hpapply --exe PATH FIX.hpx          apply to every process running PATH
+ *   hpapply --pid PID --revert [ID]     revert the last patch, or patch ID
+ *
+ * Nothing in a process is touched before the container's signatures verify
+ * against the trust store and the process is shown to be the one the patch was
+ * built for (runtime_apply). Every attempt, whatever its outcome, is appended to
+ * the audit log.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "runtime/runtime.h"
+#include "signer/signer.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_MISMATCH = 2,
+	EXIT_ALREADY = 3,
+	EXIT_VERIFY = 4,
+	EXIT_BUSY = 5,
+};
+
+#define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
+#define DEFAULT_AUDIT "/var/log/hotpatch/audit.jsonl"
+
+static const char usage[] =
+	"usage: hpapply [options] --pid PID FIX.hpx\n"
+	"       hpapply [options] --exe PATH FIX.hpx\n"
+	"       hpapply [options] --pid PID --revert [PATCH_ID]\n"
+	"Apply a signed live patch to running processes, or revert one, without\n"
+	"restarting them.\n"
+	"\n"
+	"  --pid PID             the process\n"
+	"  --exe PATH            every process running the executable PATH\n"
+	"  --revert              revert the last patch applied (or PATCH_ID)\n"
+	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ")\n"
+	"  --require N           signatures by N distinct trusted keys (default 1)\n"
+	"  --insecure-unsigned   skip signature checks (development only)\n"
+	"  --timeout MS          how long to wait for a safe moment (default 5000)\n"
+	"  --audit FILE          the audit log (default $HOTPATCH_AUDIT, else\n"
+	"                        " DEFAULT_AUDIT ")\n"
+	"  -q, --quiet           print nothing but errors\n"
+	"  -v, --verbose         say more\n"
+	"  -h, --help, --version\n"
+	"\n"
+	"Exit status: 0 applied (or reverted), 1 usage or I/O error, 2 the process\n"
+	"is not what the patch was built for, 3 already applied, 4 signature check\n"
+	"failed, 5 no safe moment before the deadline (the blocking thread is named).\n";
+
+struct opts {
+	pid_t pid;
+	const char *exe, *trust, *audit, *file, *revert_id;
+	bool revert, insecure, quiet;
+	int verbose;
+	size_t require;
+	unsigned timeout_ms;
+};
+
+static int exit_code(int err)
+{
+	switch (-err) {
+	case 0:
+		return EXIT_OK;
+	case HP_EMISMATCH:
+		return EXIT_MISMATCH;
+	case HP_EALREADY:
+		return EXIT_ALREADY;
+	case HP_EVERIFY:
+	case HP_ECORRUPT:
+	case HP_EUNSUPPORTED:
+		return EXIT_VERIFY;
+	case HP_EBUSY:
+		return EXIT_BUSY;
+	}
+	return EXIT_ERROR;
+}
+
+static const char *result_name(int err, bool revert)
+{
+	switch (-err) {
+	case 0:
+		return revert ? "reverted" : "applied";
+	case HP_EMISMATCH:
+		return "refused: target mismatch";
+	case HP_EALREADY:
+		return "already applied";
+	case HP_EVERIFY:
+	case HP_ECORRUPT:
+	case HP_EUNSUPPORTED:
+		return "refused: verification failed";
+	case HP_EBUSY:
+		return "refused: no safe moment";
+	}
+	return "error";
+}
+
+static bool parse_id(const char *s, uint8_t out[16])
+{
+	if (strlen(s) != 32)
+		return false;
+	for (int i = 0; i < 16; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return false;
+		out[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+/* Every process whose /proc/PID/exe is path (resolved), but us. */
+static int pids_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n)
+{
+	char want[PATH_MAX];
+	if (!realpath(path, want))
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot resolve: %s", strerror(errno));
+	DIR *d = opendir("/proc");
+	if (!d)
+		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
+	size_t cap = 16;
+	pid_t *v = malloc(cap * sizeof *v);
+	*n = 0;
+	struct dirent *e;
+	while (v && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		char link[64], exe[PATH_MAX];
+		snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+		ssize_t k = readlink(link, exe, sizeof exe - 1);
+		if (k <= 0)
+			continue;
+		exe[k] = 0;
+		if (strcmp(exe, want))
+			continue;
+		if (*n == cap) {
+			pid_t *w = realloc(v, 2 * cap * sizeof *v);
+			if (!w) {
+				free(v);
+				v = NULL;
+				break;
+			}
+			v = w;
+			cap *= 2;
+		}
+		v[(*n)++] = (pid_t)pid;
+	}
+	closedir(d);
+	if (!v)
+		return hp_nomem(ctx);
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "exe", required_argument, NULL, 'e' },
+		{ "revert", no_argument, NULL, 'r' },
+		{ "trust", required_argument, NULL, 't' },
+		{ "require", required_argument, NULL, 'n' },
+		{ "insecure-unsigned", no_argument, NULL, 'I' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "audit", required_argument, NULL, 'a' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	o->require = 1;
+	o->timeout_ms = 5000;
+	o->trust = DEFAULT_TRUST;
+	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
+									   : DEFAULT_AUDIT;
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->pid = (pid_t)strtol(optarg, &end, 10);
+			if (*end || o->pid <= 0) {
+				fprintf(stderr, "hpapply: --pid: '%s' is not a process id\n", optarg);
+				return -1;
+			}
+			break;
+		case 'e':
+			o->exe = optarg;
+			break;
+		case 'r':
+			o->revert = true;
+			break;
+		case 't':
+			o->trust = optarg;
+			break;
+		case 'n':
+			o->require = strtoul(optarg, &end, 10);
+			if (*end || o->require == 0) {
+				fprintf(stderr, "hpapply: --require: '%s' is not a number from 1 up\n", optarg);
+				return -1;
+			}
+			break;
+		case 'I':
+			o->insecure = true;
+			break;
+		case 'T':
+			o->timeout_ms = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !o->timeout_ms) {
+				fprintf(stderr, "hpapply: --timeout: '%s' is not a number of milliseconds\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'a':
+			o->audit = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case 'V':
+			cli_print_version("hpapply");
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	int rest = argc - optind;
+	const char *problem = NULL;
+	if (!o->pid == !o->exe)
+		problem = "give one of --pid and --exe";
+	else if (o->revert && o->exe)
+		problem = "--revert takes --pid";
+	else if (o->revert && rest > 1)
+		problem = "--revert takes at most one patch id";
+	else if (!o->revert && rest != 1)
+		problem = "expected one patch file";
+	if (problem) {
+		fprintf(stderr, "hpapply: %s\n%s", problem, usage);
+		return -1;
+	}
+	if (o->revert)
+		o->revert_id = rest ? argv[optind] : NULL;
+	else
+		o->file = argv[optind];
+	return 0;
+}
+
+static void exe_of(pid_t pid, char *out, size_t n)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+	ssize_t k = readlink(link, out, n - 1);
+	out[k > 0 ? k : 0] = 0;
+}
+
+/* Log one attempt; a log that cannot be written is itself an error. */
+static int audit(struct hp_ctx *ctx, const struct opts *o, pid_t pid, const struct hpx *h, int err,
+		 const struct rt_result *r, size_t first_diag)
+{
+	char exe[PATH_MAX];
+	exe_of(pid, exe, sizeof exe);
+	struct rt_audit a = {
+		.tool = "hpapply",
+		.action = o->revert ? "revert" : "apply",
+		.pid = pid,
+		.exe = exe,
+		.patch_file = o->file,
+		.patch_id = h ? h->patch_id : NULL,
+		.sequence = h ? h->sequence : 0,
+		.result = result_name(err, o->revert),
+		.exit_code = exit_code(err),
+		.message = ctx->ndiags > first_diag ? ctx->diags[first_diag].text : NULL,
+		.r = r,
+	};
+	return runtime_audit(ctx, o->audit, &a);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	if (parse_args(argc, argv, &o) < 0)
+		return EXIT_ERROR;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "hpapply");
+	ctx.verbose = o.verbose;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct signer_trust *trust = NULL;
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	struct hpx h;
+	bool have_h = false;
+	int rc = EXIT_OK, err = 0;
+	struct rt_opts ro = { o.timeout_ms, o.verbose };
+
+	if (o.revert) {
+		uint8_t id[16];
+		if (o.revert_id && !parse_id(o.revert_id, id)) {
+			fprintf(stderr, "hpapply: '%s' is not a patch id (32 hex digits)\n", o.revert_id);
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		struct rt_result r;
+		size_t mark = ctx.ndiags;
+		err = runtime_revert(&ctx, o.pid, o.revert_id ? id : NULL, &ro, &r);
+		if (audit(&ctx, &o, o.pid, NULL, err, &r, mark) < 0 && !err)
+			err = -HP_ERROR;
+		rc = exit_code(err);
+		if (!err && !o.quiet)
+			printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
+			       (int)o.pid, (double)r.wall_ns / 1e6, r.threads, (double)r.pause_ns / 1e3);
+		goto out;
+	}
+
+	/* Verify before reading anything past the fixed header. */
+	size_t mark = ctx.ndiags;
+	if ((err = hp_read_file(&ctx, o.file, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len)) < 0)
+		goto refuse_all;
+	if (o.insecure) {
+		fprintf(stderr, "hpapply: WARNING: --insecure-unsigned: the signatures of %s are NOT checked; never do this in production\n",
+			o.file);
+	} else {
+		struct signer_verdict v;
+		if ((err = signer_trust_load(&ctx, &trust, o.trust)) < 0 ||
+		    (err = signer_verify(&ctx, &v, trust, o.file, buf, len, o.require)) < 0) {
+			if (err != -HP_ECORRUPT && err != -HP_EUNSUPPORTED && err != -HP_EVERIFY)
+				err = -HP_EVERIFY;
+			goto refuse_all;
+		}
+	}
+	if ((err = hpx_read(&ctx, o.file, buf, len, &h)) < 0)
+		goto refuse_all;
+	have_h = true;
+
+	if (o.exe) {
+		if ((err = pids_running(&ctx, o.exe, &pids, &npids)) < 0)
+			goto refuse_all;
+		if (!npids) {
+			hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
+			rc = EXIT_MISMATCH;
+			goto out;
+		}
+	} else {
+		pids = malloc(sizeof *pids);
+		if (!pids) {
+			err = hp_nomem(&ctx);
+			goto refuse_all;
+		}
+		pids[0] = o.pid;
+		npids = 1;
+	}
+	for (size_t i = 0; i < npids; i++) {
+		struct rt_result r;
+		size_t m = ctx.ndiags;
+		err = runtime_apply(&ctx, pids[i], &h, &ro, &r);
+		if (audit(&ctx, &o, pids[i], &h, err, &r, m) < 0 && !err)
+			err = -HP_ERROR;
+		int c = exit_code(err);
+		if (c > rc)
+			rc = c;
+		if (!err && !o.quiet)
+			printf("hpapply: process %d: applied %zu function%s in %.2f ms (stopped %u threads for %.0f us, %u attempt%s)\n",
+			       (int)pids[i], h.nfuncs, h.nfuncs == 1 ? "" : "s", (double)r.wall_ns / 1e6,
+			       r.threads, (double)r.pause_ns / 1e3, r.attempts,
+			       r.attempts == 1 ? "" : "s");
+	}
+	goto out;
+
+refuse_all:
+	/* Nothing was touched; still, every refusal is on the record. */
+	rc = exit_code(err);
+	if (o.exe && !npids)
+		pids_running(&ctx, o.exe, &pids, &npids);
+	if (!npids && o.pid) {
+		audit(&ctx, &o, o.pid, have_h ? &h : NULL, err, NULL, mark);
+	}
+	for (size_t i = 0; i < npids; i++)
+		audit(&ctx, &o, pids[i], have_h ? &h : NULL, err, NULL, mark);
+out:
+	fflush(stdout);
+	cli_print_diags(&ctx, stderr);
+	signer_trust_free(trust);
+	free(pids);
+	free(buf);
+	hp_ctx_fini(&ctx);
+	return rc;
+}

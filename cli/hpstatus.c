@@ -1,0 +1,160 @@
+/*
+ * hpstatus: what hotpatch has applied to a running process, read from the
+ * state block inside it, without stopping it.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "runtime/runtime.h"
+
+static const char usage[] =
+	"usage: hpstatus [--json] --pid PID\n"
+	"Show the patches applied to a running process, oldest first, and the\n"
+	"functions each one redirects. The process is not stopped.\n"
+	"\n"
+	"  --pid PID      the process\n"
+	"  --json         print JSON\n"
+	"  -h, --help, --version\n"
+	"\n"
+	"Exit status: 0 read (also when nothing is applied), 1 error.\n";
+
+static void hex(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+static void when(uint64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_text(pid_t pid, const struct rt_state *s)
+{
+	if (!s->npatches) {
+		printf("process %d: no patch applied\n", (int)pid);
+		return;
+	}
+	printf("process %d: %u patch%s applied\n", (int)pid, s->npatches, s->npatches == 1 ? "" : "es");
+	for (uint32_t i = 0; i < s->npatches; i++) {
+		const struct rt_patch *x = &s->patches[i];
+		char t[32];
+		when(x->applied_at, t);
+		printf("\npatch ");
+		hex(stdout, x->patch_id, 16);
+		printf("\n  sequence %llu, applied %s\n  target %s, build-id ",
+		       (unsigned long long)x->sequence, t, x->target);
+		hex(stdout, x->build_id, x->build_id_size);
+		printf("\n  image %#llx, %llu bytes\n", (unsigned long long)x->image_addr,
+		       (unsigned long long)x->image_size);
+		for (uint32_t k = 0; k < s->nfuncs; k++) {
+			const struct rt_func *f = &s->funcs[k];
+			if (f->patch != i)
+				continue;
+			if (f->new_size)
+				printf("  %s at %#llx -> %#llx (%llu bytes)\n", f->name,
+				       (unsigned long long)f->addr, (unsigned long long)f->new_addr,
+				       (unsigned long long)f->new_size);
+			else
+				printf("  %s at %#llx (cold part, checked only)\n", f->name,
+				       (unsigned long long)f->addr);
+		}
+	}
+}
+
+static void print_json(pid_t pid, const struct rt_state *s)
+{
+	printf("{\n  \"format\": \"hpstatus\",\n  \"version\": 1,\n  \"pid\": %d,\n  \"patches\": [",
+	       (int)pid);
+	for (uint32_t i = 0; i < s->npatches; i++) {
+		const struct rt_patch *x = &s->patches[i];
+		char t[32];
+		when(x->applied_at, t);
+		printf("%s\n    {\"patch_id\": \"", i ? "," : "");
+		hex(stdout, x->patch_id, 16);
+		printf("\", \"sequence\": %llu, \"applied\": \"%s\", \"target\": ",
+		       (unsigned long long)x->sequence, t);
+		hp_json_string(stdout, x->target);
+		printf(", \"build_id\": \"");
+		hex(stdout, x->build_id, x->build_id_size);
+		printf("\", \"image\": %llu, \"image_size\": %llu, \"functions\": [",
+		       (unsigned long long)x->image_addr, (unsigned long long)x->image_size);
+		bool first = true;
+		for (uint32_t k = 0; k < s->nfuncs; k++) {
+			const struct rt_func *f = &s->funcs[k];
+			if (f->patch != i)
+				continue;
+			printf("%s{\"name\": ", first ? "" : ", ");
+			hp_json_string(stdout, f->name);
+			printf(", \"addr\": %llu, \"new_addr\": %llu, \"new_size\": %llu}",
+			       (unsigned long long)f->addr, (unsigned long long)f->new_addr,
+			       (unsigned long long)f->new_size);
+			first = false;
+		}
+		printf("]}");
+	}
+	printf("\n  ]\n}\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },      { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	pid_t pid = 0;
+	bool json = false;
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			pid = (pid_t)strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "hpstatus: --pid: '%s' is not a process id\n", optarg);
+				return 1;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			cli_print_version("hpstatus");
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 1;
+		}
+	}
+	if (!pid || optind != argc) {
+		fprintf(stderr, "hpstatus: give --pid PID\n%s", usage);
+		return 1;
+	}
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "hpstatus");
+	struct rt_state *s = calloc(1, sizeof *s);
+	int rc = 1;
+	if (!s) {
+		hp_nomem(&ctx);
+	} else if (runtime_status(&ctx, pid, s) == 0) {
+		if (json)
+			print_json(pid, s);
+		else
+			print_text(pid, s);
+		rc = 0;
+	}
+	fflush(stdout);
+	cli_print_diags(&ctx, stderr);
+	free(s);
+	hp_ctx_fini(&ctx);
+	return rc;
+}

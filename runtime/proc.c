@@ -1,0 +1,321 @@
+/*
+ * proc.c: a running process seen from outside, through /proc.
+ *
+ * Memory is read with process_vm_readv and written through /proc/PID/mem,
+ * which, unlike process_vm_writev, may write to read-only pages (the kernel
+ * makes a private copy of a text page; the file on disk is never touched).
+ * Images are opened through /proc/PID/map_files/START-END, which reaches the
+ * very file that is mapped even when the one on disk was replaced or deleted;
+ * /proc/PID/root/PATH is the fallback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "runtime/runtime_internal.h"
+
+#define REL32_REACH 0x7fff0000ull /* a little under 2 GiB, for the instruction's own length */
+
+int proc_read_maps(struct rt_proc *p)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)p->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return hp_err(p->ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
+	size_t cap = 64, n = 0;
+	struct rt_map *v = hp_arena_array(p->ctx, cap, sizeof *v);
+	char line[4096 + 256];
+	int err = 0;
+	while (v && fgets(line, sizeof line, f)) {
+		unsigned long long start, end, off, inode;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &off,
+			   &inode, &pos) < 5) {
+			err = hp_err(p->ctx, HP_ERROR, path, NULL, "unreadable line: %s", line);
+			break;
+		}
+		if (n == cap) {
+			struct rt_map *w = hp_arena_array(p->ctx, cap * 2, sizeof *w);
+			if (!w) {
+				v = NULL;
+				break;
+			}
+			memcpy(w, v, n * sizeof *v);
+			v = w;
+			cap *= 2;
+		}
+		char *name = line + pos;
+		name[strcspn(name, "\n")] = 0;
+		struct rt_map *m = &v[n++];
+		m->start = start;
+		m->end = end;
+		m->offset = off;
+		m->inode = inode;
+		m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+			  (perms[2] == 'x' ? PROT_EXEC : 0);
+		m->shared = perms[3] == 's';
+		m->path = hp_arena_strdup(p->ctx, name);
+		if (!m->path) {
+			v = NULL;
+			break;
+		}
+	}
+	fclose(f);
+	if (!v)
+		return hp_nomem(p->ctx);
+	if (err)
+		return err;
+	p->maps = v;
+	p->nmaps = n;
+	return 0;
+}
+
+const struct rt_map *proc_map_at(const struct rt_proc *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nmaps; i++)
+		if (addr >= p->maps[i].start && addr < p->maps[i].end)
+			return &p->maps[i];
+	return NULL;
+}
+
+int proc_read(struct rt_proc *p, uint64_t addr, void *buf, size_t n)
+{
+	struct iovec local = { buf, n }, remote = { (void *)(uintptr_t)addr, n };
+	ssize_t got = process_vm_readv(p->pid, &local, 1, &remote, 1, 0);
+	if (got == (ssize_t)n)
+		return 0;
+	/* Some pages (the vsyscall page, guard pages) refuse process_vm_readv. */
+	got = pread(p->mem, buf, n, (off_t)addr);
+	if (got == (ssize_t)n)
+		return 0;
+	return hp_err(p->ctx, HP_ERROR, NULL, NULL, "process %d: cannot read %zu bytes at %#" PRIx64 ": %s",
+		      (int)p->pid, n, addr, got < 0 ? strerror(errno) : "short read");
+}
+
+int proc_write(struct rt_proc *p, uint64_t addr, const void *buf, size_t n)
+{
+	ssize_t put = pwrite(p->mem, buf, n, (off_t)addr);
+	if (put == (ssize_t)n)
+		return 0;
+	return hp_err(p->ctx, HP_ERROR, NULL, NULL, "process %d: cannot write %zu bytes at %#" PRIx64 ": %s",
+		      (int)p->pid, n, addr, put < 0 ? strerror(errno) : "short write");
+}
+
+/* Open the file behind mapping m as an ELF image. */
+static int open_image(struct rt_proc *p, const struct rt_map *m, struct image **out)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)p->pid, m->start,
+		 m->end);
+	size_t mark = p->ctx->ndiags;
+	int err = image_read(p->ctx, path, out);
+	if (err == -HP_ERROR) {
+		/* No access to map_files: fall back to the path through the process's root. */
+		hp_diag_rollback(p->ctx, mark);
+		snprintf(path, sizeof path, "/proc/%d/root%s", (int)p->pid, m->path);
+		err = image_read(p->ctx, path, out);
+	}
+	return err;
+}
+
+/*
+ * Every ELF file the process maps executable code from, with its load bias:
+ * for the file's lowest mapping, at file offset X, the PT_LOAD segment holding
+ * X says which virtual address X has; the bias is the difference.
+ */
+static int find_images(struct rt_proc *p)
+{
+	size_t n = 0;
+	struct rt_image *v = hp_arena_array(p->ctx, p->nmaps, sizeof *v);
+	if (!v)
+		return hp_nomem(p->ctx);
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct rt_map *m = &p->maps[i];
+		if (!(m->prot & PROT_EXEC) || m->path[0] != '/' || !m->inode)
+			continue;
+		bool seen = false;
+		for (size_t k = 0; k < n; k++)
+			seen |= !strcmp(v[k].path, m->path);
+		if (seen)
+			continue;
+		/* The file's first mapping: the lowest one with this path. */
+		const struct rt_map *first = m;
+		for (size_t k = 0; k < p->nmaps; k++)
+			if (!strcmp(p->maps[k].path, m->path) && p->maps[k].start < first->start)
+				first = &p->maps[k];
+		struct image *img;
+		size_t mark = p->ctx->ndiags;
+		if (open_image(p, first, &img) < 0) {
+			/* Not an ELF image we can read: not a candidate. */
+			hp_diag_rollback(p->ctx, mark);
+			continue;
+		}
+		uint64_t bias = 0;
+		bool found = false;
+		for (size_t k = 0; k < img->nloads; k++) {
+			const struct image_load *l = &img->loads[k];
+			uint64_t lo = l->offset & ~4095ull;
+			if (first->offset >= lo && first->offset < l->offset + l->filesz + 4096) {
+				bias = first->start - ((l->vaddr & ~4095ull) + (first->offset - lo));
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			image_free(img);
+			continue;
+		}
+		struct rt_image *ri = &v[n++];
+		ri->img = img;
+		ri->path = m->path;
+		ri->bias = bias;
+		ri->lo = UINT64_MAX;
+		ri->hi = 0;
+		for (size_t k = 0; k < p->nmaps; k++)
+			if (!strcmp(p->maps[k].path, m->path)) {
+				ri->lo = p->maps[k].start < ri->lo ? p->maps[k].start : ri->lo;
+				ri->hi = p->maps[k].end > ri->hi ? p->maps[k].end : ri->hi;
+			}
+		ri->main = !strcmp(m->path, p->exe);
+	}
+	/* The executable first: the dynamic linker's lookup order starts there. */
+	for (size_t i = 1; i < n; i++)
+		if (v[i].main) {
+			struct rt_image t = v[i];
+			memmove(v + 1, v, i * sizeof *v);
+			v[0] = t;
+		}
+	p->images = v;
+	p->nimages = n;
+	return 0;
+}
+
+int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
+{
+	memset(p, 0, sizeof *p);
+	p->ctx = ctx;
+	p->pid = pid;
+	p->mem = -1;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, p->exe, sizeof p->exe - 1);
+	if (n < 0)
+		return hp_err(ctx, errno == ENOENT ? HP_EMISMATCH : HP_ERROR, NULL, NULL,
+			      "process %d: %s", (int)pid,
+			      errno == ENOENT ? "no such process" : strerror(errno));
+	p->exe[n] = 0;
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	p->mem = open(path, O_RDWR | O_CLOEXEC);
+	if (p->mem < 0)
+		return hp_err(ctx, HP_ERROR, NULL, NULL, "process %d: cannot open its memory: %s",
+			      (int)pid, strerror(errno));
+	int err = proc_read_maps(p);
+	if (err < 0)
+		return err;
+	return find_images(p);
+}
+
+void proc_close(struct rt_proc *p)
+{
+	for (size_t i = 0; i < p->nimages; i++)
+		image_free(p->images[i].img);
+	p->nimages = 0;
+	if (p->mem >= 0)
+		close(p->mem);
+	p->mem = -1;
+}
+
+int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t size,
+		  unsigned skip, uint64_t *out)
+{
+	/* Every byte of [a, a + size) must reach and be reached from all of [lo, hi). */
+	uint64_t min = hi > REL32_REACH ? hi - REL32_REACH : 0x10000;
+	uint64_t max = lo + REL32_REACH; /* a + size <= max */
+	if (min < 0x10000)
+		min = 0x10000;
+	/* Candidates: just above each mapping's end and just below each start,
+	 * one page away from neighbours; sorted by distance to the image. */
+	struct cand {
+		uint64_t a, dist;
+	} c[512];
+	size_t n = 0;
+	for (size_t i = 0; i <= p->nmaps && n + 2 <= sizeof c / sizeof c[0]; i++) {
+		uint64_t gap_lo = i ? p->maps[i - 1].end + 4096 : 0x10000;
+		uint64_t gap_hi = i < p->nmaps ? p->maps[i].start - 4096 : 0x7ffffffff000ull;
+		if (i < p->nmaps && p->maps[i].start < 4096)
+			continue;
+		if (gap_hi <= gap_lo || gap_hi - gap_lo < size)
+			continue;
+		/* Leave room above a heap so brk can grow. */
+		if (i && !strcmp(p->maps[i - 1].path, "[heap]"))
+			gap_lo += 64ull << 20;
+		if (gap_hi <= gap_lo || gap_hi - gap_lo < size)
+			continue;
+		uint64_t above = gap_lo, below = (gap_hi - size) & ~4095ull;
+		uint64_t cands[2] = { above, below };
+		for (int k = 0; k < 2; k++) {
+			uint64_t a = cands[k];
+			if (a < min || a + size > max)
+				continue;
+			uint64_t mid = lo + (hi - lo) / 2;
+			c[n].a = a;
+			c[n].dist = a > mid ? a - mid : mid - a;
+			n++;
+		}
+	}
+	/* Selection by distance, skipping the first skip ones. */
+	for (unsigned round = 0; round <= skip; round++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (c[i].dist != UINT64_MAX && (best == n || c[i].dist < c[best].dist))
+				best = i;
+		if (best == n)
+			return hp_err(p->ctx, HP_ERROR, NULL, NULL,
+				      "process %d: no free %" PRIu64 "-byte range within reach of %#" PRIx64 "-%#" PRIx64,
+				      (int)p->pid, size, lo, hi);
+		if (round == skip) {
+			*out = c[best].a;
+			return 0;
+		}
+		c[best].dist = UINT64_MAX;
+	}
+	return -HP_ERROR;
+}
+
+int proc_find_syscall(struct rt_proc *p, uint64_t *out)
+{
+	/* The vDSO first (small, always there), then the other executable mappings. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < p->nmaps; i++) {
+			const struct rt_map *m = &p->maps[i];
+			if (!(m->prot & PROT_EXEC) || (pass == 0) != !strcmp(m->path, "[vdso]"))
+				continue;
+			if (!strcmp(m->path, "[vsyscall]"))
+				continue;
+			uint8_t buf[65536];
+			for (uint64_t a = m->start; a < m->end; a += sizeof buf - 1) {
+				size_t n = m->end - a < sizeof buf ? (size_t)(m->end - a) : sizeof buf;
+				size_t mark = p->ctx->ndiags;
+				if (proc_read(p, a, buf, n) < 0) {
+					hp_diag_rollback(p->ctx, mark);
+					break;
+				}
+				for (size_t k = 0; k + 1 < n; k++)
+					if (buf[k] == 0x0f && buf[k + 1] == 0x05) {
+						*out = a + k;
+						return 0;
+					}
+			}
+		}
+	}
+	return hp_err(p->ctx, HP_ERROR, NULL, NULL,
+		      "process %d: no syscall instruction found to run a system call with",
+		      (int)p->pid);
+}

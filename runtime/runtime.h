@@ -1,0 +1,121 @@
+/*
+ * runtime.h: the applier. Applies a verified patch to a running process and
+ * reverts it, and reads what is applied. Depends on formats/ and signer/ only:
+ * no differ, LLVM or DWARF code is linked into the tool that writes into
+ * running processes.
+ *
+ *   runtime_apply()   slow work first (resolve, check, map, write the new code)
+ *                     while the process runs; then stop every thread, check none
+ *                     is in or will return into a replaced function, write the
+ *                     entry jumps, resume; retry with backoff until a deadline
+ *   runtime_revert()  the same window, restoring the saved entry bytes
+ *   runtime_status()  read the state block without stopping the process
+ *
+ * State lives in the process itself: a small private mapping of a memfd named
+ * "hotpatch-state", found through /proc/PID/maps (runtime/state.c).
+ */
+#ifndef HP_RUNTIME_H
+#define HP_RUNTIME_H
+
+#include <sys/types.h>
+
+#include "formats/formats.h"
+
+struct rt_opts {
+	unsigned timeout_ms;      /* give up finding a safe moment after this long */
+	int verbose;
+};
+
+/* What one apply or revert did, for the report and the audit log. */
+struct rt_result {
+	unsigned attempts;        /* stop windows opened */
+	unsigned threads;         /* threads stopped in the last window */
+	uint64_t pause_ns;        /* the longest stop window */
+	uint64_t wall_ns;         /* the whole operation */
+	const char *blocker;      /* why the last unsafe window was unsafe */
+	uint64_t image_addr;      /* where the patch image lives in the process */
+};
+
+/*
+ * Apply patch h (already verified by the caller, file/len its bytes) to process
+ * pid. Before anything is written: the target image is found by build-id (or,
+ * without one, by the functions' old bytes), every replaced function's old
+ * bytes are checked against the patch, every symbol is resolved. On any
+ * failure the process is left exactly as it was. Returns 0, -HP_EMISMATCH,
+ * -HP_EALREADY, -HP_EBUSY or another error, with diagnostics.
+ */
+int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const struct rt_opts *o,
+		  struct rt_result *out);
+
+/*
+ * Revert the patch with this id (NULL: the last one applied) in process pid:
+ * restore the saved entry bytes and unmap its image, once no thread is in it.
+ * A patch below another on one of its functions is refused: revert the top
+ * one first.
+ */
+int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
+		   const struct rt_opts *o, struct rt_result *out);
+
+/* One applied patch as the state block records it. */
+struct rt_patch {
+	uint8_t patch_id[16];
+	uint64_t sequence;
+	uint64_t applied_at;      /* seconds since the epoch */
+	uint8_t build_id[64];
+	uint32_t build_id_size;
+	uint64_t image_addr, image_size;
+	uint32_t nfuncs;
+	char target[64];          /* the target image's file name */
+};
+
+/* One redirected entry. */
+struct rt_func {
+	uint64_t addr;            /* the old function's entry in the process */
+	uint64_t old_size;
+	uint64_t new_addr, new_size; /* where its code now is; new_size 0: a checked cold part */
+	uint8_t saved[8];         /* the entry bytes the jump overwrote */
+	uint32_t patch;           /* index of its patch */
+	char name[44];
+};
+
+#define RT_MAX_PATCHES 64
+#define RT_MAX_FUNCS 1024
+
+struct rt_state {
+	uint64_t addr;            /* where the block is mapped; 0 when the process has none */
+	uint64_t generation;      /* bumped on every change */
+	uint32_t npatches, nfuncs;
+	struct rt_patch patches[RT_MAX_PATCHES];
+	struct rt_func funcs[RT_MAX_FUNCS];
+};
+
+/* Read the state block of pid, without stopping it. No block: npatches 0. */
+int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out);
+
+/* ===================================================================== */
+/* audit.c                                                               */
+/* ===================================================================== */
+
+struct rt_audit {
+	const char *tool;         /* "hpapply" */
+	const char *action;       /* "apply", "revert" */
+	pid_t pid;
+	const char *exe;
+	const char *patch_file;
+	const uint8_t *patch_id;  /* NULL when unknown */
+	uint64_t sequence;
+	const char *result;       /* "applied", "reverted", "refused", "error", ... */
+	int exit_code;
+	const char *message;      /* the first diagnostic, or NULL */
+	const struct rt_result *r;
+};
+
+/*
+ * Append one JSON line describing an attempt to the audit log at path
+ * (created 0600 if missing). Returns 0 or -HP_ERROR with a diagnostic; the
+ * line is written with a single write(2) on an O_APPEND descriptor, so lines
+ * from concurrent tools do not interleave.
+ */
+int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a);
+
+#endif

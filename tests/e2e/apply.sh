@@ -1,0 +1,148 @@
+#!/bin/sh
+# hpapply, hpstatus: live patches on real processes under real ptrace.
+# Apply and revert on 1 and 16 threads; refusal while a thread is inside the
+# function, then success once it leaves; refusals for a wrong build-id, wrong
+# old bytes, an unsigned or tampered patch, each leaving the process's code
+# and mappings exactly as they were; a patch to a shared library; stacked
+# patches, reverted one layer at a time.
+set -eu
+BIN=$(cd "${BIN:-bin}" && pwd)
+HERE=$(cd "$(dirname "$0")/apply" && pwd)
+T=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+export HOTPATCH_AUDIT="$T/audit.jsonl"
+F="-O2 -g -ffunction-sections -fdata-sections"
+cd "$T"
+
+# The release (OFFSET 1), a fix (OFFSET 2), a second fix (OFFSET 3).
+for v in 1 2 3; do gcc $F -DOFFSET=$v -c "$HERE/work.c" -o work$v.o; done
+gcc $F -c "$HERE/target.c" -o target.o
+gcc -Wl,--build-id -o target target.o work1.o -lpthread
+gcc -Wl,--build-id -o other target.o work2.o -lpthread
+for v in 1 2 3; do gcc $F -fPIC -DOFFSET=$v -c "$HERE/work.c" -o pic$v.o; done
+gcc -shared -Wl,--build-id -o libwork.so pic1.o
+gcc -Wl,--build-id -o target-so target.o -L. -lwork -Wl,-rpath,"$T" -lpthread
+
+"$BIN/hpbuild" --target target work1.o work2.o -o fix2.hpx
+"$BIN/hpbuild" --target target work1.o work3.o -o fix3.hpx
+"$BIN/hpbuild" --target other work1.o work2.o -o wrong-id.hpx 2>/dev/null && fail "--target other accepted work1.o"
+"$BIN/hpbuild" --target other work2.o work3.o -o wrong-id.hpx
+# Built from objects that are not in the binary: same sizes, other bytes.
+gcc $F -DOFFSET=5 -c "$HERE/work.c" -o work5.o
+"$BIN/hpbuild" work5.o work2.o -o wrong-bytes.hpx
+"$BIN/hpbuild" --target libwork.so pic1.o pic2.o -o lib2.hpx
+
+# A key, a trust store, signed patches.
+openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
+mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
+for p in fix2 fix3 wrong-id wrong-bytes lib2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+APPLY="$BIN/hpapply --trust trust --timeout 2000"
+
+start() # start OUT ARGS...: start a target, wait for its first line, set PID
+{
+	out=$1; shift
+	"$@" > "$out" 2>&1 &
+	PID=$!
+	PIDS="$PIDS $PID"
+	for i in $(seq 100); do grep -q '^[vh]' "$out" 2>/dev/null && return 0; sleep 0.02; done
+	fail "target $* did not start"
+}
+value() # value OUT: the value the target printed after the last action
+{
+	n=$(wc -l < "$1"); i=0
+	while [ "$(wc -l < "$1")" -lt $((n + 3)) ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
+	grep '^value' "$1" | tail -n 1 | cut -d' ' -f2
+}
+
+# --- apply and revert, 1 thread and 16 threads -----------------------------------
+for n in 1 16; do
+	start out$n ./target $n
+	[ "$(value out$n)" = 22 ] || fail "$n threads: before: $(value out$n)"
+	$APPLY -q --pid $PID fix2.signed.hpx || fail "$n threads: apply"
+	[ "$(value out$n)" = 24 ] || fail "$n threads: after apply: $(value out$n)"
+	"$BIN/hpstatus" --pid $PID | grep -q '^  value at 0x' || fail "hpstatus lists no value"
+	$APPLY -q --pid $PID --revert || fail "$n threads: revert"
+	[ "$(value out$n)" = 22 ] || fail "$n threads: after revert: $(value out$n)"
+	"$BIN/hpstatus" --pid $PID | grep -q 'no patch applied' || fail "hpstatus after revert"
+	kill $PID
+done
+
+# --- refused while a thread is inside value(), applied once it leaves ------------
+start outh ./target 1 hold
+python3 "$HERE/snapshot.py" $PID > before
+rc=0; $APPLY --timeout 300 --pid $PID fix2.signed.hpx 2> err || rc=$?
+[ $rc -eq 5 ] || fail "hold: exit $rc, expected 5: $(cat err)"
+grep -Eq 'no safe moment.*thread [0-9]+ is executing (value|compute)' err || fail "hold: message: $(cat err)"
+python3 "$HERE/snapshot.py" $PID > after
+cmp -s before after || { diff before after; fail "hold: the process changed after a refusal"; }
+kill -USR1 $PID
+$APPLY -q --pid $PID fix2.signed.hpx || fail "apply after the thread left value()"
+[ "$(value outh)" = 24 ] || fail "hold: after apply: $(value outh)"
+kill $PID
+
+# --- refusals that must leave the process exactly as it was ---------------------
+start outr ./target 4
+python3 "$HERE/snapshot.py" $PID > before
+expect_refusal() # expect_refusal CODE MESSAGE PATCH [OPTIONS]
+{
+	code=$1 msg=$2 patch=$3; shift 3
+	rc=0; $APPLY "$@" --pid $PID "$patch" 2> err || rc=$?
+	[ $rc -eq "$code" ] || fail "$patch: exit $rc, expected $code: $(cat err)"
+	grep -q "$msg" err || fail "$patch: message: $(cat err)"
+	python3 "$HERE/snapshot.py" $PID > after
+	cmp -s before after || { diff before after; fail "$patch: the process changed"; }
+}
+expect_refusal 2 'maps no image with build-id' wrong-id.signed.hpx
+expect_refusal 2 "value: its code in the process differs from the patch's old bytes" wrong-bytes.signed.hpx
+expect_refusal 4 'fix2.hpx: the patch is not signed' fix2.hpx
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[100] ^= 1; open(sys.argv[2], "wb").write(b)' fix2.signed.hpx tampered.hpx
+expect_refusal 4 'tampered.hpx' tampered.hpx
+openssl genpkey -algorithm ed25519 -out stranger.pem 2>/dev/null
+"$BIN/hpsign" fix2.hpx --key stranger.pem -o stranger.hpx
+expect_refusal 4 'stranger.hpx' stranger.hpx
+[ "$(value outr)" = 22 ] || fail "refusals: value changed to $(value outr)"
+# --insecure-unsigned is loud, and works.
+$APPLY -q --insecure-unsigned --pid $PID fix2.hpx 2> err || fail "--insecure-unsigned"
+grep -q 'WARNING.*NOT checked' err || fail "--insecure-unsigned is not loud"
+rc=0; $APPLY --pid $PID fix2.signed.hpx 2> err || rc=$?
+[ $rc -eq 3 ] && grep -q 'already applied' err || fail "already applied: exit $rc"
+kill $PID
+
+# --- a function in a shared library ------------------------------------------------
+start outs ./target-so 2
+$APPLY -q --pid $PID lib2.signed.hpx || fail "shared library: apply"
+[ "$(value outs)" = 24 ] || fail "shared library: after apply: $(value outs)"
+"$BIN/hpstatus" --pid $PID | grep -q 'target libwork.so' || fail "shared library: hpstatus"
+kill $PID
+
+# --- stacked patches, reverted one layer at a time --------------------------------
+start outk ./target 2
+$APPLY -q --pid $PID fix2.signed.hpx || fail "stack: first"
+[ "$(value outk)" = 24 ] || fail "stack: first: $(value outk)"
+$APPLY -q --pid $PID fix3.signed.hpx || fail "stack: second"
+[ "$(value outk)" = 26 ] || fail "stack: second: $(value outk)"
+id1=$("$BIN/hpinspect" fix2.hpx | sed -n 's/^patch: *//p')
+rc=0; $APPLY --pid $PID --revert "$id1" 2> err || rc=$?
+[ $rc -eq 2 ] && grep -q 'revert that one first' err || fail "stack: revert of the lower layer: exit $rc $(cat err)"
+$APPLY -q --pid $PID --revert || fail "stack: revert top"
+[ "$(value outk)" = 24 ] || fail "stack: after one revert: $(value outk)"
+$APPLY -q --pid $PID --revert || fail "stack: revert bottom"
+[ "$(value outk)" = 22 ] || fail "stack: after two reverts: $(value outk)"
+kill $PID
+
+# --- the audit log: one line per attempt ------------------------------------------
+lines=$(wc -l < audit.jsonl)
+python3 - audit.jsonl <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+results = [r["result"] for r in rows]
+assert "applied" in results and "reverted" in results, results
+assert any(r.startswith("refused: no safe moment") for r in results), results
+assert any(r == "refused: target mismatch" for r in results), results
+assert any(r == "refused: verification failed" for r in results), results
+assert all(r["pid"] > 0 and r["action"] in ("apply", "revert") for r in rows)
+PY
+echo "ok apply ($lines audit lines)"
