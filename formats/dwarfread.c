@@ -1,6 +1,7 @@
 /*
- * dwarfread.c: what the DWARF of a relocatable object says about its functions.
- * The only file that includes libdwarf (20210528, the "consumer" API).
+ * dwarfread.c: open the DWARF of a relocatable object and index it. One of the
+ * two files that include libdwarf (20210528, the "consumer" API); dwtypes.c
+ * builds the model of types, variables and functions on this index.
  *
  * In a .o every address is relative to a section that has no address yet: with
  * -ffunction-sections every function starts at low_pc 0, and libdwarf cannot
@@ -10,29 +11,92 @@
  * ourselves, having given every allocated section an address of its own (from
  * 0x10000 up, like libdwfl's offline layout). An address in the DWARF then maps
  * back to exactly one (section, offset).
+ *
+ * Opening walks the top-level entries of every unit once: the entry points of
+ * concrete subprograms (low_pc, or each range's start for a function split in
+ * hot and cold parts), the variables with a static address, and the named
+ * types. Statics declared inside functions need a walk of every function's
+ * body; that happens only when one is asked for and not found at the top.
  */
 #include <elf.h>
-#include <libdwarf/dwarf.h>
-#include <libdwarf/libdwarf.h>
 #include <stdlib.h>
 
-#include "formats.h"
+#include "formats/dwarf_internal.h"
 
 #define FIRST_ADDR 0x10000ull
 
-struct dwobj {
-	struct hp_ctx *ctx;
-	struct obj *obj;
-	uint64_t *base;         /* per section: its address, 0 for non-allocated sections */
-	uint8_t **copy;         /* per section: relocated copy given to libdwarf, or NULL */
-	int failed;             /* an error raised in a callback, returned after init */
-};
+/* ===================================================================== */
+/* A map from 64-bit keys to pointers                                    */
+/* ===================================================================== */
 
-/* ----- the object-access interface ----------------------------------- */
+static size_t slot_of(uint64_t key, size_t cap)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+void *dw_map_get(const struct dw_map *m, uint64_t key)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->keys[i])
+			return NULL;
+		if (m->keys[i] == key + 1)
+			return m->vals[i];
+	}
+}
+
+int dw_map_put(struct dw_map *m, uint64_t key, void *val)
+{
+	if (2 * (m->len + 1) > m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+		uint64_t *keys = calloc(cap, sizeof *keys);
+		void **vals = calloc(cap, sizeof *vals);
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -HP_ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			size_t k = slot_of(m->keys[i] - 1, cap);
+			while (keys[k])
+				k = (k + 1) & (cap - 1);
+			keys[k] = m->keys[i];
+			vals[k] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->cap = cap;
+	}
+	size_t i = slot_of(key, m->cap);
+	while (m->keys[i] && m->keys[i] != key + 1)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->keys[i])
+		m->len++;
+	m->keys[i] = key + 1;
+	m->vals[i] = val;
+	return 0;
+}
+
+void dw_map_free(struct dw_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
+}
+
+/* ===================================================================== */
+/* The object-access interface                                           */
+/* ===================================================================== */
 
 static int get_section_info(void *p, Dwarf_Half i, Dwarf_Obj_Access_Section *out, int *err)
 {
-	struct dwobj *d = p;
+	struct dw *d = p;
 	(void)err;
 	if (i >= d->obj->nsecs)
 		return DW_DLV_NO_ENTRY;
@@ -69,54 +133,102 @@ static Dwarf_Small get_pointer_size(void *p)
 
 static Dwarf_Unsigned get_section_count(void *p)
 {
-	return ((struct dwobj *)p)->obj->nsecs;
+	return ((struct dw *)p)->obj->nsecs;
+}
+
+/* Store S + A into the field of a relocation of a debug section. */
+static int apply(struct dw *d, const struct obj_sec *sec, uint8_t *buf, uint64_t off,
+		 uint32_t type, const struct obj_sym *s, int64_t addend)
+{
+	uint64_t S = s->sec ? d->base[s->sec->index] + s->value : s->value;
+	uint64_t v = S + (uint64_t)addend;
+	unsigned width;
+	switch (type) {
+	case R_X86_64_64:
+	case R_X86_64_DTPOFF64:
+		width = 8;
+		break;
+	case R_X86_64_32:
+	case R_X86_64_32S:
+	case R_X86_64_DTPOFF32:
+		width = 4;
+		break;
+	default:
+		/* NONE, and PC-relative forms, which do not occur in .debug_*: leave the field. */
+		return 0;
+	}
+	if (!hp_range_ok(off, width, sec->size))
+		return hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+			      "relocation at %#llx lies outside %s; the file is corrupt",
+			      (unsigned long long)off, sec->name);
+	if (width == 8)
+		hp_store_le64(buf + off, v);
+	else
+		hp_store_le32(buf + off, (uint32_t)v);
+	return 0;
 }
 
 /*
  * Apply sec's relocations to a copy of its bytes: S + A with S the address we
  * gave the symbol's section. Debug sections use R_X86_64_64 and _32 for
  * addresses and offsets into other debug sections, and DTPOFF for TLS
- * variables' locations.
+ * variables' locations. The entries are read straight from the SHT_RELA bytes:
+ * .debug_info has more relocations than the rest of the object together, and
+ * the differ never needs them as obj_rel.
  */
-static int relocate(struct dwobj *d, struct obj_sec *sec, uint8_t **out)
+static int relocate(struct dw *d, struct obj_sec *sec, uint8_t **out)
 {
-	int err = obj_load_rels(d->ctx, d->obj, sec);
-	if (err < 0)
-		return err;
+	const struct obj_sec *rs = sec->relsec;
+	if (!sec->rels_loaded && (rs->entsize != 24 || rs->size % 24 || (!rs->data && rs->size)))
+		return hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+			      "%s: not a table of Elf64_Rela; the file is corrupt", rs->name);
 	uint8_t *buf = malloc(sec->size ? sec->size : 1);
 	if (!buf)
 		return hp_nomem(d->ctx);
 	if (sec->size)
 		memcpy(buf, sec->data, sec->size);
-	for (size_t k = 0; k < sec->nrels; k++) {
-		const struct obj_rel *r = &sec->rels[k];
-		const struct obj_sym *s = r->sym;
-		uint64_t S = s->sec ? d->base[s->sec->index] + s->value : s->value;
-		uint64_t v = S + (uint64_t)r->addend;
-		switch (r->type) {
-		case R_X86_64_64:
-		case R_X86_64_DTPOFF64:
-			hp_store_le64(buf + r->offset, v);
-			break;
-		case R_X86_64_32:
-		case R_X86_64_32S:
-		case R_X86_64_DTPOFF32:
-			hp_store_le32(buf + r->offset, (uint32_t)v);
-			break;
-		case R_X86_64_NONE:
-			break;
-		default:
-			/* PC-relative forms do not occur in .debug_*; leave the field. */
-			break;
+	int err = 0;
+	if (sec->rels_loaded) {
+		for (size_t k = 0; k < sec->nrels && !err; k++) {
+			const struct obj_rel *r = &sec->rels[k];
+			err = apply(d, sec, buf, r->offset, r->type, r->sym, r->addend);
 		}
+	} else {
+		for (uint64_t at = 0; at < rs->size && !err; at += 24) {
+			const uint8_t *e = rs->data + at;
+			uint64_t info = hp_load_le64(e + 8);
+			uint64_t symi = info >> 32;
+			if (symi >= d->obj->nsyms) {
+				err = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+					     "%s: symbol index %llu out of range; the file is corrupt",
+					     rs->name, (unsigned long long)symi);
+				break;
+			}
+			err = apply(d, sec, buf, hp_load_le64(e), (uint32_t)info, &d->obj->syms[symi],
+				    (int64_t)hp_load_le64(e + 16));
+		}
+	}
+	if (err < 0) {
+		free(buf);
+		return err;
 	}
 	*out = buf;
 	return 0;
 }
 
+/*
+ * Sections whose relocated contents are never read here: location lists
+ * (variables are found by their DW_OP_addr expressions, never by lists).
+ * libdwarf still reads their headers, which hold no relocated field.
+ */
+static bool unrelocated(const struct obj_sec *s)
+{
+	return !strcmp(s->name, ".debug_loclists") || !strcmp(s->name, ".debug_loc");
+}
+
 static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 {
-	struct dwobj *d = p;
+	struct dw *d = p;
 	if (i >= d->obj->nsecs)
 		return DW_DLV_NO_ENTRY;
 	struct obj_sec *s = &d->obj->secs[i];
@@ -124,7 +236,7 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 		*error = DW_DLE_MDE;
 		return DW_DLV_NO_ENTRY;
 	}
-	if (!obj_sec_is_alloc(s) && s->relsec) {
+	if (!obj_sec_is_alloc(s) && s->relsec && !unrelocated(s)) {
 		if (!d->copy[i]) {
 			int err = relocate(d, s, &d->copy[i]);
 			if (err < 0) {
@@ -145,9 +257,11 @@ static const Dwarf_Obj_Access_Methods methods = {
 	get_section_count, load_section, NULL,
 };
 
-/* ----- addresses ------------------------------------------------------ */
+/* ===================================================================== */
+/* Addresses                                                              */
+/* ===================================================================== */
 
-static void assign_addresses(struct dwobj *d)
+static void assign_addresses(struct dw *d)
 {
 	uint64_t a = FIRST_ADDR;
 	for (size_t i = 1; i < d->obj->nsecs; i++) {
@@ -162,7 +276,7 @@ static void assign_addresses(struct dwobj *d)
 }
 
 /* The section and offset of a, or NULL. Bases grow with the section index. */
-static struct obj_sec *addr_to_sec(const struct dwobj *d, uint64_t a, uint64_t *off)
+struct obj_sec *dw_addr_to_sec(const struct dw *d, uint64_t a, uint64_t *off)
 {
 	size_t lo = 1, hi = d->obj->nsecs;
 	struct obj_sec *best = NULL;
@@ -189,193 +303,508 @@ static struct obj_sec *addr_to_sec(const struct dwobj *d, uint64_t a, uint64_t *
 	return best;
 }
 
-/* ----- walking the DIEs ----------------------------------------------- */
-
-struct walk {
-	struct dwobj *d;
-	Dwarf_Debug dbg;
-	Dwarf_Error err;
-	const uint64_t *want; /* sorted addresses of the functions asked for; NULL: all */
-	size_t nwant;
-	struct dw_func *funcs;
-	size_t nfuncs, capfuncs;
-	const char **names;   /* scratch for one function's inlines */
-	size_t nnames, capnames;
-	char **files;         /* the current unit's file table (dwarf_srcfiles) */
-	Dwarf_Signed nfiles;
-	int version;          /* the current unit's DWARF version */
-};
-
-static int dwarf_fail(struct walk *w, const char *what)
+uint64_t dw_sec_to_addr(const struct dw *d, const struct obj_sec *sec, uint64_t off)
 {
-	if (w->d->failed)
-		return w->d->failed;
-	int e = hp_err(w->d->ctx, HP_ECORRUPT, w->d->obj->path, NULL, "DWARF: %s: %s", what,
-		       w->err ? dwarf_errmsg(w->err) : "unreadable");
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
+	return sec && sec->index < d->obj->nsecs ? d->base[sec->index] + off : 0;
+}
+
+/* ===================================================================== */
+/* Helpers over libdwarf                                                  */
+/* ===================================================================== */
+
+void dw_forget(struct dw *dw)
+{
+	if (dw->err) {
+		dwarf_dealloc(dw->dbg, dw->err, DW_DLA_ERROR);
+		dw->err = NULL;
 	}
+}
+
+int dw_fail(struct dw *dw, const char *what)
+{
+	if (dw->failed) {
+		dw_forget(dw);
+		return dw->failed;
+	}
+	int e = hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL, "DWARF: %s: %s", what,
+		       dw->err ? dwarf_errmsg(dw->err) : "unreadable");
+	dw_forget(dw);
+	dw->failed = e;
 	return e;
 }
 
-static bool has_attr(struct walk *w, Dwarf_Die die, Dwarf_Half at)
+int dw_die_at(struct dw *dw, uint64_t off, Dwarf_Die *out)
+{
+	*out = NULL;
+	if (dwarf_offdie_b(dw->dbg, off, 1, out, &dw->err) != DW_DLV_OK) {
+		*out = NULL;
+		return dw_fail(dw, "reading an entry");
+	}
+	return 0;
+}
+
+uint64_t dw_die_offset(struct dw *dw, Dwarf_Die die)
+{
+	Dwarf_Off off = 0;
+	if (dwarf_dieoffset(die, &off, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		return 0;
+	}
+	return off;
+}
+
+Dwarf_Half dw_tag(struct dw *dw, Dwarf_Die die)
+{
+	Dwarf_Half tag = 0;
+	if (dwarf_tag(die, &tag, &dw->err) != DW_DLV_OK)
+		dw_forget(dw);
+	return tag;
+}
+
+bool dw_has(struct dw *dw, Dwarf_Die die, Dwarf_Half at)
 {
 	Dwarf_Bool b = 0;
-	if (dwarf_hasattr(die, at, &b, &w->err) == DW_DLV_ERROR) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
+	if (dwarf_hasattr(die, at, &b, &dw->err) == DW_DLV_ERROR) {
+		dw_forget(dw);
 		return false;
 	}
 	return b;
 }
 
-/* The DIE a reference attribute points at, or NULL. */
-static Dwarf_Die follow(struct walk *w, Dwarf_Die die, Dwarf_Half at)
+bool dw_ref(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *off)
 {
 	Dwarf_Attribute attr;
-	Dwarf_Off off;
-	Dwarf_Die target = NULL;
-	if (dwarf_attr(die, at, &attr, &w->err) != DW_DLV_OK)
-		goto out;
-	int rc = dwarf_global_formref(attr, &off, &w->err);
-	dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
-	if (rc != DW_DLV_OK)
-		goto out;
-	if (dwarf_offdie_b(w->dbg, off, 1, &target, &w->err) != DW_DLV_OK)
-		target = NULL;
-out:
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
+	Dwarf_Off o = 0;
+	bool ok = false;
+	if (dwarf_attr(die, at, &attr, &dw->err) == DW_DLV_OK) {
+		ok = dwarf_global_formref(attr, &o, &dw->err) == DW_DLV_OK;
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
 	}
-	return target;
+	dw_forget(dw);
+	*off = ok ? o : 0;
+	return ok;
 }
 
-/* An unsigned constant attribute of die; false when absent or unreadable. */
-static bool udata(struct walk *w, Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *out)
+bool dw_udata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *out)
 {
 	Dwarf_Attribute attr;
 	bool ok = false;
-	if (dwarf_attr(die, at, &attr, &w->err) == DW_DLV_OK) {
+	if (dwarf_attr(die, at, &attr, &dw->err) == DW_DLV_OK) {
 		/* gcc's DWARF 5 puts constants shared by many DIEs in the abbreviation
 		 * (DW_FORM_implicit_const), which dwarf_formudata does not read. */
 		Dwarf_Half form = 0;
 		Dwarf_Signed sv;
-		if (dwarf_whatform(attr, &form, &w->err) == DW_DLV_OK &&
-		    form == DW_FORM_implicit_const) {
-			ok = dwarf_formsdata(attr, &sv, &w->err) == DW_DLV_OK && sv >= 0;
-			*out = (Dwarf_Unsigned)sv;
+		Dwarf_Unsigned uv;
+		if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK &&
+		    (form == DW_FORM_implicit_const || form == DW_FORM_sdata)) {
+			ok = dwarf_formsdata(attr, &sv, &dw->err) == DW_DLV_OK && sv >= 0;
+			*out = (uint64_t)sv;
 		} else {
-			ok = dwarf_formudata(attr, out, &w->err) == DW_DLV_OK;
+			ok = dwarf_formudata(attr, &uv, &dw->err) == DW_DLV_OK;
+			*out = uv;
 		}
-		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
 	}
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
-	}
+	dw_forget(dw);
 	return ok;
 }
 
-/* DW_AT_name of die, through abstract_origin and specification; arena copy. */
-static const char *die_name(struct walk *w, Dwarf_Die die, int depth)
+bool dw_sdata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, int64_t *out)
+{
+	Dwarf_Attribute attr;
+	bool ok = false;
+	if (dwarf_attr(die, at, &attr, &dw->err) == DW_DLV_OK) {
+		Dwarf_Half form = 0;
+		Dwarf_Signed sv;
+		Dwarf_Unsigned uv;
+		if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK &&
+		    (form == DW_FORM_implicit_const || form == DW_FORM_sdata)) {
+			ok = dwarf_formsdata(attr, &sv, &dw->err) == DW_DLV_OK;
+			*out = sv;
+		} else {
+			ok = dwarf_formudata(attr, &uv, &dw->err) == DW_DLV_OK;
+			*out = (int64_t)uv;
+		}
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+	}
+	dw_forget(dw);
+	return ok;
+}
+
+const char *dw_own_name(struct dw *dw, Dwarf_Die die)
 {
 	char *name = NULL;
-	if (dwarf_diename(die, &name, &w->err) == DW_DLV_OK) {
-		const char *copy = hp_arena_strdup(w->d->ctx, name);
-		dwarf_dealloc(w->dbg, name, DW_DLA_STRING);
+	if (dwarf_diename(die, &name, &dw->err) == DW_DLV_OK) {
+		const char *copy = hp_arena_strdup(dw->ctx, name);
+		dwarf_dealloc(dw->dbg, name, DW_DLA_STRING);
 		return copy;
 	}
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
-	}
-	if (depth > 4)
-		return NULL;
+	dw_forget(dw);
+	return NULL;
+}
+
+/* Depth-limited: abstract_origin and specification chains are short. */
+static const char *name_via(struct dw *dw, Dwarf_Die die, int depth)
+{
+	const char *n = dw_own_name(dw, die);
+	if (n || depth > 4)
+		return n;
 	static const Dwarf_Half via[] = { DW_AT_abstract_origin, DW_AT_specification };
 	for (size_t i = 0; i < 2; i++) {
-		Dwarf_Die t = follow(w, die, via[i]);
-		if (t) {
-			const char *n = die_name(w, t, depth + 1);
-			dwarf_dealloc(w->dbg, t, DW_DLA_DIE);
-			if (n)
-				return n;
+		uint64_t off;
+		Dwarf_Die t;
+		if (!dw_ref(dw, die, via[i], &off) || dwarf_offdie_b(dw->dbg, off, 1, &t, &dw->err) !=
+								DW_DLV_OK) {
+			dw_forget(dw);
+			continue;
 		}
+		n = name_via(dw, t, depth + 1);
+		dwarf_dealloc(dw->dbg, t, DW_DLA_DIE);
+		if (n)
+			return n;
 	}
 	return NULL;
 }
 
-static int add_name(struct walk *w, const char *n)
+const char *dw_name(struct dw *dw, Dwarf_Die die)
 {
-	for (size_t i = 0; i < w->nnames; i++)
-		if (!strcmp(w->names[i], n))
-			return 0;
-	if (w->nnames == w->capnames) {
-		size_t cap = w->capnames ? 2 * w->capnames : 8;
-		const char **p = realloc(w->names, cap * sizeof *p);
-		if (!p)
-			return hp_nomem(w->d->ctx);
-		w->names = p;
-		w->capnames = cap;
-	}
-	w->names[w->nnames++] = n;
-	return 0;
+	return name_via(dw, die, 0);
 }
 
-/* Collect the names of inlined subroutines below die, at any depth. */
-static int collect_inlines(struct walk *w, Dwarf_Die die, int depth)
+bool dw_ref_via_origin(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *out)
 {
-	Dwarf_Die child = NULL;
-	int rc = dwarf_child(die, &child, &w->err);
-	if (rc == DW_DLV_ERROR)
-		return dwarf_fail(w, "reading a function's children");
-	int err = 0;
-	while (rc == DW_DLV_OK && !err) {
-		Dwarf_Half tag = 0;
-		if (dwarf_tag(child, &tag, &w->err) != DW_DLV_OK) {
-			err = dwarf_fail(w, "reading a tag");
+	if (dw_ref(dw, die, at, out))
+		return true;
+	Dwarf_Die cur = NULL;
+	for (int depth = 0; depth < 4; depth++) {
+		uint64_t off;
+		Dwarf_Die from = cur ? cur : die;
+		if (!dw_ref(dw, from, DW_AT_abstract_origin, &off) &&
+		    !dw_ref(dw, from, DW_AT_specification, &off))
+			break;
+		Dwarf_Die t;
+		if (dwarf_offdie_b(dw->dbg, off, 1, &t, &dw->err) != DW_DLV_OK) {
+			dw_forget(dw);
 			break;
 		}
-		if (tag == DW_TAG_inlined_subroutine) {
-			const char *n = die_name(w, child, 0);
-			if (n)
-				err = add_name(w, n);
-		}
-		if (!err && depth < 64 &&
-		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
-			err = collect_inlines(w, child, depth + 1);
-		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(w->dbg, child, 1, &next, &w->err);
-		dwarf_dealloc(w->dbg, child, DW_DLA_DIE);
-		child = next;
-		if (rc == DW_DLV_ERROR && !err)
-			err = dwarf_fail(w, "reading a sibling");
-	}
-	if (child && rc == DW_DLV_OK)
-		dwarf_dealloc(w->dbg, child, DW_DLA_DIE);
-	return err;
-}
-
-static bool wanted(const struct walk *w, uint64_t a)
-{
-	if (!w->want)
-		return true;
-	size_t lo = 0, hi = w->nwant;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (w->want[mid] == a)
+		if (cur)
+			dwarf_dealloc(dw->dbg, cur, DW_DLA_DIE);
+		cur = t;
+		if (dw_ref(dw, cur, at, out)) {
+			dwarf_dealloc(dw->dbg, cur, DW_DLA_DIE);
 			return true;
-		if (w->want[mid] < a)
-			lo = mid + 1;
-		else
-			hi = mid;
+		}
 	}
+	if (cur)
+		dwarf_dealloc(dw->dbg, cur, DW_DLA_DIE);
+	*out = 0;
 	return false;
 }
 
+const struct dw_cu *dw_cu_of(const struct dw *dw, uint64_t off)
+{
+	size_t lo = 0, hi = dw->ncus;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (off < dw->cus[mid].start)
+			hi = mid;
+		else if (off >= dw->cus[mid].end)
+			lo = mid + 1;
+		else
+			return &dw->cus[mid];
+	}
+	return NULL;
+}
+
+static int read_files(struct dw *dw, struct dw_cu *cu);
+
+void dw_decl(struct dw *dw, Dwarf_Die die, const char **file, uint32_t *line)
+{
+	*file = NULL;
+	*line = 0;
+	Dwarf_Die decl = die, owned = NULL;
+	if (!dw_has(dw, die, DW_AT_decl_line)) {
+		uint64_t off;
+		if ((dw_ref(dw, die, DW_AT_abstract_origin, &off) ||
+		     dw_ref(dw, die, DW_AT_specification, &off)) &&
+		    dwarf_offdie_b(dw->dbg, off, 1, &owned, &dw->err) == DW_DLV_OK)
+			decl = owned;
+		else
+			dw_forget(dw);
+	}
+	uint64_t l, f;
+	if (dw_udata(dw, decl, DW_AT_decl_line, &l))
+		*line = (uint32_t)l;
+	struct dw_cu *cu = (struct dw_cu *)dw_cu_of(dw, dw_die_offset(dw, decl));
+	if (cu && dw_udata(dw, decl, DW_AT_decl_file, &f) && read_files(dw, cu) == 0) {
+		/* DWARF 5 numbers files from 0, earlier versions from 1 (file 0 unused). */
+		uint64_t k = cu->version >= 5 ? f : f - 1;
+		if (f + (cu->version >= 5) > 0 && k < cu->nfiles)
+			*file = cu->files[k];
+	}
+	if (owned)
+		dwarf_dealloc(dw->dbg, owned, DW_DLA_DIE);
+}
+
+static uint64_t uleb(const uint8_t *p, size_t n, size_t *used)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	size_t i = 0;
+	while (i < n) {
+		uint8_t b = p[i++];
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80)) {
+			*used = i;
+			return v;
+		}
+	}
+	*used = 0;
+	return 0;
+}
+
+/* The address a DW_OP_addrx index names, or false. */
+static bool addrx(struct dw *dw, Dwarf_Die die, uint64_t idx, uint64_t *out)
+{
+	Dwarf_Addr a;
+	if (dwarf_debug_addr_index_to_addr(die, idx, &a, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		return false;
+	}
+	*out = a;
+	return true;
+}
+
+static int64_t sleb(const uint8_t *p, size_t n, size_t *used)
+{
+	int64_t v = 0;
+	unsigned shift = 0;
+	size_t i = 0;
+	while (i < n) {
+		uint8_t b = p[i++];
+		if (shift < 64)
+			v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
+		shift += 7;
+		if (!(b & 0x80)) {
+			if (shift < 64 && (b & 0x40))
+				v |= -((int64_t)1 << shift);
+			*used = i;
+			return v;
+		}
+	}
+	*used = 0;
+	return 0;
+}
+
+/*
+ * The size of the operands of DWARF expression op at p (len bytes follow the
+ * opcode), or -1 for an opcode not in DWARF 5 nor a GNU extension we know.
+ */
+static int64_t operand_size(uint8_t op, const uint8_t *p, size_t len)
+{
+	size_t u1 = 0, u2 = 0;
+	uint64_t n;
+	if ((op >= 0x30 && op <= 0x6f) || (op >= 0x12 && op <= 0x2e && op != 0x15 && op != 0x23 &&
+					   op != 0x28) || op == 0x06 || op == 0x96 || op == 0x97 ||
+	    op == 0x9b || op == 0x9c || op == 0x9f || op == 0xe0)
+		return 0; /* lit, reg, stack ops, deref, nop, tls, cfa, stack_value */
+	switch (op) {
+	case 0x08: case 0x09: case 0x15: case 0x94: case 0x95:
+		return 1;
+	case 0x0a: case 0x0b: case 0x28: case 0x2f: case 0x98:
+		return 2;
+	case 0x0c: case 0x0d: case 0x99: case 0x9a:
+		return 4;
+	case 0x03: case 0x0e: case 0x0f:
+		return 8;
+	case 0x10: case 0x23: case 0x90: case 0x93: case 0xa1: case 0xa2: case 0xa8: case 0xa9:
+	case 0xfb: case 0xfc: case 0xf7: case 0xf9:
+		uleb(p, len, &u1);
+		return u1 ? (int64_t)u1 : -1;
+	case 0x11: case 0x91:
+		sleb(p, len, &u1);
+		return u1 ? (int64_t)u1 : -1;
+	case 0x92: /* bregx: register, offset */
+	case 0x9d: /* bit_piece: size, offset */
+	case 0xa5: /* regval_type: register, type */
+		uleb(p, len, &u1);
+		if (!u1)
+			return -1;
+		if (op == 0x92)
+			sleb(p + u1, len - u1, &u2);
+		else
+			uleb(p + u1, len - u1, &u2);
+		return u2 ? (int64_t)(u1 + u2) : -1;
+	case 0x70 ... 0x8f: /* breg0..31 */
+		sleb(p, len, &u1);
+		return u1 ? (int64_t)u1 : -1;
+	case 0x9e: /* implicit_value: length, bytes */
+	case 0xa3: /* entry_value: length, expression */
+	case 0xf3: /* GNU_entry_value */
+		n = uleb(p, len, &u1);
+		return u1 && n <= len - u1 ? (int64_t)(u1 + n) : -1;
+	case 0xa0: /* implicit_pointer: 4-byte reference, offset */
+	case 0xf2:
+		if (len < 4)
+			return -1;
+		sleb(p + 4, len - 4, &u2);
+		return u2 ? (int64_t)(4 + u2) : -1;
+	case 0xa4: /* const_type: type, size byte, bytes */
+		uleb(p, len, &u1);
+		if (!u1 || u1 >= len)
+			return -1;
+		return u1 + 1 + p[u1] <= len ? (int64_t)(u1 + 1 + p[u1]) : -1;
+	case 0xa6: /* deref_type: size byte, type */
+	case 0xa7:
+		if (len < 1)
+			return -1;
+		uleb(p + 1, len - 1, &u2);
+		return u2 ? (int64_t)(1 + u2) : -1;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Parse a location expression for the static addresses it names:
+ *   DW_OP_addr A | DW_OP_addrx i                           one address
+ *   DW_OP_const4u/const8u/constx X; form_tls_address         a thread-local's offset
+ *   (ops DW_OP_piece N)...                                   a variable the compiler split
+ *                                                            (clang -O2 turns a static
+ *                                                            struct into one global per
+ *                                                            member)
+ * An address followed by other operations (clang -O2 shrinks a global that only
+ * holds two values to a byte and describes it as "addr; deref_size 1; ...;
+ * stack_value") still belongs to the variable: it is returned with exact false,
+ * so that it is never taken for data the compiler made. Returns how many
+ * addresses; 0 also when an operation is unknown before any address.
+ */
+static size_t parse_location(struct dw *dw, Dwarf_Die die, const uint8_t *p, size_t len,
+			     struct dw_loc *out, size_t cap, bool *tls)
+{
+	size_t n = 0, i = 0, used, ops = 0;
+	uint64_t piece = 0, addr = 0;
+	bool have = false;
+	*tls = false;
+	while (i < len) {
+		uint8_t op = p[i++];
+		int64_t size = operand_size(op, p + i, len - i);
+		if (size < 0 || (uint64_t)size > len - i)
+			break; /* not understood: keep what was found */
+		ops++;
+		if (op == DW_OP_addr || op == DW_OP_addrx || op == DW_OP_GNU_addr_index ||
+		    op == DW_OP_constx || op == DW_OP_GNU_const_index || op == DW_OP_const4u ||
+		    op == DW_OP_const8u) {
+			bool is_const = op == DW_OP_constx || op == DW_OP_GNU_const_index ||
+					op == DW_OP_const4u || op == DW_OP_const8u;
+			uint64_t a;
+			if (op == DW_OP_addr) {
+				a = hp_load_le64(p + i);
+			} else if (op == DW_OP_const4u) {
+				a = hp_load_le32(p + i);
+			} else if (op == DW_OP_const8u) {
+				a = hp_load_le64(p + i);
+			} else if (!addrx(dw, die, uleb(p + i, len - i, &used), &a)) {
+				i += (size_t)size;
+				continue;
+			}
+			/* A constant is an address only for form_tls_address, just after it. */
+			bool tls_next = i + (size_t)size < len &&
+					(p[i + (size_t)size] == DW_OP_form_tls_address ||
+					 p[i + (size_t)size] == DW_OP_GNU_push_tls_address);
+			if (!is_const || tls_next) {
+				if (have && n < cap)
+					out[n++] = (struct dw_loc){ addr, piece, false };
+				addr = a;
+				have = true;
+				ops = 1;
+				*tls |= tls_next;
+			}
+		} else if (op == DW_OP_form_tls_address || op == DW_OP_GNU_push_tls_address) {
+			ops--; /* part of the address */
+		} else if (op == DW_OP_piece) {
+			if (have && n < cap)
+				out[n++] = (struct dw_loc){ addr, piece, ops == 2 };
+			piece += uleb(p + i, len - i, &used);
+			have = false;
+			ops = 0;
+		}
+		i += (size_t)size;
+	}
+	if (have && n < cap)
+		out[n++] = (struct dw_loc){ addr, piece, ops == 1 && i == len };
+	return n;
+}
+
+const char *dw_location_shape(struct dw *dw, Dwarf_Die die)
+{
+	Dwarf_Attribute attr;
+	if (dwarf_attr(die, DW_AT_location, &attr, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		return NULL;
+	}
+	Dwarf_Half form = 0;
+	Dwarf_Unsigned len = 0;
+	Dwarf_Ptr block = NULL;
+	char buf[512];
+	size_t o = 0;
+	buf[0] = 0;
+	if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK && form == DW_FORM_exprloc &&
+	    dwarf_formexprloc(attr, &len, &block, &dw->err) == DW_DLV_OK) {
+		const uint8_t *p = block;
+		for (size_t i = 0; i < len && o + 40 < sizeof buf;) {
+			uint8_t op = p[i++];
+			int64_t size = operand_size(op, p + i, len - i);
+			if (size < 0 || (uint64_t)size > len - i)
+				size = (int64_t)(len - i);
+			bool address = op == DW_OP_addr || op == DW_OP_addrx ||
+				       op == DW_OP_GNU_addr_index || op == DW_OP_constx ||
+				       op == DW_OP_GNU_const_index;
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%02x", o ? " " : "", op);
+			for (int64_t k = 0; k < size && !address && o + 4 < sizeof buf; k++)
+				o += (size_t)snprintf(buf + o, sizeof buf - o, "%02x", p[i + (size_t)k]);
+			i += (size_t)size;
+		}
+	}
+	dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+	dw_forget(dw);
+	return hp_arena_strdup(dw->ctx, buf);
+}
+
+size_t dw_static_locations(struct dw *dw, Dwarf_Die die, struct dw_loc *out, size_t cap,
+			   bool *tls)
+{
+	Dwarf_Attribute attr;
+	*tls = false;
+	if (dwarf_attr(die, DW_AT_location, &attr, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		return 0;
+	}
+	Dwarf_Half form = 0;
+	Dwarf_Unsigned len = 0;
+	Dwarf_Ptr block = NULL;
+	size_t n = 0;
+	if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK && form == DW_FORM_exprloc &&
+	    dwarf_formexprloc(attr, &len, &block, &dw->err) == DW_DLV_OK)
+		n = parse_location(dw, die, block, len, out, cap, tls);
+	dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+	dw_forget(dw);
+	return n;
+}
+
+const char *dw_type_key(struct hp_ctx *ctx, int kind, const char *name)
+{
+	return hp_arena_printf(ctx, "%c:%s", 'a' + kind, name);
+}
+
+/* ===================================================================== */
+/* Walking the units                                                       */
+/* ===================================================================== */
+
 /* The entry addresses of a subprogram: low_pc, or the start of each range. */
-static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, size_t *n)
+static int entries_of(struct dw *w, Dwarf_Die die, uint64_t *v, size_t cap, size_t *n)
 {
 	*n = 0;
 	Dwarf_Addr lo;
@@ -383,16 +812,10 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 		v[(*n)++] = lo;
 		return 0;
 	}
-	if (w->err) {
-		dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-		w->err = NULL;
-	}
+	dw_forget(w);
 	Dwarf_Attribute attr;
 	if (dwarf_attr(die, DW_AT_ranges, &attr, &w->err) != DW_DLV_OK) {
-		if (w->err) {
-			dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-			w->err = NULL;
-		}
+		dw_forget(w);
 		return 0;
 	}
 	Dwarf_Half version = 0, offset_size = 0, form = 0;
@@ -405,7 +828,7 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 					      : dwarf_global_formref(attr, &val, &w->err);
 	if (rc != DW_DLV_OK) {
 		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
-		return dwarf_fail(w, "reading DW_AT_ranges");
+		return dw_fail(w, "reading DW_AT_ranges");
 	}
 	if (version >= 5) {
 		Dwarf_Rnglists_Head head;
@@ -413,7 +836,7 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 		rc = dwarf_rnglists_get_rle_head(attr, form, val, &head, &count, &global, &w->err);
 		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
 		if (rc != DW_DLV_OK)
-			return dwarf_fail(w, "reading .debug_rnglists");
+			return dw_fail(w, "reading .debug_rnglists");
 		for (Dwarf_Unsigned i = 0; i < count && *n < cap; i++) {
 			unsigned len, code;
 			Dwarf_Unsigned r1, r2, c1, c2;
@@ -421,7 +844,7 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &code, &r1, &r2, &noaddr,
 							      &c1, &c2, &w->err) != DW_DLV_OK) {
 				dwarf_dealloc_rnglists_head(head);
-				return dwarf_fail(w, "reading a range");
+				return dw_fail(w, "reading a range");
 			}
 			if (code != DW_RLE_end_of_list && code != DW_RLE_base_address &&
 			    code != DW_RLE_base_addressx && !noaddr)
@@ -436,7 +859,7 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 	Dwarf_Unsigned bytes;
 	Dwarf_Off real;
 	if (dwarf_get_ranges_b(w->dbg, val, die, &real, &r, &count, &bytes, &w->err) != DW_DLV_OK)
-		return dwarf_fail(w, "reading .debug_ranges");
+		return dw_fail(w, "reading .debug_ranges");
 	/* In a .o the CU's base is 0 and our relocation made every entry absolute,
 	 * except where a base-address entry says otherwise. */
 	uint64_t base = 0;
@@ -450,128 +873,533 @@ static int entries_of(struct walk *w, Dwarf_Die die, uint64_t *v, size_t cap, si
 	return 0;
 }
 
-static int add_func(struct walk *w, Dwarf_Die die, uint64_t addr)
+static int push_at(struct dw *dw, struct dw_at **v, size_t *n, size_t *cap, uint64_t addr,
+		   uint64_t die, uint64_t scope)
 {
-	struct dwobj *d = w->d;
-	uint64_t off;
-	struct obj_sec *sec = addr_to_sec(d, addr, &off);
-	if (!sec)
-		return 0; /* an address we did not give out: nothing to attach it to */
-	w->nnames = 0;
-	int err = collect_inlines(w, die, 0);
-	if (err < 0)
-		return err;
-	if (w->nfuncs == w->capfuncs) {
-		size_t cap = w->capfuncs ? 2 * w->capfuncs : 64;
-		struct dw_func *p = realloc(w->funcs, cap * sizeof *p);
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 256;
+		struct dw_at *p = realloc(*v, c * sizeof *p);
 		if (!p)
-			return hp_nomem(d->ctx);
-		w->funcs = p;
-		w->capfuncs = cap;
+			return hp_nomem(dw->ctx);
+		*v = p;
+		*cap = c;
 	}
-	struct dw_func *f = &w->funcs[w->nfuncs++];
-	memset(f, 0, sizeof *f);
-	f->name = die_name(w, die, 0);
-	f->sec = sec;
-	f->offset = off;
-	f->ninlines = w->nnames;
-	f->inlines = hp_arena_array(d->ctx, w->nnames, sizeof *f->inlines);
-	if (!f->inlines)
-		return hp_nomem(d->ctx);
-	if (w->nnames)
-		memcpy(f->inlines, w->names, w->nnames * sizeof *f->inlines);
-	/* Declaration: on the DIE, or on its abstract origin / specification. */
-	Dwarf_Die decl = die, owned = NULL;
-	if (!has_attr(w, die, DW_AT_decl_line)) {
-		owned = follow(w, die, DW_AT_abstract_origin);
-		if (!owned)
-			owned = follow(w, die, DW_AT_specification);
-		if (owned)
-			decl = owned;
+	(*v)[(*n)++] = (struct dw_at){ addr, die, scope, 0, true };
+	return 0;
+}
+
+/* Index the static addresses of a variable: one, or one per piece. */
+static int push_vars(struct dw *dw, Dwarf_Die die, uint64_t off, uint64_t scope)
+{
+	struct dw_loc locs[64];
+	bool tls;
+	size_t n = dw_static_locations(dw, die, locs, 64, &tls);
+	for (size_t i = 0; i < n; i++) {
+		int err = push_at(dw, &dw->vars, &dw->nvars, &dw->capvars, locs[i].addr, off, scope);
+		if (err < 0)
+			return err;
+		dw->vars[dw->nvars - 1].piece = locs[i].piece;
+		dw->vars[dw->nvars - 1].exact = locs[i].exact;
 	}
-	Dwarf_Unsigned line, file;
-	if (udata(w, decl, DW_AT_decl_line, &line))
-		f->decl_line = (uint32_t)line;
-	if (udata(w, decl, DW_AT_decl_file, &file)) {
-		/* DWARF 5 numbers files from 0, earlier versions from 1 (file 0 unused). */
-		Dwarf_Signed k = w->version >= 5 ? (Dwarf_Signed)file : (Dwarf_Signed)file - 1;
-		if (k >= 0 && k < w->nfiles) {
-			f->decl_file = hp_arena_strdup(d->ctx, w->files[k]);
-			if (!f->decl_file)
-				err = hp_nomem(d->ctx);
+	return 0;
+}
+
+static int index_type_named(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, int kind,
+			    uint64_t off, const char *name);
+
+/* Record one top-level type under "KIND:name" in its unit, definitions first. */
+static int index_type(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, Dwarf_Half tag,
+		      uint64_t off)
+{
+	int kind = tag == DW_TAG_structure_type ? DWT_STRUCT
+		   : tag == DW_TAG_union_type   ? DWT_UNION
+		   : tag == DW_TAG_enumeration_type ? DWT_ENUM
+		   : tag == DW_TAG_typedef      ? DWT_TYPEDEF
+						: DWT_BASE;
+	char *name = NULL;
+	if (dwarf_diename(die, &name, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		name = NULL;
+	}
+	int err = index_type_named(dw, cu, die, kind, off, name);
+	if (name)
+		dwarf_dealloc(dw->dbg, name, DW_DLA_STRING);
+	return err;
+}
+
+static int index_type_named(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, int kind,
+			    uint64_t off, const char *name)
+{
+	if (kind == DWT_TYPEDEF) {
+		uint64_t target;
+		if (name && dw_ref(dw, die, DW_AT_type, &target) && !dw_map_get(&cu->typedef_of, target)) {
+			const char *n = hp_arena_strdup(dw->ctx, name);
+			if (!n || dw_map_put(&cu->typedef_of, target, (void *)n) < 0)
+				return hp_nomem(dw->ctx);
 		}
 	}
-	if (owned)
-		dwarf_dealloc(w->dbg, owned, DW_DLA_DIE);
-	return err;
-}
-
-static int walk_subprogram(struct walk *w, Dwarf_Die die)
-{
-	if (has_attr(w, die, DW_AT_declaration))
+	if (!name)
 		return 0;
-	uint64_t entries[16];
-	size_t n;
-	int err = entries_of(w, die, entries, 16, &n);
-	for (size_t i = 0; i < n && !err; i++)
-		if (wanted(w, entries[i]))
-			err = add_func(w, die, entries[i]);
+	const char *key = dw_type_key(dw->ctx, kind, name);
+	if (!key)
+		return hp_nomem(dw->ctx);
+	/* Values: offset + 1, with bit 63 set for a declaration. */
+	uint64_t v = (off + 1) | (dw_has(dw, die, DW_AT_declaration) ? 1ull << 63 : 0);
+	uint64_t old = (uint64_t)(uintptr_t)hp_map_get(&cu->types, key);
+	if (old && !(old >> 63))
+		return 0; /* a definition is already there */
+	void *stored = NULL;
+	if (old) {
+		if (v >> 63)
+			return 0;
+		/* Replace a declaration by a definition: find the slot and overwrite. */
+		for (size_t i = 0; i < cu->types.cap; i++)
+			if (cu->types.keys[i] && !strcmp(cu->types.keys[i], key))
+				cu->types.vals[i] = (void *)(uintptr_t)v;
+		return 0;
+	}
+	return hp_map_put(dw->ctx, &cu->types, key, (void *)(uintptr_t)v, &stored);
+}
+
+static int index_top(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, size_t *capfuncs)
+{
+	Dwarf_Half tag = dw_tag(dw, die);
+	uint64_t off = dw_die_offset(dw, die);
+	switch (tag) {
+	case DW_TAG_subprogram: {
+		if (dw_has(dw, die, DW_AT_declaration))
+			return 0;
+		uint64_t entries[16];
+		size_t n;
+		int err = entries_of(dw, die, entries, 16, &n);
+		for (size_t i = 0; i < n && !err; i++)
+			err = push_at(dw, &dw->funcs, &dw->nfuncs, capfuncs, entries[i], off, 0);
+		return err;
+	}
+	case DW_TAG_variable:
+		return push_vars(dw, die, off, 0);
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+	case DW_TAG_enumeration_type:
+	case DW_TAG_typedef:
+	case DW_TAG_base_type:
+		return index_type(dw, cu, die, tag, off);
+	default:
+		return 0;
+	}
+}
+
+/* Read the unit's file table into arena strings, the first time a name is needed. */
+static int read_files(struct dw *dw, struct dw_cu *cu)
+{
+	if (cu->files_read)
+		return 0;
+	cu->files_read = true;
+	char **files = NULL;
+	Dwarf_Signed n = 0;
+	Dwarf_Die cudie;
+	int err = dw_die_at(dw, cu->die, &cudie);
+	if (err < 0)
+		return err;
+	int rc = dwarf_srcfiles(cudie, &files, &n, &dw->err);
+	dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
+	if (rc != DW_DLV_OK) {
+		dw_forget(dw);
+		return 0;
+	}
+	cu->files = hp_arena_array(dw->ctx, (size_t)n, sizeof *cu->files);
+	if (!cu->files && n)
+		err = hp_nomem(dw->ctx);
+	for (Dwarf_Signed i = 0; i < n; i++) {
+		if (!err && !(cu->files[i] = hp_arena_strdup(dw->ctx, files[i])))
+			err = hp_nomem(dw->ctx);
+		dwarf_dealloc(dw->dbg, files[i], DW_DLA_STRING);
+	}
+	dwarf_dealloc(dw->dbg, files, DW_DLA_LIST);
+	cu->nfiles = err ? 0 : (size_t)n;
 	return err;
 }
 
-static int walk_cus(struct walk *w)
+static int walk_units(struct dw *dw)
 {
+	size_t capcus = 0, capfuncs = 0;
+	uint64_t start = 0;
 	for (;;) {
 		Dwarf_Unsigned next = 0;
 		Dwarf_Half cu_type = 0, version = 0;
-		int rc = dwarf_next_cu_header_d(w->dbg, 1, NULL, &version, NULL, NULL, NULL, NULL,
-						NULL, NULL, &next, &cu_type, &w->err);
+		int rc = dwarf_next_cu_header_d(dw->dbg, 1, NULL, &version, NULL, NULL, NULL, NULL,
+						NULL, NULL, &next, &cu_type, &dw->err);
 		if (rc == DW_DLV_NO_ENTRY)
 			return 0;
 		if (rc != DW_DLV_OK)
-			return dwarf_fail(w, "reading a compilation unit header");
-		Dwarf_Die cu = NULL;
-		if (dwarf_siblingof_b(w->dbg, NULL, 1, &cu, &w->err) != DW_DLV_OK)
-			return dwarf_fail(w, "reading a compilation unit");
-		w->version = version;
-		w->files = NULL;
-		w->nfiles = 0;
-		if (dwarf_srcfiles(cu, &w->files, &w->nfiles, &w->err) != DW_DLV_OK) {
-			w->files = NULL;
-			w->nfiles = 0;
-			if (w->err) {
-				dwarf_dealloc(w->dbg, w->err, DW_DLA_ERROR);
-				w->err = NULL;
+			return dw_fail(dw, "reading a compilation unit header");
+		Dwarf_Die cudie = NULL;
+		if (dwarf_siblingof_b(dw->dbg, NULL, 1, &cudie, &dw->err) != DW_DLV_OK)
+			return dw_fail(dw, "reading a compilation unit");
+		if (dw->ncus == capcus) {
+			size_t c = capcus ? 2 * capcus : 4;
+			struct dw_cu *p = realloc(dw->cus, c * sizeof *p);
+			if (!p) {
+				dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
+				return hp_nomem(dw->ctx);
 			}
+			dw->cus = p;
+			capcus = c;
 		}
+		struct dw_cu *cu = &dw->cus[dw->ncus++];
+		memset(cu, 0, sizeof *cu);
+		cu->start = start;
+		cu->end = next;
+		start = next;
+		cu->die = dw_die_offset(dw, cudie);
+		cu->version = version;
+		cu->name = dw_own_name(dw, cudie);
+		if (!cu->name)
+			cu->name = "";
+		int err = hp_map_init(dw->ctx, &cu->types, 256);
 		Dwarf_Die child = NULL;
-		rc = dwarf_child(cu, &child, &w->err);
-		int err = 0;
+		rc = err ? DW_DLV_NO_ENTRY : dwarf_child(cudie, &child, &dw->err);
 		while (rc == DW_DLV_OK && !err) {
-			Dwarf_Half tag = 0;
-			if (dwarf_tag(child, &tag, &w->err) != DW_DLV_OK)
-				err = dwarf_fail(w, "reading a tag");
-			else if (tag == DW_TAG_subprogram)
-				err = walk_subprogram(w, child);
+			err = index_top(dw, cu, child, &capfuncs);
 			Dwarf_Die sib = NULL;
-			rc = dwarf_siblingof_b(w->dbg, child, 1, &sib, &w->err);
-			dwarf_dealloc(w->dbg, child, DW_DLA_DIE);
+			rc = dwarf_siblingof_b(dw->dbg, child, 1, &sib, &dw->err);
+			dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 			child = sib;
 			if (rc == DW_DLV_ERROR && !err)
-				err = dwarf_fail(w, "reading a sibling");
+				err = dw_fail(dw, "reading a sibling");
 		}
 		if (rc == DW_DLV_ERROR && !err)
-			err = dwarf_fail(w, "reading the first child");
-		for (Dwarf_Signed i = 0; i < w->nfiles; i++)
-			dwarf_dealloc(w->dbg, w->files[i], DW_DLA_STRING);
-		if (w->files)
-			dwarf_dealloc(w->dbg, w->files, DW_DLA_LIST);
-		w->files = NULL;
-		w->nfiles = 0;
-		dwarf_dealloc(w->dbg, cu, DW_DLA_DIE);
+			err = dw_fail(dw, "reading the first child");
+		dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
 		if (err)
 			return err;
 	}
+}
+
+static int cmp_at(const void *a, const void *b)
+{
+	const struct dw_at *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->die < y->die ? -1 : x->die > y->die;
+}
+
+/* func_order: indices into funcs (which stay in DIE order), by address. */
+static int sort_funcs(struct dw *dw)
+{
+	size_t n = dw->nfuncs ? dw->nfuncs : 1;
+	struct dw_at *tmp = malloc(n * sizeof *tmp);
+	dw->func_order = malloc(n * sizeof *dw->func_order);
+	if (!tmp || !dw->func_order) {
+		free(tmp);
+		return hp_nomem(dw->ctx);
+	}
+	for (size_t i = 0; i < dw->nfuncs; i++)
+		tmp[i] = (struct dw_at){ dw->funcs[i].addr, i, 0, 0, true };
+	qsort(tmp, dw->nfuncs, sizeof *tmp, cmp_at);
+	for (size_t i = 0; i < dw->nfuncs; i++)
+		dw->func_order[i] = (size_t)tmp[i].die;
+	free(tmp);
+	return 0;
+}
+
+/* ----- statics declared inside functions --------------------------------- */
+
+/*
+ * Record the variables with a static address below die. With origins, also
+ * walk the abstract body of every function inlined here (each once): gcc keeps
+ * the DIE of a static local of an inlined function there.
+ */
+static int walk_function(struct dw *dw, uint64_t off);
+
+static int deep_walk(struct dw *dw, Dwarf_Die die, uint64_t scope, bool origins, int depth)
+{
+	Dwarf_Die child = NULL;
+	int rc = dwarf_child(die, &child, &dw->err);
+	if (rc == DW_DLV_ERROR)
+		return dw_fail(dw, "reading a function's children");
+	int err = 0;
+	while (rc == DW_DLV_OK && !err) {
+		Dwarf_Half tag = dw_tag(dw, child);
+		uint64_t o;
+		if (tag == DW_TAG_variable) {
+			err = push_vars(dw, child, dw_die_offset(dw, child), scope);
+		} else if ((tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine ||
+			    tag == DW_TAG_subprogram) &&
+			   depth < 64) {
+			err = deep_walk(dw, child, scope, origins, depth + 1);
+			if (!err && origins && tag == DW_TAG_inlined_subroutine &&
+			    dw_ref(dw, child, DW_AT_abstract_origin, &o))
+				err = walk_function(dw, o);
+		}
+		Dwarf_Die next = NULL;
+		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
+		child = next;
+		if (rc == DW_DLV_ERROR && !err)
+			err = dw_fail(dw, "reading a sibling");
+	}
+	return err;
+}
+
+/* Walk the function whose DIE is at off, and its abstract origin, once each. */
+static int walk_function(struct dw *dw, uint64_t off)
+{
+	if (dw_map_get(&dw->walked, off))
+		return 0;
+	if (dw_map_put(&dw->walked, off, (void *)1) < 0)
+		return hp_nomem(dw->ctx);
+	Dwarf_Die die;
+	int err = dw_die_at(dw, off, &die);
+	if (err < 0)
+		return err;
+	uint64_t o;
+	bool has_origin = dw_ref(dw, die, DW_AT_abstract_origin, &o);
+	err = deep_walk(dw, die, has_origin ? o : off, true, 0);
+	dwarf_dealloc(dw->dbg, die, DW_DLA_DIE);
+	if (!err && has_origin)
+		err = walk_function(dw, o);
+	return err;
+}
+
+int dw_index_statics(struct dw *dw, const struct obj_sec *sec, bool *complete)
+{
+	*complete = true;
+	if (dw->deep)
+		return 0;
+	const struct obj *obj = dw->obj;
+	int err = 0;
+	for (size_t i = 1; i < obj->nsecs && !err; i++) {
+		struct obj_sec *from = &obj->secs[i];
+		if (!obj_sec_is_alloc(from) || !from->nrels || from->type == SHT_X86_64_UNWIND ||
+		    !strcmp(from->name, ".eh_frame"))
+			continue;
+		bool refers = false;
+		for (size_t k = 0; k < from->nrels && !refers; k++)
+			refers = from->rels[k].sym->sec == sec;
+		if (!refers)
+			continue;
+		if (!obj_sec_is_text(from)) {
+			*complete = false; /* data refers to it: its function is not known */
+			continue;
+		}
+		for (size_t k = 0; k < from->nsyms && !err; k++) {
+			if (!obj_sym_is_func(from->syms[k]))
+				continue;
+			size_t f = dw_func_index_at(dw, dw_sec_to_addr(dw, from, from->syms[k]->value));
+			if (f < dw->nfuncs)
+				err = walk_function(dw, dw->funcs[f].die);
+		}
+	}
+	if (!err)
+		qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+	return err;
+}
+
+int dw_index_deep(struct dw *dw)
+{
+	if (dw->deep)
+		return 0;
+	dw->deep = true;
+	int err = 0;
+	for (size_t c = 0; c < dw->ncus && !err; c++) {
+		Dwarf_Die cudie, child = NULL;
+		if ((err = dw_die_at(dw, dw->cus[c].die, &cudie)) < 0)
+			return err;
+		int rc = dwarf_child(cudie, &child, &dw->err);
+		while (rc == DW_DLV_OK && !err) {
+			uint64_t off = dw_die_offset(dw, child);
+			if (dw_tag(dw, child) == DW_TAG_subprogram && !dw_map_get(&dw->walked, off))
+				err = deep_walk(dw, child, off, false, 0);
+			Dwarf_Die sib = NULL;
+			rc = dwarf_siblingof_b(dw->dbg, child, 1, &sib, &dw->err);
+			dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
+			child = sib;
+		}
+		if (rc == DW_DLV_ERROR && !err)
+			err = dw_fail(dw, "reading a sibling");
+		dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
+	}
+	if (!err)
+		qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+	return err;
+}
+
+/* ===================================================================== */
+/* Opening and closing                                                     */
+/* ===================================================================== */
+
+void dw_close(struct dw *dw)
+{
+	if (!dw)
+		return;
+	if (dw->dbg)
+		dwarf_object_finish(dw->dbg, NULL);
+	if (dw->copy)
+		for (size_t i = 0; i < dw->obj->nsecs; i++)
+			free(dw->copy[i]);
+	free(dw->copy);
+	for (size_t i = 0; i < dw->ncus; i++)
+		dw_map_free(&dw->cus[i].typedef_of);
+	free(dw->cus);
+	free(dw->funcs);
+	free(dw->func_order);
+	free(dw->vars);
+	dw_map_free(&dw->types);
+	dw_map_free(&dw->subprograms);
+	dw_map_free(&dw->varmodels);
+	dw_map_free(&dw->walked);
+	free(dw);
+}
+
+int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out)
+{
+	*out = NULL;
+	struct dw *dw = calloc(1, sizeof *dw);
+	if (!dw)
+		return hp_nomem(ctx);
+	dw->ctx = ctx;
+	dw->obj = obj;
+	int err = 0;
+	dw->base = hp_arena_array(ctx, obj->nsecs, sizeof *dw->base);
+	dw->copy = calloc(obj->nsecs, sizeof *dw->copy);
+	if (!dw->base || !dw->copy) {
+		err = hp_nomem(ctx);
+		goto fail;
+	}
+	assign_addresses(dw);
+	dw->iface = (Dwarf_Obj_Access_Interface){ dw, &methods };
+	if (dwarf_object_init_b(&dw->iface, NULL, NULL, DW_GROUPNUMBER_ANY, &dw->dbg, &dw->err) !=
+	    DW_DLV_OK) {
+		dw->dbg = NULL;
+		err = dw_fail(dw, "cannot open");
+		goto fail;
+	}
+	if ((err = walk_units(dw)) < 0 || (err = sort_funcs(dw)) < 0)
+		goto fail;
+	qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+	*out = dw;
+	return 0;
+fail:
+	dw_close(dw);
+	return err;
+}
+
+static void close_cb(struct dw *dw)
+{
+	dw_close(dw);
+}
+
+int dw_get(struct hp_ctx *ctx, struct obj *obj, struct dw **out)
+{
+	*out = NULL;
+	if (obj->dwarf) {
+		*out = obj->dwarf;
+		return (*out)->failed;
+	}
+	if (!obj_find_sec(obj, ".debug_info"))
+		return 0;
+	int err = dw_open(ctx, obj, out);
+	if (err < 0)
+		return err;
+	obj->dwarf = *out;
+	obj->dwarf_close = close_cb;
+	return 0;
+}
+
+const char *dw_unit_of(const struct dw *dw, uint64_t id)
+{
+	const struct dw_cu *cu = dw_cu_of(dw, id);
+	return cu ? cu->name : "";
+}
+
+/* ===================================================================== */
+/* dw_read_funcs: the concrete instances and what they inline              */
+/* ===================================================================== */
+
+struct names {
+	const char **v;
+	size_t n, cap;
+};
+
+static int add_name(struct dw *dw, struct names *ns, const char *n)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (!strcmp(ns->v[i], n))
+			return 0;
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? 2 * ns->cap : 8;
+		const char **p = realloc(ns->v, cap * sizeof *p);
+		if (!p)
+			return hp_nomem(dw->ctx);
+		ns->v = p;
+		ns->cap = cap;
+	}
+	ns->v[ns->n++] = n;
+	return 0;
+}
+
+/* Collect the names of inlined subroutines below die, at any depth. */
+static int collect_inlines(struct dw *dw, Dwarf_Die die, struct names *ns, int depth)
+{
+	Dwarf_Die child = NULL;
+	int rc = dwarf_child(die, &child, &dw->err);
+	if (rc == DW_DLV_ERROR)
+		return dw_fail(dw, "reading a function's children");
+	int err = 0;
+	while (rc == DW_DLV_OK && !err) {
+		Dwarf_Half tag = dw_tag(dw, child);
+		if (tag == DW_TAG_inlined_subroutine) {
+			const char *n = dw_name(dw, child);
+			if (n)
+				err = add_name(dw, ns, n);
+		}
+		if (!err && depth < 64 &&
+		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
+			err = collect_inlines(dw, child, ns, depth + 1);
+		Dwarf_Die next = NULL;
+		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
+		child = next;
+		if (rc == DW_DLV_ERROR && !err)
+			err = dw_fail(dw, "reading a sibling");
+	}
+	return err;
+}
+
+int dw_inlines_of(struct dw *dw, Dwarf_Die die, const char ***out, size_t *n)
+{
+	struct names ns = { 0 };
+	int err = collect_inlines(dw, die, &ns, 0);
+	*out = NULL;
+	*n = 0;
+	if (!err) {
+		*out = hp_arena_array(dw->ctx, ns.n, sizeof **out);
+		if (!*out)
+			err = hp_nomem(dw->ctx);
+		else if (ns.n)
+			memcpy(*out, ns.v, ns.n * sizeof **out);
+		*n = err ? 0 : ns.n;
+	}
+	free(ns.v);
+	return err;
+}
+
+static bool wanted(const uint64_t *want, size_t nwant, uint64_t a)
+{
+	if (!want)
+		return true;
+	size_t lo = 0, hi = nwant;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (want[mid] == a)
+			return true;
+		if (want[mid] < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -580,65 +1408,62 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int describe_func(struct dw *dw, const struct dw_at *at, struct dw_func *f)
+{
+	uint64_t off;
+	memset(f, 0, sizeof *f);
+	f->sec = dw_addr_to_sec(dw, at->addr, &off);
+	f->offset = off;
+	Dwarf_Die die;
+	int err = dw_die_at(dw, at->die, &die);
+	if (err < 0)
+		return err;
+	f->name = dw_name(dw, die);
+	err = dw_inlines_of(dw, die, &f->inlines, &f->ninlines);
+	if (!err)
+		dw_decl(dw, die, &f->decl_file, &f->decl_line);
+	dwarf_dealloc(dw->dbg, die, DW_DLA_DIE);
+	return err;
+}
+
 int dw_read_funcs(struct hp_ctx *ctx, struct obj *obj, struct obj_sym *const *want,
 		  size_t nwant, struct dw_info *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!obj_find_sec(obj, ".debug_info"))
+	struct dw *dw;
+	int err = dw_get(ctx, obj, &dw);
+	if (err < 0)
+		return err;
+	if (!dw)
 		return 0;
 	out->present = true;
 	if (want && !nwant)
 		return 0;
-
-	struct dwobj d = { ctx, obj, NULL, NULL, 0 };
-	struct walk w = { 0 };
 	uint64_t *addrs = NULL;
-	int err = 0;
-	d.base = hp_arena_array(ctx, obj->nsecs, sizeof *d.base);
-	d.copy = calloc(obj->nsecs, sizeof *d.copy);
-	if (!d.base || !d.copy) {
-		err = hp_nomem(ctx);
-		goto out;
-	}
-	assign_addresses(&d);
 	if (want) {
 		addrs = malloc(nwant * sizeof *addrs);
-		if (!addrs) {
-			err = hp_nomem(ctx);
-			goto out;
-		}
+		if (!addrs)
+			return hp_nomem(ctx);
 		for (size_t i = 0; i < nwant; i++)
-			addrs[i] = want[i]->sec ? d.base[want[i]->sec->index] + want[i]->value : 0;
+			addrs[i] = want[i]->sec ? dw_sec_to_addr(dw, want[i]->sec, want[i]->value) : 0;
 		qsort(addrs, nwant, sizeof *addrs, cmp_u64);
-		w.want = addrs;
-		w.nwant = nwant;
 	}
-	Dwarf_Obj_Access_Interface iface = { &d, &methods };
-	w.d = &d;
-	if (dwarf_object_init_b(&iface, NULL, NULL, DW_GROUPNUMBER_ANY, &w.dbg, &w.err) !=
-	    DW_DLV_OK) {
-		err = dwarf_fail(&w, "cannot open");
-		w.dbg = NULL;
-		goto out;
+	size_t n = 0;
+	for (size_t i = 0; i < dw->nfuncs; i++) {
+		uint64_t off;
+		n += wanted(addrs, nwant, dw->funcs[i].addr) &&
+		     dw_addr_to_sec(dw, dw->funcs[i].addr, &off);
 	}
-	err = walk_cus(&w);
-	if (!err) {
-		out->nfuncs = w.nfuncs;
-		out->funcs = hp_arena_array(ctx, w.nfuncs, sizeof *out->funcs);
-		if (!out->funcs)
-			err = hp_nomem(ctx);
-		else if (w.nfuncs)
-			memcpy(out->funcs, w.funcs, w.nfuncs * sizeof *w.funcs);
+	out->funcs = hp_arena_array(ctx, n, sizeof *out->funcs);
+	if (!out->funcs)
+		err = hp_nomem(ctx);
+	for (size_t i = 0; i < dw->nfuncs && !err; i++) {
+		uint64_t off;
+		if (!wanted(addrs, nwant, dw->funcs[i].addr) ||
+		    !dw_addr_to_sec(dw, dw->funcs[i].addr, &off))
+			continue; /* an address we did not give out: nothing to attach it to */
+		err = describe_func(dw, &dw->funcs[i], &out->funcs[out->nfuncs++]);
 	}
-out:
-	if (w.dbg)
-		dwarf_object_finish(w.dbg, NULL);
-	if (d.copy)
-		for (size_t i = 0; i < obj->nsecs; i++)
-			free(d.copy[i]);
-	free(d.copy);
-	free(w.funcs);
-	free(w.names);
 	free(addrs);
 	if (err < 0)
 		memset(out, 0, sizeof *out);
@@ -652,4 +1477,18 @@ const struct dw_func *dw_func_at(const struct dw_info *dw, const struct obj_sec 
 		if (dw->funcs[i].sec == sec && dw->funcs[i].offset == offset)
 			return &dw->funcs[i];
 	return NULL;
+}
+
+size_t dw_func_index_at(const struct dw *dw, uint64_t a)
+{
+	size_t lo = 0, hi = dw->nfuncs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (dw->funcs[dw->func_order[mid]].addr < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < dw->nfuncs && dw->funcs[dw->func_order[lo]].addr == a ? dw->func_order[lo]
+									 : dw->nfuncs;
 }

@@ -432,6 +432,10 @@ void obj_free(struct obj *obj)
 {
 	if (!obj || !obj->elf)
 		return;
+	/* The DWARF reader reads section bytes that libelf owns: close it first. */
+	if (obj->dwarf && obj->dwarf_close)
+		obj->dwarf_close(obj->dwarf);
+	obj->dwarf = NULL;
 	if (obj->elf->elf)
 		elf_end(obj->elf->elf);
 	if (obj->elf->fd >= 0)
