@@ -63,6 +63,7 @@ struct pair {
 	const char *old_path, *new_path, *name;
 	struct obj *old, *new;
 	struct differ_closure closure;
+	struct differ_findings findings;
 	struct differ_report report;
 	bool identical;          /* byte-identical files: skipped */
 };
@@ -212,8 +213,16 @@ static int diff_pair(struct hp_ctx *ctx, struct pair *p)
 	/* Mark functions and data SAME/CHANGED/NEW/REMOVED; relocated fields do not count. */
 	if ((err = differ_compare(ctx, p->old, p->new)) < 0)
 		return err;
+	/* Refuse what a running process cannot absorb: changed data, layouts, signatures,
+	 * constructors, TLS (every reason at once). Tables the compiler made travel. */
+	int refused = differ_check_layout(ctx, p->old, p->new, HP_LEVEL_ERROR, &p->findings);
+	if (refused < 0 && refused != -HP_EUNPATCHABLE)
+		return refused;
 	if ((err = differ_report_build(ctx, p->old, p->new, &p->report)) < 0)
 		return err;
+	p->report.findings = &p->findings;
+	if (refused < 0)
+		return refused;
 	/* What the changed code needs travels with it; the rest is found in the process. */
 	return differ_collect(ctx, p->old, p->new, &p->closure);
 }

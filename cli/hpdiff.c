@@ -90,9 +90,15 @@ int main(int argc, char **argv)
 	/* Name what each changed function inlines, as DWARF tells. */
 	if ((err = differ_explain(&ctx, old, new)) < 0)
 		goto out;
+	/* What hpbuild would refuse, as warnings (tables the compiler made change
+	 * the functions that read them). */
+	struct differ_findings findings;
+	if ((err = differ_check_layout(&ctx, old, new, HP_LEVEL_WARNING, &findings)) < 0)
+		goto out;
 	/* From here on the model is only read. */
 	if ((err = differ_report_build(&ctx, old, new, &rep)) < 0)
 		goto out;
+	rep.findings = &findings;
 	if (json)
 		differ_report_json(stdout, &rep);
 	else if (!quiet)

@@ -90,7 +90,10 @@ static int visit(struct collector *c, size_t i)
 		if (obj_sym_is_func(x)) {
 			if (x->status == OBJ_NEW)
 				err = add_sym(c, x, false, false);
-		} else if (obj_sym_is_data(x) && x->status == OBJ_NEW) {
+		} else if (obj_sym_is_data(x) &&
+			   (x->status == OBJ_NEW || (x->status == OBJ_CHANGED && x->artificial))) {
+			/* New data, or a table the compiler made that changed: the new
+			 * code needs the new bytes, and nothing else reads them. */
 			err = add_sym(c, x, false, false);
 		}
 		if (err < 0)
@@ -108,10 +111,12 @@ int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 	if (err < 0)
 		return err;
 	memset(out, 0, sizeof *out);
-	/* Data that changed cannot travel: the process keeps what it has. */
+	/* Data that changed cannot travel: the process keeps what it has.
+	 * differ_check_layout() refuses it with the reason; this guards callers
+	 * that skipped it. Tables the compiler made travel with their readers. */
 	for (size_t i = 1; i < new->nsyms; i++) {
 		struct obj_sym *s = &new->syms[i];
-		if (obj_sym_is_data(s) && s->status == OBJ_CHANGED)
+		if (obj_sym_is_data(s) && s->status == OBJ_CHANGED && !s->artificial)
 			c.refused = hp_err(ctx, HP_EUNPATCHABLE, new->path, s->name,
 					   "data object changed (%s); a running process keeps its old contents and never re-runs an initializer",
 					   s->why ? s->why : "contents differ");

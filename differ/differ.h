@@ -114,6 +114,82 @@ struct differ_func_info {
 int differ_explain(struct hp_ctx *ctx, struct obj *old, struct obj *new);
 
 /* ===================================================================== */
+/* layout.c                                                              */
+/* ===================================================================== */
+
+/* The rules of DESIGN.md section 6, as named in reports. */
+enum differ_rule {
+	DIFFER_RULE_TYPE_LAYOUT,   /* "type-layout": changed code uses a type whose layout changed */
+	DIFFER_RULE_VARIABLE,      /* "variable": an existing variable's size, type or initial value */
+	DIFFER_RULE_TLS,           /* "tls": a new thread-local variable */
+	DIFFER_RULE_CONSTRUCTOR,   /* "constructor": constructors, destructors and their tables */
+	DIFFER_RULE_SIGNATURE,     /* "signature": a changed signature that unchanged code calls */
+	DIFFER_RULE_TOO_SMALL,     /* "too-small": no room for the 5-byte entry jump */
+	DIFFER_RULE_UNKNOWN,       /* "not-understood": cannot tell, so refused */
+};
+
+/* One difference inside a finding: "member 'len' offset 8 -> 12". */
+struct differ_change {
+	const char *member;        /* "len", "pt.x", "[3]", or NULL for the entity itself */
+	const char *what;          /* "size", "offset", "type", "bit-field", "value", "initial value",
+				      "removed", "added", "parameter 2", "return type", ... */
+	const char *old, *new;     /* the values as text; NULL when there is none on that side */
+};
+
+/* One reason a change cannot be absorbed by a running process. */
+struct differ_finding {
+	enum differ_rule rule;
+	const char *file;          /* the object it was found in */
+	const char *symbol;        /* the function or variable it is about */
+	const char *entity;        /* what changed: "struct conn", "variable 'limits'", ".init_array" */
+	const char *via;           /* how symbol reaches entity ("parameter 'c'"), or NULL */
+	const char *decl_file;     /* where entity is declared (new build), or NULL */
+	uint32_t decl_line;
+	struct differ_change *changes;
+	size_t nchanges;
+	const char *text;          /* "what; why": the diagnostic after "tool: file: symbol: " */
+};
+
+struct differ_findings {
+	struct differ_finding *v;
+	size_t n;
+};
+
+/* The report name of a rule: "type-layout", "variable", ... */
+const char *differ_rule_name(enum differ_rule rule);
+
+/* The linker and the layout check say the same about a function too small to redirect. */
+#define DIFFER_TOO_SMALL_FMT "only %llu bytes long; the 5-byte jump to its new version does not fit"
+
+/*
+ * Pass 5, the safety gate: find every change a running process cannot absorb
+ * (DESIGN.md section 6), from the ELF and the DWARF of both objects:
+ *   - a struct, union, enum or typedef whose layout changed and that changed or
+ *     new code uses (return value, parameter, local, a global it touches, and
+ *     whatever those reach through pointers and members);
+ *   - an existing variable (global, static, static local, const or not) whose
+ *     size, type or initial value changed;
+ *   - a new thread-local variable; a new, removed or changed constructor or
+ *     destructor (.init_array, .fini_array, .ctors, .dtors, .preinit_array);
+ *   - a changed signature where unchanged code calls the function (a SAME
+ *     caller, data holding its address, or other objects for a global);
+ *   - a replaced function shorter than the 5-byte jump;
+ *   - anything it cannot tell (no DWARF, unknown DWARF forms): refused.
+ * Data the compiler made (gcc's CSWTCH.N switch tables: no DW_TAG_variable, or
+ * DW_AT_artificial) is not a variable: when it changes, every function that
+ * reads it becomes CHANGED ("reads ...") and the table is marked artificial, so
+ * differ_collect() carries the new table with them.
+ *
+ * Each finding becomes one diagnostic of the given level (hpbuild: errors,
+ * hpdiff: warnings) and is stored in *out (arena). Returns -HP_EUNPATCHABLE when
+ * level is HP_LEVEL_ERROR and anything was found, 0 when nothing was or when
+ * findings are warnings, another negative code when an object cannot be read.
+ * Run after differ_compare() and before differ_report_build().
+ */
+int differ_check_layout(struct hp_ctx *ctx, struct obj *old, struct obj *new,
+			enum hp_level level, struct differ_findings *out);
+
+/* ===================================================================== */
 /* collect.c                                                             */
 /* ===================================================================== */
 
@@ -141,11 +217,12 @@ struct differ_closure {
 /*
  * Compute what must travel in the patch: every CHANGED function, the cold part
  * of each, and, transitively, the NEW functions and NEW data they refer to and
- * the anonymous pieces (strings, jump tables, constants) they use. Everything
- * with a SAME twin stays in the process and is referred to there. Marks
- * include on the symbols. A data object whose contents changed is refused
- * (-HP_EUNPATCHABLE, one diagnostic each): a running process never re-runs an
- * initializer.
+ * the anonymous pieces (strings, jump tables, constants) they use, and the
+ * CHANGED data differ_check_layout() marked artificial (tables the compiler
+ * made). Everything with a SAME twin stays in the process and is referred to
+ * there. Marks include on the symbols. Run differ_check_layout() first: it
+ * refuses changed variables with the reason; here any other CHANGED data
+ * object is refused with a plain one (-HP_EUNPATCHABLE, one diagnostic each).
  */
 int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 		   struct differ_closure *out);
@@ -174,6 +251,7 @@ struct differ_report {
 	struct differ_entry *entries; /* functions then data, each sorted by name */
 	size_t nentries;
 	size_t nfunc[4], ndata[4];    /* counts by enum obj_status */
+	const struct differ_findings *findings; /* differ_check_layout()'s, or NULL */
 };
 
 /* Gather every function and data object with its verdict. */

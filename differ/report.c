@@ -164,6 +164,42 @@ static void json_counts(FILE *f, const size_t *c)
 		c[OBJ_CHANGED], c[OBJ_NEW], c[OBJ_REMOVED], c[OBJ_SAME]);
 }
 
+/* A string field, or nothing when s is NULL. */
+static void json_opt(FILE *f, const char *key, const char *s)
+{
+	if (!s)
+		return;
+	fprintf(f, ", \"%s\": ", key);
+	hp_json_string(f, s);
+}
+
+static void json_finding(FILE *f, const struct differ_finding *x, size_t i)
+{
+	fprintf(f, "%s\n    {\"rule\": \"%s\", \"file\": ", i ? "," : "", differ_rule_name(x->rule));
+	hp_json_string(f, x->file ? x->file : "");
+	json_opt(f, "symbol", x->symbol);
+	json_opt(f, "entity", x->entity);
+	json_opt(f, "via", x->via);
+	if (x->decl_file) {
+		fputs(", \"declared\": {\"file\": ", f);
+		hp_json_string(f, x->decl_file);
+		fprintf(f, ", \"line\": %u}", x->decl_line);
+	}
+	fputs(", \"changes\": [", f);
+	for (size_t k = 0; k < x->nchanges; k++) {
+		const struct differ_change *c = &x->changes[k];
+		fputs(k ? ", {\"what\": " : "{\"what\": ", f);
+		hp_json_string(f, c->what);
+		json_opt(f, "member", c->member);
+		json_opt(f, "old", c->old);
+		json_opt(f, "new", c->new);
+		fputc('}', f);
+	}
+	fputs("], \"message\": ", f);
+	hp_json_string(f, x->text);
+	fputc('}', f);
+}
+
 void differ_report_json(FILE *f, const struct differ_report *r)
 {
 	fputs("{\n  \"format\": \"hpdiff-report\",\n  \"version\": 1,\n  \"old\": ", f);
@@ -205,5 +241,8 @@ void differ_report_json(FILE *f, const struct differ_report *r)
 		}
 		fputc('}', f);
 	}
+	fputs("\n  ],\n  \"findings\": [", f);
+	for (size_t i = 0; r->findings && i < r->findings->n; i++)
+		json_finding(f, &r->findings->v[i], i);
 	fputs("\n  ]\n}\n", f);
 }

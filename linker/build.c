@@ -610,8 +610,7 @@ static int describe_funcs(struct linker *l, struct hpx *h)
 		f->flags = it->check_only ? HPX_FUNC_CHECK_ONLY : 0;
 		if (!it->check_only && o->size < 5) {
 			l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, old->path, o->name,
-					    "only %llu bytes long; the 5-byte jump to its new version does not fit",
-					    (unsigned long long)o->size);
+					    DIFFER_TOO_SMALL_FMT, (unsigned long long)o->size);
 			continue;
 		}
 		int err = describe_old(l, o, f, &masks, &nmasks, &capmasks);

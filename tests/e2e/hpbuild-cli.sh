@@ -77,12 +77,20 @@ sed 's/static int calls;/static int calls = 5;/' "$T/old/parse.c" > "$T/init.c"
 gcc $FLAGS -c "$T/init.c" -o "$T/init.o"
 rc=0; "$BIN/hpbuild" "$T/old/parse.o" "$T/init.o" -o "$T/init.hpx" 2> "$T/err" || rc=$?
 [ $rc -eq 2 ] || fail "changed initializer: exit $rc"
-grep -q "^hpbuild: $T/init.o: calls: data object changed" "$T/err" || fail "refusal: $(cat "$T/err")"
+grep -q "^hpbuild: $T/init.o: calls: variable 'calls' (.*init.c:2) changed: initial value 0 (.bss) -> 5; " "$T/err" || fail "refusal: $(cat "$T/err")"
 [ -e "$T/init.hpx" ] && fail "refused build wrote a file"
 
 # --json report, also for a refusal.
 rc=0; "$BIN/hpbuild" --json "$T/r.json" "$T/old/parse.o" "$T/init.o" -o "$T/r.hpx" 2>/dev/null || rc=$?
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["verdict"]=="refused" and any("calls" in x for x in d["diagnostics"]), d' "$T/r.json"
+python3 - "$T/r.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"] == "refused" and any("calls" in x for x in d["diagnostics"]), d
+f = d["objects"][0]["report"]["findings"]
+assert [(x["rule"], x["symbol"]) for x in f] == [("variable", "calls")], f
+assert f[0]["changes"] == [{"what": "initial value", "old": "0 (.bss)", "new": "5"}], f
+assert f[0]["declared"]["line"] == 2 and f[0]["declared"]["file"].endswith("init.c"), f
+PY
 
 # Errors: exit 1, one line naming the file, no output left behind.
 printf 'junk' > "$T/junk.o"

@@ -49,6 +49,28 @@ assert d["summary"]["functions"] == {"changed": 1, "new": 0, "removed": 0, "same
 e = [x for x in d["entries"] if x["name"] == "parse_len"][0]
 assert e["kind"] == "func" and e["status"] == "CHANGED" and e["why"].startswith("bytes differ"), e
 assert e["old"]["section"] == ".text.parse_len" and e["new"]["size"] > 0, e
+assert d["findings"] == [], d["findings"]
+PY
+
+# What hpbuild would refuse: a warning on stderr, a finding in --json, the exit code of a change.
+sed 's/return n > max ? -1 : n;/return n > max ? -1 : n;\n}\nstruct limit { int max; long slack; };\nint cap(struct limit *l) { return l->max > 100 ? 100 : l->max;/' \
+	"$T/old.c" > "$T/lim-old.c"
+sed 's/int max; long slack;/long slack; int max;/; s/100 ? 100/99 ? 99/' "$T/lim-old.c" > "$T/lim-new.c"
+gcc $FLAGS -c "$T/lim-old.c" -o "$T/lim-old.o"
+gcc $FLAGS -c "$T/lim-new.c" -o "$T/lim-new.o"
+rc=0; "$HPDIFF" "$T/lim-old.o" "$T/lim-new.o" > "$T/out" 2> "$T/err" || rc=$?
+[ $rc -eq 0 ] || fail "layout change: exit $rc, expected 0"
+grep -q "^hpdiff: warning: $T/lim-new.o: cap: uses struct limit (.*lim-new.c:4) through parameter 'l', and its layout changed: member 'slack' offset 8 -> 0, member 'max' offset 0 -> 8; " "$T/err" ||
+	fail "layout warning: $(cat "$T/err")"
+"$HPDIFF" --json "$T/lim-old.o" "$T/lim-new.o" 2>/dev/null > "$T/lim.json"
+python3 - "$T/lim.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+assert len(f) == 1, f
+x = f[0]
+assert x["rule"] == "type-layout" and x["symbol"] == "cap" and x["entity"] == "struct limit", x
+assert x["via"] == "parameter 'l'" and x["declared"]["line"] == 4, x
+assert {"what": "offset", "member": "max", "old": "0", "new": "8"} in x["changes"], x
 PY
 
 # Errors: one line "hpdiff: FILE: what", exit 1, nothing on stdout.

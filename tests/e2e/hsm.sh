@@ -65,7 +65,7 @@ int clamp_len(const char *s, int max)
 C
 sed 's/n > max ? max/n >= max ? max - 1/' "$T/old/clamp.c" > "$T/new/clamp.c"
 sed 's/n < 4096/n < 1024/' "$T/old/clamp.c" > "$T/new2/clamp.c"
-for v in old new new2; do gcc -O2 -ffunction-sections -fdata-sections -c "$T/$v/clamp.c" -o "$T/$v/clamp.o"; done
+for v in old new new2; do gcc -O2 -g -ffunction-sections -fdata-sections -c "$T/$v/clamp.c" -o "$T/$v/clamp.o"; done
 "$BIN/hpbuild" "$T/old/clamp.o" "$T/new/clamp.o" -o "$T/fix.hpx"
 "$BIN/hpbuild" "$T/old/clamp.o" "$T/new2/clamp.o" -o "$T/other.hpx"
 cmp -s "$T/fix.hpx" "$T/other.hpx" && fail "the two patches are the same"

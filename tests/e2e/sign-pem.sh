@@ -50,7 +50,7 @@ int scale(int x, int y)
 }
 C
 sed 's/s >> 3/s >> 4/' "$T/old.c" > "$T/new.c"
-for v in old new; do gcc -O2 -ffunction-sections -fdata-sections -c "$T/$v.c" -o "$T/$v.o"; done
+for v in old new; do gcc -O2 -g -ffunction-sections -fdata-sections -c "$T/$v.c" -o "$T/$v.o"; done
 export SOURCE_DATE_EPOCH=1700000000
 "$BIN/hpbuild" "$T/old.o" "$T/new.o" -o "$T/fix.hpx"
 cp "$T/fix.hpx" "$T/unsigned.hpx"
