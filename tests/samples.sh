@@ -6,7 +6,9 @@
 #
 # With HPBUILD and HPINSPECT set (paths to those tools), each configuration also builds the
 # patch from the same objects and checks that hpinspect lists exactly the expected changed
-# functions, that a second build gives the same bytes, and that no change writes no file.
+# functions, that a second build gives the same bytes, and that no change writes no file; or,
+# for a sample that expects a refusal, that hpbuild exits 2, writes nothing, prints every
+# expected reason, and refuses for exactly the reasons hpdiff warned about.
 #
 # A SAMPLE is a folder name under samples/ or a path to a sample folder; the default is every
 # folder under samples/ that has an `expect`. Each sample is compiled in every configuration
@@ -49,7 +51,7 @@ stems()
 
 # parse_expect FILE CONFIG STEMS OUTDIR
 # Checks every line of FILE, whatever its selector, and writes what applies to CONFIG into
-# OUTDIR/{exit,changed,new,removed,mention}. STEMS is empty for a single-file sample, else the
+# OUTDIR/{exit,changed,new,removed,mention,hpbuild,refuse}. STEMS is empty for a single-file sample, else the
 # file stems that must qualify names ("a:helper"). On a syntax error, prints why and returns 1.
 parse_expect()
 {
@@ -60,6 +62,8 @@ parse_expect()
 	: >"$out/new"
 	: >"$out/removed"
 	: >"$out/mention"
+	: >"$out/hpbuild"
+	: >"$out/refuse"
 	while IFS= read -r line || [ -n "$line" ]; do
 		n=$((n + 1))
 		line=${line%%#*}
@@ -89,12 +93,21 @@ parse_expect()
 		mention)
 			[ $# -ge 2 ] || { echo "line $n: mention needs a name and a text"; return 1; }
 			;;
+		hpbuild)
+			if [ $# -ne 1 ] || { [ "$1" != 0 ] && [ "$1" != 2 ] && [ "$1" != 3 ]; }; then
+				echo "line $n: hpbuild takes 0 (written), 2 (refused) or 3 (no change)"
+				return 1
+			fi
+			;;
+		refuse)
+			[ $# -ge 1 ] || { echo "line $n: refuse needs the text of a reason"; return 1; }
+			;;
 		*)
 			echo "line $n: unknown key '$key'"
 			return 1
 			;;
 		esac
-		if [ "$key" != exit ]; then
+		if [ "$key" != exit ] && [ "$key" != hpbuild ] && [ "$key" != refuse ]; then
 			names=("$@")
 			[ "$key" != mention ] || names=("$1") # then free text
 			for word in "${names[@]}"; do
@@ -114,6 +127,8 @@ parse_expect()
 		fi
 		case $key in
 		exit) echo "$1" >"$out/exit" ;; # the last `exit` that applies wins
+		hpbuild) echo "$1" >"$out/hpbuild" ;;
+		refuse) printf '%s\n' "$*" >>"$out/refuse" ;;
 		mention)
 			name=$1
 			shift
@@ -128,6 +143,18 @@ parse_expect()
 	fi
 	if [ "$(cat "$out/exit")" = 3 ] && [ -n "$(cat "$out/changed" "$out/new" "$out/removed")" ]; then
 		echo "exit 3 means no change, yet names are listed for $config"
+		return 1
+	fi
+	# hpbuild's exit: as written, else 2 when a refusal is expected, else what exit implies.
+	if ! [ -s "$out/hpbuild" ]; then
+		if [ -s "$out/refuse" ]; then
+			echo 2 >"$out/hpbuild"
+		else
+			cat "$out/exit" >"$out/hpbuild"
+		fi
+	fi
+	if [ -s "$out/refuse" ] && [ "$(cat "$out/hpbuild")" != 2 ]; then
+		echo "refuse lines need hpbuild 2 in $config"
 		return 1
 	fi
 }
@@ -160,7 +187,8 @@ lint()
 
 # run_pair CONFIG OLD.c NEW.c PREFIX WORKDIR
 # Compiles both files, runs hpdiff and appends its func lines to WORKDIR/report as
-# "STATUS PREFIXsource_name WHY", and all it printed to WORKDIR/output.
+# "STATUS PREFIXsource_name WHY", its warnings (without "hpdiff: warning: ") to
+# WORKDIR/warnings, and all it printed to WORKDIR/output.
 # Prints hpdiff's exit code, or "error: why".
 run_pair()
 {
@@ -177,9 +205,10 @@ run_pair()
 			return
 		fi
 	done
-	"$hpdiff" "$w/old-$stem.o" "$w/new-$stem.o" >"$w/out" 2>&1 || rc=$?
+	"$hpdiff" "$w/old-$stem.o" "$w/new-$stem.o" >"$w/out" 2>"$w/err" || rc=$?
 	[ -z "$prefix" ] || echo "[$stem.c]" >>"$w/output"
-	cat "$w/out" >>"$w/output"
+	cat "$w/out" "$w/err" >>"$w/output"
+	sed -n 's/^hpdiff: warning: //p' "$w/err" >>"$w/warnings"
 	# Map every symbol to its source name: cut at the first '.' (foo.constprop.0, foo.cold).
 	if ! awk -v p="$prefix" '
 		$1 ~ /^(SAME|CHANGED|NEW|REMOVED)$/ {
@@ -211,12 +240,29 @@ check_build()
 	# shellcheck disable=SC2086 # the object list splits on purpose
 	SOURCE_DATE_EPOCH=1 "$HPBUILD" $args -o "$w/fix.hpx" >"$w/build.out" 2>&1 || rc=$?
 	cat "$w/build.out" >>"$w/output"
-	if [ "$(cat "$w/exp/exit")" = 3 ]; then
+	local want
+	want=$(cat "$w/exp/hpbuild")
+	if [ "$want" = 2 ]; then
+		[ $rc -eq 2 ] || { echo "hpbuild: expected exit 2 (refused), got $rc"; return; }
+		[ ! -e "$w/fix.hpx" ] || { echo "hpbuild: wrote a patch although it refused"; return; }
+		local text why=''
+		while IFS= read -r text; do
+			grep '^hpbuild: ' "$w/build.out" | grep -qF -- "$text" ||
+				why="${why:+$why; }no refusal mentions '$text'"
+		done <"$w/exp/refuse"
+		# The same findings: what hpdiff warned about is exactly what hpbuild refused.
+		sed -n 's/^hpbuild: //p' "$w/build.out" | sort >"$w/refused"
+		sort "$w/warnings" >"$w/warned"
+		cmp -s "$w/refused" "$w/warned" || why="${why:+$why; }hpbuild refused for other reasons than hpdiff warned about"
+		echo "$why"
+		return
+	fi
+	if [ "$want" = 3 ]; then
 		[ $rc -eq 3 ] || { echo "hpbuild: expected exit 3 (no change), got $rc"; return; }
 		[ ! -e "$w/fix.hpx" ] || echo "hpbuild: wrote a patch although nothing changed"
 		return
 	fi
-	[ $rc -eq 0 ] || { echo "hpbuild: exit $rc"; return; }
+	[ $rc -eq 0 ] || { echo "hpbuild: expected exit $want, got $rc"; return; }
 	# shellcheck disable=SC2086
 	SOURCE_DATE_EPOCH=1 "$HPBUILD" $args -o "$w/again.hpx" >/dev/null 2>&1 || true
 	cmp -s "$w/fix.hpx" "$w/again.hpx" || { echo "hpbuild: a second build gave other bytes"; return; }
@@ -249,6 +295,7 @@ check()
 	mkdir -p "$w/exp"
 	: >"$w/report"
 	: >"$w/output"
+	: >"$w/warnings"
 	stems=$(stems "$dir")
 	parse_expect "$dir/expect" "$config" "$stems" "$w/exp" >/dev/null # lint() passed
 	if [ -z "$stems" ]; then
@@ -284,6 +331,14 @@ check()
 				why="${why:+$why; }expected the CHANGED line of $name to mention '$text'"
 			fi
 		done <"$w/exp/mention"
+		# Warnings only where a refusal is expected: the safe samples must not warn.
+		if ! [ -s "$w/exp/refuse" ] && [ -s "$w/warnings" ]; then
+			why="${why:+$why; }hpdiff warned: $(head -1 "$w/warnings")"
+		fi
+		while IFS= read -r text; do
+			grep -qF -- "$text" "$w/warnings" ||
+				why="${why:+$why; }no hpdiff warning mentions '$text'"
+		done <"$w/exp/refuse"
 	fi
 	if [ -z "$why" ] && [ -n "${HPBUILD:-}" ]; then
 		why=$(check_build "$w" "$stems")
