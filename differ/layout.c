@@ -949,7 +949,7 @@ static int report_variable(struct layout *l, const struct obj_sym *n, const stru
 {
 	const struct obj_sym *o = n->twin;
 	struct cvec c = { 0 };
-	int err;
+	int err = 0;
 	const char *ot = spell(l, l->dwo, vo ? vo->type : 0, false), *nt = spell(l, l->dwn, vn->type, false);
 	bool type_changed = vo && strcmp(spell(l, l->dwo, vo->type, true), spell(l, l->dwn, vn->type, true));
 	if (o->size != n->size) {

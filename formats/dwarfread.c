@@ -1084,6 +1084,13 @@ static int cmp_at(const void *a, const void *b)
 	return x->die < y->die ? -1 : x->die > y->die;
 }
 
+/* vars by address (qsort wants a non-NULL array even when empty). */
+static void sort_vars(struct dw *dw)
+{
+	if (dw->nvars)
+		qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+}
+
 /* func_order: indices into funcs (which stay in DIE order), by address. */
 static int sort_funcs(struct dw *dw)
 {
@@ -1192,7 +1199,7 @@ int dw_index_statics(struct dw *dw, const struct obj_sec *sec, bool *complete)
 		}
 	}
 	if (!err)
-		qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+		sort_vars(dw);
 	return err;
 }
 
@@ -1221,7 +1228,7 @@ int dw_index_deep(struct dw *dw)
 		dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
 	}
 	if (!err)
-		qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+		sort_vars(dw);
 	return err;
 }
 
@@ -1277,7 +1284,7 @@ int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out)
 	}
 	if ((err = walk_units(dw)) < 0 || (err = sort_funcs(dw)) < 0)
 		goto fail;
-	qsort(dw->vars, dw->nvars, sizeof *dw->vars, cmp_at);
+	sort_vars(dw);
 	*out = dw;
 	return 0;
 fail:
