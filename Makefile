@@ -145,6 +145,8 @@ asan:
 
 demo: deps
 	$(MAKE) all
+	bash samples/live-server/demo.sh bin
+	@echo; echo "== hpdiff on every sample (samples/*/old.c -> new.c, gcc -O2)"
 	sh samples/demo.sh bin
 
 bench: deps

@@ -45,3 +45,15 @@ bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, DESIGN.md 9"
 bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((62 * 1024)) KB "best peer, DESIGN.md 9"
 BENCH_OK_RC=3 bench_pair_rows "hpdiff SQLite -fs 1x, old vs old" "$N" "$C/old-fs.o" "$C/old-fs.o" \
 	"$BIN/hpdiff" "$C/old-fs.o" "$C/old-fs.o"
+# hpbuild on the same pair: time, memory, and the patch against the raw bytes
+# of the function it carries.
+bench_pair_rows "hpbuild SQLite -fs 1x" "$N" "$C/old-fs.o" "$C/new-fs.o" \
+	"$BIN/hpbuild" -q "$C/old-fs.o" "$C/new-fs.o" -o "$C/sqlite-fix.hpx"
+"$BIN/hpbuild" -q "$C/old-fs.o" "$C/new-fs.o" -o "$C/sqlite-fix.hpx"
+raw=$("$BIN/hpinspect" --json "$C/sqlite-fix.hpx" |
+	python3 -c 'import json,sys; print(sum(f["new_size"] for f in json.load(sys.stdin)["functions"]))')
+size=$(stat -c %s "$C/sqlite-fix.hpx")
+echo "| hpbuild SQLite: .hpx size (unsigned), one function | $size bytes | $raw bytes of new code | $(awk -v a="$size" -v b="$raw" 'BEGIN { printf "%.1fx", a / b }') |"
+# Applying: pause and wall time at 1/4/16/64 threads; verifying: CPU per check.
+"$here/apply.sh" "$BIN" | tail -n +3
+"$here/verify.sh" "$BIN" | tail -n +3

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ struct hot {
 struct hots {
 	struct hot *v;
 	size_t n, cap;
+	uint64_t min, max;      /* the span of all ranges, for a quick reject */
 };
 
 static int add_hot(struct hp_ctx *ctx, struct hots *h, uint64_t lo, uint64_t size,
@@ -97,11 +99,17 @@ static int add_hot(struct hp_ctx *ctx, struct hots *h, uint64_t lo, uint64_t siz
 		h->cap = cap;
 	}
 	h->v[h->n++] = (struct hot){ lo, lo + size, what };
+	if (h->n == 1 || lo < h->min)
+		h->min = lo;
+	if (h->n == 1 || lo + size > h->max)
+		h->max = lo + size;
 	return 0;
 }
 
 static const struct hot *hot_at(const struct hots *h, uint64_t a)
 {
+	if (a < h->min || a >= h->max)
+		return NULL; /* most stack words: data, not code addresses */
 	for (size_t i = 0; i < h->n; i++)
 		if (a >= h->v[i].lo && a < h->v[i].hi)
 			return &h->v[i];
@@ -413,6 +421,26 @@ struct window_ops {
 	void *arg;
 };
 
+/*
+ * While the threads are stopped, the tool must not wait for a CPU: each thread
+ * it wakes to release would otherwise preempt it, and the last thread would wait
+ * for all the others to run first. A real-time priority for the length of the
+ * windows keeps the tool on its CPU; without the privilege, it runs as it is.
+ */
+static bool realtime_enter(int *policy, struct sched_param *old)
+{
+	*policy = sched_getscheduler(0);
+	if (*policy < 0 || sched_getparam(0, old) < 0)
+		return false;
+	struct sched_param rt = { .sched_priority = 1 };
+	return sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+}
+
+static void realtime_leave(int policy, const struct sched_param *old)
+{
+	sched_setscheduler(0, policy, old);
+}
+
 static int run_windows(struct rt_proc *p, const struct hots *hot, const struct rt_opts *o,
 		       uint64_t t0, const struct window_ops *ops, struct rt_result *out)
 {
@@ -424,6 +452,9 @@ static int run_windows(struct rt_proc *p, const struct hots *hot, const struct r
 		return hp_nomem(p->ctx);
 	int err = 0;
 	const char *why = NULL;
+	int policy;
+	struct sched_param old;
+	bool rt = realtime_enter(&policy, &old);
 	for (;;) {
 		out->attempts++;
 		if ((err = threads_seize(p->ctx, p->pid, &t)) < 0)
@@ -452,6 +483,8 @@ static int run_windows(struct rt_proc *p, const struct hots *hot, const struct r
 		nanosleep(&ts, NULL);
 		backoff = backoff * 2 > 50000000 ? 50000000 : backoff * 2;
 	}
+	if (rt)
+		realtime_leave(policy, &old);
 	threads_free(&t);
 	free(stack);
 	return err;
@@ -676,6 +709,9 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 			(int)pid, id);
 	err = 0;
 	out->image_addr = base;
+	memcpy(out->patch_id, h->patch_id, 16);
+	out->sequence = h->sequence;
+	out->has_patch = true;
 	goto out_close;
 
 out_unmap:
@@ -768,6 +804,9 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 	const struct rt_patch *x = &st->patches[idx];
 	char id[33];
 	hex16(id, x->patch_id);
+	memcpy(out->patch_id, x->patch_id, 16);
+	out->sequence = x->sequence;
+	out->has_patch = true;
 	/* Only the top layer of a function can go. */
 	for (uint32_t i = 0; i < st->nfuncs; i++) {
 		const struct rt_func *f = &st->funcs[i];

@@ -34,6 +34,9 @@ struct rt_result {
 	uint64_t wall_ns;         /* the whole operation */
 	const char *blocker;      /* why the last unsafe window was unsafe */
 	uint64_t image_addr;      /* where the patch image lives in the process */
+	uint8_t patch_id[16];     /* the patch applied or reverted */
+	uint64_t sequence;
+	bool has_patch;           /* patch_id and sequence are set */
 };
 
 /*
