@@ -350,20 +350,66 @@ static int read_groups(struct hp_ctx *ctx, struct obj *obj)
 	return 0;
 }
 
+/* A fresh obj for path (a file name, or the name a buffer goes by in messages). */
+static struct obj *new_obj(struct hp_ctx *ctx, const char *path)
+{
+	struct obj *obj = hp_arena_alloc(ctx, sizeof *obj);
+	struct obj_elf *oe = hp_arena_alloc(ctx, sizeof *oe);
+	if (!obj || !oe || !(obj->path = hp_arena_strdup(ctx, path)))
+		return NULL;
+	obj->elf = oe;
+	oe->fd = -1;
+	return obj;
+}
+
+/* The first EI_NIDENT bytes: ELF, 64-bit, little-endian. */
+static int check_ident(struct hp_ctx *ctx, const char *path, const unsigned char *ident, size_t n)
+{
+	if (n < EI_NIDENT || memcmp(ident, ELFMAG, SELFMAG))
+		return hp_err(ctx, HP_ECORRUPT, path, NULL, "not an ELF file");
+	if (ident[EI_CLASS] != ELFCLASS64 || ident[EI_DATA] != ELFDATA2LSB)
+		return hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
+			      "not a 64-bit little-endian ELF file; only x86-64 objects are supported");
+	return 0;
+}
+
+/* Everything after libelf has the file open (obj->elf->elf): the passes of the reader. */
+static int read_opened(struct hp_ctx *ctx, struct obj *obj)
+{
+	const char *path = obj->path;
+	struct obj_elf *oe = obj->elf;
+	int err;
+	if (!oe->elf || elf_kind(oe->elf) != ELF_K_ELF)
+		return hp_err(ctx, HP_ECORRUPT, path, NULL, "not a readable ELF file (%s)",
+			      elf_errmsg(-1));
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(oe->elf, &eh))
+		return hp_err(ctx, HP_ECORRUPT, path, NULL, "ELF header unreadable (%s)",
+			      elf_errmsg(-1));
+	if (eh.e_type != ET_REL)
+		return hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
+			      "not a relocatable object (e_type %u); give the .o files of the build",
+			      eh.e_type);
+	if (eh.e_machine != EM_X86_64)
+		return hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
+			      "machine %u is not x86-64; only x86-64 objects are supported",
+			      eh.e_machine);
+	obj->machine = eh.e_machine;
+	if ((err = read_sections(ctx, obj)) < 0 || (err = read_symbols(ctx, obj)) < 0 ||
+	    (err = read_relocations(ctx, obj)) < 0 || (err = read_groups(ctx, obj)) < 0 ||
+	    (err = obj_index(ctx, obj)) < 0)
+		return err;
+	return 0;
+}
+
 int obj_read_elf(struct hp_ctx *ctx, const char *path, struct obj **out)
 {
 	int err;
 	*out = NULL;
-	struct obj *obj = hp_arena_alloc(ctx, sizeof *obj);
-	struct obj_elf *oe = hp_arena_alloc(ctx, sizeof *oe);
-	if (!obj || !oe)
+	struct obj *obj = new_obj(ctx, path);
+	if (!obj)
 		return hp_nomem(ctx);
-	obj->path = hp_arena_strdup(ctx, path);
-	if (!obj->path)
-		return hp_nomem(ctx);
-	obj->elf = oe;
-	oe->fd = -1;
-
+	struct obj_elf *oe = obj->elf;
 	oe->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (oe->fd < 0)
 		return hp_err(ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
@@ -380,46 +426,34 @@ int obj_read_elf(struct hp_ctx *ctx, const char *path, struct obj **out)
 
 	unsigned char ident[EI_NIDENT];
 	ssize_t got = pread(oe->fd, ident, sizeof ident, 0);
-	if (got != (ssize_t)sizeof ident || memcmp(ident, ELFMAG, SELFMAG)) {
-		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "not an ELF file");
+	if ((err = check_ident(ctx, path, ident, got < 0 ? 0 : (size_t)got)) < 0)
 		goto fail;
-	}
-	if (ident[EI_CLASS] != ELFCLASS64 || ident[EI_DATA] != ELFDATA2LSB) {
-		err = hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
-			     "not a 64-bit little-endian ELF file; only x86-64 objects are supported");
-		goto fail;
-	}
-
 	elf_version(EV_CURRENT);
 	oe->elf = elf_begin(oe->fd, ELF_C_READ_MMAP, NULL);
-	if (!oe->elf || elf_kind(oe->elf) != ELF_K_ELF) {
-		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "not a readable ELF file (%s)",
-			     elf_errmsg(-1));
+	if ((err = read_opened(ctx, obj)) < 0)
 		goto fail;
-	}
-	GElf_Ehdr eh;
-	if (!gelf_getehdr(oe->elf, &eh)) {
-		err = hp_err(ctx, HP_ECORRUPT, path, NULL, "ELF header unreadable (%s)",
-			     elf_errmsg(-1));
-		goto fail;
-	}
-	if (eh.e_type != ET_REL) {
-		err = hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
-			     "not a relocatable object (e_type %u); give the .o files of the build",
-			     eh.e_type);
-		goto fail;
-	}
-	if (eh.e_machine != EM_X86_64) {
-		err = hp_err(ctx, HP_EUNSUPPORTED, path, NULL,
-			     "machine %u is not x86-64; only x86-64 objects are supported",
-			     eh.e_machine);
-		goto fail;
-	}
-	obj->machine = eh.e_machine;
+	*out = obj;
+	return 0;
+fail:
+	obj_free(obj);
+	return err;
+}
 
-	if ((err = read_sections(ctx, obj)) < 0 || (err = read_symbols(ctx, obj)) < 0 ||
-	    (err = read_relocations(ctx, obj)) < 0 || (err = read_groups(ctx, obj)) < 0 ||
-	    (err = obj_index(ctx, obj)) < 0)
+int obj_read_elf_mem(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+		     struct obj **out)
+{
+	int err;
+	*out = NULL;
+	struct obj *obj = new_obj(ctx, name);
+	if (!obj)
+		return hp_nomem(ctx);
+	obj->file_size = len;
+	if ((err = check_ident(ctx, name, buf, len)) < 0)
+		goto fail;
+	elf_version(EV_CURRENT);
+	/* libelf takes a char *, but only reads a native-endian file in place. */
+	obj->elf->elf = elf_memory((char *)buf, len);
+	if ((err = read_opened(ctx, obj)) < 0)
 		goto fail;
 	*out = obj;
 	return 0;

@@ -312,6 +312,13 @@ struct obj {
  * non-allocated sections (.debug_*) are not read until obj_load_rels().
  */
 int obj_read_elf(struct hp_ctx *ctx, const char *path, struct obj **out);
+/*
+ * The same from len bytes in memory (the fuzz targets' entry point); name stands
+ * for the file in messages. buf is read in place, never written, and must stay
+ * alive and unchanged until obj_free().
+ */
+int obj_read_elf_mem(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t len,
+		     struct obj **out);
 /* Close the file behind obj. Accepts NULL. Model nodes stay in the ctx arena. */
 void obj_free(struct obj *obj);
 /* Read the relocations of sec if not yet done (non-allocated sections are lazy). */

@@ -4,6 +4,7 @@
  */
 #include <elf.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "tests/unit/helpers.h"
 
@@ -196,6 +197,49 @@ static void test_formats_elfread__executable_refused(void **state)
 	free(c);
 }
 
+/*
+ * obj_read_elf_mem reads a buffer in place and never writes it: the same model
+ * from a read-only mapping as from the file.
+ */
+static void test_formats_elfread__from_memory(void **state)
+{
+	(void)state;
+	char *path = th_compile("gcc", "-O2 -g -ffunction-sections -fdata-sections", "mem", src);
+	size_t n;
+	uint8_t *bytes = th_read_file(path, &n);
+	size_t pages = (n + 4095) & ~(size_t)4095;
+	uint8_t *ro = mmap(NULL, pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ro != MAP_FAILED);
+	memcpy(ro, bytes, n);
+	assert_int_equal(mprotect(ro, pages, PROT_READ), 0);
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct obj *a = th_read_obj(&ctx, path), *b = NULL;
+	if (obj_read_elf_mem(&ctx, "mem.o", ro, n, &b) < 0)
+		fail_msg("obj_read_elf_mem: %s", th_last_diag(&ctx));
+	assert_string_equal(b->path, "mem.o");
+	assert_int_equal(a->nsecs, b->nsecs);
+	assert_int_equal(a->nsyms, b->nsyms);
+	struct obj_sym *sa = th_sym(a, "bump"), *sb = th_sym(b, "bump");
+	assert_int_equal(sa->size, sb->size);
+	assert_memory_equal(obj_sym_bytes(sa), obj_sym_bytes(sb), sa->size);
+	assert_int_equal(sa->sec->nrels, sb->sec->nrels);
+	struct obj_sec *dbg = obj_find_sec(b, ".debug_info");
+	assert_int_equal(obj_load_rels(&ctx, b, dbg), 0);
+	obj_free(a);
+	obj_free(b);
+	/* A buffer too short to be ELF, and one that is not. */
+	assert_int_equal(obj_read_elf_mem(&ctx, "short.o", ro, 3, &b), -HP_ECORRUPT);
+	assert_null(b);
+	assert_int_equal(obj_read_elf_mem(&ctx, "text.o", (const uint8_t *)src, sizeof src, &b),
+			 -HP_ECORRUPT);
+	assert_string_equal(th_last_diag(&ctx), "text.o: not an ELF file");
+	hp_ctx_fini(&ctx);
+	munmap(ro, pages);
+	free(bytes);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_formats_elfread__zero_entsize),
 		cmocka_unit_test(test_formats_elfread__symbol_out_of_section),
 		cmocka_unit_test(test_formats_elfread__executable_refused),
+		cmocka_unit_test(test_formats_elfread__from_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
