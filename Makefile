@@ -6,6 +6,7 @@
 #   make deps     install the Debian packages the project needs, when missing
 #   make bench    benchmarks (downloads the SQLite amalgamation; minutes)
 #   make asan     make check with AddressSanitizer and UBSan
+#   make fuzz     libFuzzer on every reader, FUZZ_SECONDS (600) each; -j2 runs two at once
 #
 # Dependencies point one way: formats <- differ <- cli, and formats <- signer.
 # Each folder is one static library; a tool links only what it uses. Only
@@ -135,9 +136,56 @@ samples: $(BIN)/hpdiff $(BIN)/hpbuild $(BIN)/hpinspect
 e2e: $(TOOLS:%=$(BIN)/%)
 	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; BIN=$(BIN) sh $$t; done
 
+# ----- fuzzing ---------------------------------------------------------------
+# tests/fuzz/<target>.c is one libFuzzer entry point per reader. make check links
+# each with tests/fuzz/replay.c and runs its corpus once; make fuzz links each with
+# libFuzzer (clang, ASan, UBSan) into build-fuzz/ and mutates for FUZZ_SECONDS.
+
+FUZZ_TARGETS := hpx hpx_payload elf dwarf image hpdiff
+FUZZ_LIBS    = $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
+FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd
+FUZZ_SECONDS ?= 600
+FUZZ_TIMEOUT ?= 10
+FUZZ_RSS_MB  ?= 2048
+FUZZ_B       := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/tests/fuzz/replay.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(B)/tests/fuzz/replay.o \
+		$(FUZZ_LIBS) $(FUZZ_LDLIBS)
+
+fuzz-replay: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+	@set -e; for t in $(FUZZ_TARGETS); do $(B)/fuzz/$$t tests/fuzz/corpus/$$t; done
+
+$(B)/libfuzzer/%: tests/fuzz/%.c $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(FUZZ_LDLIBS)
+
+fuzz-targets: $(FUZZ_TARGETS:%=$(B)/libfuzzer/%)
+
+# One target: mutate from the committed corpus into build-fuzz/corpus/T (kept
+# between runs); a crash lands in build-fuzz/crashes/T/ and fails the run.
+fuzz-run-%:
+	@mkdir -p $(FUZZ_B)/corpus/$* $(FUZZ_B)/crashes/$*
+	@echo "fuzz $*: $(FUZZ_SECONDS) s, log in $(FUZZ_B)/$*.log"
+	@$(FUZZ_B)/libfuzzer/$* -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+		-rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_B)/crashes/$*/ $(FUZZ_B)/corpus/$* tests/fuzz/corpus/$* \
+		> $(FUZZ_B)/$*.log 2>&1 || { tail -60 $(FUZZ_B)/$*.log; \
+		echo "fuzz $*: FAILED; the input is in $(FUZZ_B)/crashes/$*/"; exit 1; }
+	@sh tests/fuzz/summary.sh $* $(FUZZ_B)/$*.log
+
+fuzz: deps
+	$(MAKE) fuzz-targets B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g" \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+	$(MAKE) $(FUZZ_TARGETS:%=fuzz-run-%)
+
 check: deps
 	$(MAKE) all
-	$(MAKE) unit samples e2e
+	$(MAKE) unit samples e2e fuzz-replay
 	@echo "make check: all tests passed"
 
 asan:
@@ -176,11 +224,12 @@ format:
 	git diff --name-only HEAD -- '*.c' '*.h' | xargs -r clang-format -i
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
-.PHONY: all bin unit samples e2e check asan demo bench deps format clean
+.PHONY: all bin unit samples e2e check asan demo bench deps format clean fuzz fuzz-replay \
+	fuzz-targets
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
 
 # Keep intermediate objects (tests/unit/helpers.o) between runs.
 .SECONDARY:
