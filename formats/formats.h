@@ -358,7 +358,7 @@ static inline bool obj_sec_is_strings(const struct obj_sec *s)
 	return (s->flags & 0x30) == 0x30; /* SHF_MERGE | SHF_STRINGS */
 }
 const char *obj_status_name(enum obj_status st);
-/* The bytes of sym ([value, value + size) of its section); NULL for NOBITS. */
+/* The bytes of sym ([value, value + size) of its section); NULL for NOBITS or out of range. */
 const uint8_t *obj_sym_bytes(const struct obj_sym *sym);
 
 /* ===================================================================== */

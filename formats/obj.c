@@ -170,7 +170,8 @@ size_t obj_rel_lower_bound(const struct obj_sec *sec, uint64_t off)
 
 const uint8_t *obj_sym_bytes(const struct obj_sym *sym)
 {
-	if (!sym->sec || !sym->sec->data)
+	/* The reader checks the range of functions and data objects only. */
+	if (!sym->sec || !sym->sec->data || !hp_range_ok(sym->value, sym->size, sym->sec->size))
 		return NULL;
 	return sym->sec->data + sym->value;
 }
