@@ -587,8 +587,11 @@ static int describe_funcs(struct linker *l, struct hpx *h)
 	h->funcs = hp_arena_array(l->ctx, n, sizeof *h->funcs);
 	if (!h->funcs)
 		return hp_nomem(l->ctx);
-	struct hpx_range *masks = NULL;
-	size_t nmasks = 0, capmasks = 0;
+	/* Never NULL, even with no masks: callers index it (masks + mask_first). */
+	size_t nmasks = 0, capmasks = 64;
+	struct hpx_range *masks = hp_arena_array(l->ctx, capmasks, sizeof *masks);
+	if (!masks)
+		return hp_nomem(l->ctx);
 	for (size_t i = 0; i < l->nitems; i++) {
 		const struct litem *li = &l->items[i];
 		const struct differ_item *it = li->it;
