@@ -199,6 +199,11 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 		key = hs.file[0] ? hp_arena_printf(l->ctx, "t:%s:%s:%u", hs.name, hs.file, hs.ordinal)
 				 : hp_arena_printf(l->ctx, "t:%s", hs.name);
 	} else {
+		/* The applier finds it by name: without one there is nothing to find. */
+		if (!s->name[0])
+			return hp_err(l->ctx, HP_ECORRUPT, pair_path(l, pair), NULL,
+				      "a relocation refers to symbol %u, which is undefined and has no name; the file is corrupt",
+				      s->index);
 		hs.name = s->name;
 		hs.file = "";
 		hs.kind = rtype == R_X86_64_PLT32 || s->type == STT_FUNC ? HPX_SYM_FUNC
