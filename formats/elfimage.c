@@ -255,7 +255,17 @@ int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
 			if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
 				continue;
 			if (pass == 0) {
-				total += sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+				/* Count only what the file holds: sh_size is not checked yet. */
+				if (sh.sh_entsize != sizeof(Elf64_Sym) ||
+				    !hp_range_ok(sh.sh_offset, sh.sh_size, img->size)) {
+					err = hp_err(ctx, HP_ECORRUPT, path, NULL,
+						     "symbol table of %llu bytes at %#llx, entry size %llu: not inside the file; the file is corrupt",
+						     (unsigned long long)sh.sh_size,
+						     (unsigned long long)sh.sh_offset,
+						     (unsigned long long)sh.sh_entsize);
+					goto fail;
+				}
+				total += sh.sh_size / sh.sh_entsize;
 				if (sh.sh_type == SHT_SYMTAB)
 					img->has_symtab = true;
 				continue;
