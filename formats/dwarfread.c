@@ -226,6 +226,48 @@ static bool unrelocated(const struct obj_sec *s)
 	return !strcmp(s->name, ".debug_loclists") || !strcmp(s->name, ".debug_loc");
 }
 
+/*
+ * libdwarf 20210528 reads every header of .debug_rnglists and .debug_loclists
+ * as soon as it reads .debug_info, and when one is malformed it frees its list
+ * of headers and goes on using it: a double free (fixed in later libdwarf, but
+ * this is the one Debian 12 ships). So every header is checked here first, as
+ * its internal_read_header() reads it:
+ *   unit_length:u32 (0xffffffff: then u64), at most the section's size
+ *   version:u16 = 5, address_size:u8 in {2, 4, 8}, segment_selector_size:u8,
+ *   offset_entry_count:u32, all inside the section
+ * and the next header starts after unit_length's bytes.
+ */
+static bool lists_headers_ok(const uint8_t *p, uint64_t n)
+{
+	uint64_t at = 0;
+	while (at < n) {
+		uint64_t len, fields;
+		if (n - at < 4)
+			return false;
+		if (hp_load_le32(p + at) == 0xffffffffu) {
+			if (n - at < 12)
+				return false;
+			len = hp_load_le64(p + at + 4);
+			fields = at + 12;
+		} else {
+			len = hp_load_le32(p + at);
+			fields = at + 4;
+		}
+		if (len > n || n - fields < 8 || hp_load_le16(p + fields) != 5)
+			return false;
+		uint8_t asize = p[fields + 2];
+		if (asize != 2 && asize != 4 && asize != 8)
+			return false;
+		at = fields + len;
+	}
+	return true;
+}
+
+static bool is_lists_section(const char *name)
+{
+	return !strncmp(name, ".debug_rnglists", 15) || !strncmp(name, ".debug_loclists", 15);
+}
+
 static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 {
 	struct dw *d = p;
@@ -246,9 +288,16 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 			}
 		}
 		*data = d->copy[i];
-		return DW_DLV_OK;
+	} else {
+		*data = (Dwarf_Small *)s->data;
 	}
-	*data = (Dwarf_Small *)s->data;
+	if (is_lists_section(s->name) && !lists_headers_ok(*data, s->size)) {
+		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+				   "DWARF: section %u '%s': a list header is malformed; the file is corrupt",
+				   s->index, s->name);
+		*error = DW_DLE_SECTION_SIZE_ERROR;
+		return DW_DLV_ERROR;
+	}
 	return DW_DLV_OK;
 }
 
@@ -1262,6 +1311,15 @@ void dw_close(struct dw *dw)
 int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out)
 {
 	*out = NULL;
+	/* The old GNU .zdebug_* compression is inflated by libdwarf itself, into a
+	 * buffer of the size the section declares: refuse it (-gz and
+	 * --compress-debug-sections write SHF_COMPRESSED, which elfread.c inflates
+	 * with a bound). */
+	for (size_t i = 1; i < obj->nsecs; i++)
+		if (!strncmp(obj->secs[i].name, ".zdebug", 7))
+			return hp_err(ctx, HP_EUNSUPPORTED, obj->path, NULL,
+				      "section %zu '%s': .zdebug compression is not supported; build with -gz or without compressed debug info",
+				      i, obj->secs[i].name);
 	struct dw *dw = calloc(1, sizeof *dw);
 	if (!dw)
 		return hp_nomem(ctx);
