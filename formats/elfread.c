@@ -35,8 +35,38 @@ static const char *secdesc(struct hp_ctx *ctx, const struct obj_sec *s)
 	return d ? d : "section";
 }
 
+/*
+ * Inflate a compressed debug section (-gz) in memory, after checking what its
+ * header declares: zlib, and a size that deflate can reach from the bytes
+ * present (at most 1032:1) within what is left of the object's budget. libelf
+ * allocates the declared size before inflating, so the check comes first.
+ */
+static int inflate_section(struct hp_ctx *ctx, struct obj *obj, struct obj_sec *s, Elf_Scn *scn,
+			   uint64_t *budget)
+{
+	GElf_Chdr ch;
+	if (!gelf_getchdr(scn, &ch))
+		return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
+			      "%s: compression header unreadable (%s); the file is corrupt",
+			      secdesc(ctx, s), elf_errmsg(-1));
+	if (ch.ch_type != ELFCOMPRESS_ZLIB)
+		return hp_err(ctx, HP_EUNSUPPORTED, obj->path, NULL,
+			      "%s: compression type %u is not zlib", secdesc(ctx, s), ch.ch_type);
+	if (ch.ch_size / 1032 > s->size || ch.ch_size > *budget)
+		return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
+			      "%s: declares %llu bytes once inflated from %llu, more than zlib can give or than the %u MiB an object may inflate to",
+			      secdesc(ctx, s), (unsigned long long)ch.ch_size,
+			      (unsigned long long)s->size, OBJ_MAX_INFLATED >> 20);
+	*budget -= ch.ch_size;
+	if (elf_compress(scn, 0, 0) < 0)
+		return hp_err(ctx, HP_ECORRUPT, obj->path, NULL, "%s: cannot decompress (%s)",
+			      secdesc(ctx, s), elf_errmsg(-1));
+	return 0;
+}
+
 static int read_sections(struct hp_ctx *ctx, struct obj *obj)
 {
+	uint64_t budget = OBJ_MAX_INFLATED;
 	Elf *elf = obj->elf->elf;
 	size_t n, shstrndx;
 	if (elf_getshdrnum(elf, &n) || elf_getshdrstrndx(elf, &shstrndx))
@@ -92,10 +122,9 @@ static int read_sections(struct hp_ctx *ctx, struct obj *obj)
 					      "%s: allocated section is compressed; the file is corrupt",
 					      secdesc(ctx, s));
 			/* Compressed debug info (-gz): inflate it in memory. */
-			if (elf_compress(scn, 0, 0) < 0)
-				return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
-					      "%s: cannot decompress (%s)", secdesc(ctx, s),
-					      elf_errmsg(-1));
+			int err = inflate_section(ctx, obj, s, scn, &budget);
+			if (err < 0)
+				return err;
 			if (!gelf_getshdr(scn, &sh))
 				return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
 				      "section %zu: header unreadable; the file is corrupt", i);

@@ -288,6 +288,14 @@ struct obj_sym {
 
 struct obj_elf; /* libelf handles, private to elfread.c */
 
+/*
+ * Bytes the compressed debug sections (SHF_COMPRESSED, -gz) of one object may
+ * inflate to, in all. Each section's declared size is also held to what zlib
+ * can reach from its compressed bytes (1032:1). Both are checked before libelf
+ * allocates: a tiny hostile object cannot make the reader allocate gigabytes.
+ */
+#define OBJ_MAX_INFLATED (512u << 20)
+
 struct obj {
 	const char *path;        /* as given by the user, for messages */
 	uint16_t machine;        /* e_machine */

@@ -240,6 +240,48 @@ static void test_formats_elfread__from_memory(void **state)
 	free(path);
 }
 
+/*
+ * A compressed debug section (-gz) whose header declares more than zlib can
+ * give from its bytes is refused before libelf allocates that much.
+ */
+static void test_formats_elfread__inflate_bound(void **state)
+{
+	(void)state;
+	char *path = th_compile("gcc", "-O2 -g -gz -ffunction-sections -fdata-sections", "gz", src);
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct obj *ok = th_read_obj(&ctx, path);
+	struct obj_sec *info = obj_find_sec(ok, ".debug_info");
+	assert_non_null(info);
+	assert_int_equal(info->flags & SHF_COMPRESSED, SHF_COMPRESSED);
+	assert_true(info->data && info->data[0] != 0); /* inflated: unit_length, not a Chdr */
+	obj_free(ok);
+	hp_ctx_fini(&ctx);
+
+	size_t n;
+	uint8_t *buf = th_read_file(path, &n);
+	Elf64_Ehdr eh;
+	memcpy(&eh, buf, sizeof eh);
+	bool patched = false;
+	for (unsigned i = 1; i < eh.e_shnum && !patched; i++) {
+		Elf64_Shdr sh;
+		memcpy(&sh, buf + eh.e_shoff + (size_t)i * sizeof sh, sizeof sh);
+		if (!(sh.sh_flags & SHF_COMPRESSED))
+			continue;
+		Elf64_Chdr chdr;
+		memcpy(&chdr, buf + sh.sh_offset, sizeof chdr);
+		chdr.ch_size = (uint64_t)1 << 40; /* a terabyte from a few hundred bytes */
+		memcpy(buf + sh.sh_offset, &chdr, sizeof chdr);
+		patched = true;
+	}
+	assert_true(patched);
+	char *p = th_write_file("gzbomb.o", buf, n);
+	expect_refusal(p, HP_ECORRUPT, "declares 1099511627776 bytes once inflated");
+	free(p);
+	free(buf);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_formats_elfread__symbol_out_of_section),
 		cmocka_unit_test(test_formats_elfread__executable_refused),
 		cmocka_unit_test(test_formats_elfread__from_memory),
+		cmocka_unit_test(test_formats_elfread__inflate_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
