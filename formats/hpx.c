@@ -538,14 +538,26 @@ static int read_table(struct hp_ctx *ctx, const char *name, const uint8_t *pl, s
 	return 0;
 }
 
+/*
+ * Whether [off, off + n) lies in one segment with at least prot. Segments are
+ * sorted and disjoint (checked before any caller), so a binary search finds the
+ * last one starting at or before off: a file of many functions and many
+ * segments costs n log n, not n * m.
+ */
 static bool segment_has(const struct hpx *h, uint64_t off, uint64_t n, uint32_t prot)
 {
-	for (size_t i = 0; i < h->nsegments; i++) {
-		const struct hpx_segment *s = &h->segments[i];
-		if (off >= s->offset && n <= s->size && off - s->offset <= s->size - n)
-			return (s->prot & prot) == prot;
+	size_t lo = 0, hi = h->nsegments;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->segments[mid].offset <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	if (lo == 0)
+		return false;
+	const struct hpx_segment *s = &h->segments[lo - 1];
+	return n <= s->size && off - s->offset <= s->size - n && (s->prot & prot) == prot;
 }
 
 static int cmp_fixup_off(const void *a, const void *b)
@@ -673,6 +685,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 	h->funcs = hp_arena_array(ctx, h->nfuncs, sizeof *h->funcs);
 	if (!h->funcs)
 		return hp_nomem(ctx);
+	uint64_t next_mask = 0; /* each function's masks follow the previous one's */
 	for (size_t i = 0; i < h->nfuncs; i++) {
 		struct hpx_func *f = &h->funcs[i];
 		p = sec[SEC_FUNCS].p + 88 * i;
@@ -705,6 +718,12 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 		if (f->mask_first > h->nmasks || f->mask_count > h->nmasks - f->mask_first)
 			return BAD("function %s: masks %u+%u outside the %zu masks", f->name,
 				   f->mask_first, f->mask_count, h->nmasks);
+		/* No record is shared, so checking every function's masks costs at most
+		 * one pass over MASKS, however many functions name them. */
+		if (f->mask_first != next_mask)
+			return BAD("function %s: masks start at %u, not %llu where the previous function's end",
+				   f->name, f->mask_first, (unsigned long long)next_mask);
+		next_mask += f->mask_count;
 		uint64_t end = 0;
 		for (uint32_t k = 0; k < f->mask_count; k++) {
 			const struct hpx_range *m = &h->masks[f->mask_first + k];

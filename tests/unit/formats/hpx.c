@@ -4,6 +4,7 @@
  * malformed files are refused with one diagnostic and never crash.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "tests/unit/helpers.h"
 
@@ -345,6 +346,72 @@ static void test_formats_hpx__semantic_checks(void **state)
 	expect_write_read_refusal(h, "not in an executable segment");
 }
 
+/* No two functions share MASKS records: checking masks costs one pass over them. */
+static void test_formats_hpx__shared_masks_refused(void **state)
+{
+	(void)state;
+	struct hpx h = sample();
+	struct hpx_func share[] = { { "f", "", 0, 0, 64, { 0 }, 0, 2, 0, 16, 0 },
+				    { "g", "", 0, 0, 64, { 0 }, 0, 2, 16, 16, 0 } };
+	h.funcs = share;
+	h.nfuncs = 2;
+	expect_write_read_refusal(h, "function g: masks start at 0, not 2");
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * Many functions, each in its own segment: finding each function's segment is
+ * a binary search, so 60,000 of each read in well under a second (a linear
+ * scan per function took 1.8 billion steps).
+ */
+static void test_formats_hpx__many_segments_read_fast(void **state)
+{
+	(void)state;
+	enum { N = 60000 };
+	struct hpx h = sample();
+	struct hpx_func *many = calloc(N, sizeof *many);
+	struct hpx_segment *segs = calloc(N, sizeof *segs);
+	assert_true(many && segs);
+	for (size_t i = 0; i < N; i++) {
+		many[i] = (struct hpx_func){ "f", "", 0, 0, 64, { 0 }, 0, 0, i * 4096, 16, 0 };
+		segs[i] = (struct hpx_segment){ i * 4096, 4096, HPX_PROT_R | HPX_PROT_X };
+	}
+	h.funcs = many;
+	h.nfuncs = N;
+	h.nmasks = 0;
+	h.segments = segs;
+	h.nsegments = N;
+	h.image_size = (uint64_t)N * 4096;
+	h.fixups = NULL;
+	h.nfixups = 0;
+	h.syms = NULL;
+	h.nsyms = 0;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(hpx_write(&ctx, &h, &buf, &len), 0);
+	struct hpx r;
+	double t0 = now();
+	int err = hpx_read(&ctx, "many.hpx", buf, len, &r);
+	double dt = now() - t0;
+	if (err < 0)
+		fail_msg("hpx_read: %s", th_last_diag(&ctx));
+	assert_int_equal(r.nfuncs, N);
+	if (dt > 1.0)
+		fail_msg("reading %d functions and segments took %.2f s", N, dt);
+	free(buf);
+	free(many);
+	free(segs);
+	hp_ctx_fini(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_formats_hpx__signature_blocks),
 		cmocka_unit_test(test_formats_hpx__signature_message),
 		cmocka_unit_test(test_formats_hpx__semantic_checks),
+		cmocka_unit_test(test_formats_hpx__shared_masks_refused),
+		cmocka_unit_test(test_formats_hpx__many_segments_read_fast),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
