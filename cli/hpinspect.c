@@ -80,10 +80,16 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 	hex(stdout, h->patch_id, 16);
 	printf("\nsequence:  %llu\n", (unsigned long long)h->sequence);
 	if (h->created) {
+		/* Any 64-bit value can arrive here; gmtime fails past year 2^31. */
 		time_t t = (time_t)h->created;
+		struct tm tm;
 		char buf[64];
-		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		printf("created:   %s\n", buf);
+		if (h->created <= INT64_MAX && gmtime_r(&t, &tm) &&
+		    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+			printf("created:   %s\n", buf);
+		else
+			printf("created:   %llu seconds after 1970 (not a date)\n",
+			       (unsigned long long)h->created);
 	} else {
 		printf("created:   not recorded\n");
 	}
