@@ -103,6 +103,13 @@ int dw_fail(struct dw *dw, const char *what);
 void dw_forget(struct dw *dw);
 /* The DIE at offset off (free with dwarf_dealloc(.., DW_DLA_DIE)). */
 int dw_die_at(struct dw *dw, uint64_t off, Dwarf_Die *out);
+/*
+ * dwarf_siblingof_b(), refusing a sibling that does not start after die:
+ * libdwarf 20210528 follows a DW_AT_sibling wherever it points, and one
+ * pointing back made a walk endless (found by the dwarf fuzz target). Every
+ * loop over siblings steps with this, so a walk reads each entry once.
+ */
+int dw_next_sibling(struct dw *dw, Dwarf_Die die, Dwarf_Die *next);
 uint64_t dw_die_offset(struct dw *dw, Dwarf_Die die);
 Dwarf_Half dw_tag(struct dw *dw, Dwarf_Die die);
 bool dw_has(struct dw *dw, Dwarf_Die die, Dwarf_Half at);

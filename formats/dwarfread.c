@@ -382,6 +382,27 @@ int dw_fail(struct dw *dw, const char *what)
 	return e;
 }
 
+int dw_next_sibling(struct dw *dw, Dwarf_Die die, Dwarf_Die *next)
+{
+	*next = NULL;
+	int rc = dwarf_siblingof_b(dw->dbg, die, 1, next, &dw->err);
+	if (rc != DW_DLV_OK)
+		return rc;
+	Dwarf_Off a = 0, b = 0;
+	if (dwarf_dieoffset(die, &a, &dw->err) != DW_DLV_OK ||
+	    dwarf_dieoffset(*next, &b, &dw->err) != DW_DLV_OK || b <= a) {
+		dwarf_dealloc(dw->dbg, *next, DW_DLA_DIE);
+		*next = NULL;
+		dw_forget(dw);
+		if (!dw->failed)
+			dw->failed = hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
+					    "DWARF: the entry after the one at %#llx starts at %#llx, not after it; the file is corrupt",
+					    (unsigned long long)a, (unsigned long long)b);
+		return DW_DLV_ERROR;
+	}
+	return DW_DLV_OK;
+}
+
 int dw_die_at(struct dw *dw, uint64_t off, Dwarf_Die *out)
 {
 	*out = NULL;
@@ -1111,7 +1132,7 @@ static int walk_units(struct dw *dw)
 		while (rc == DW_DLV_OK && !err) {
 			err = index_top(dw, cu, child, &capfuncs);
 			Dwarf_Die sib = NULL;
-			rc = dwarf_siblingof_b(dw->dbg, child, 1, &sib, &dw->err);
+			rc = dw_next_sibling(dw, child, &sib);
 			dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 			child = sib;
 			if (rc == DW_DLV_ERROR && !err)
@@ -1189,7 +1210,7 @@ static int deep_walk(struct dw *dw, Dwarf_Die die, uint64_t scope, bool origins,
 				err = walk_function(dw, o);
 		}
 		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 		child = next;
 		if (rc == DW_DLV_ERROR && !err)
@@ -1268,7 +1289,7 @@ int dw_index_deep(struct dw *dw)
 			if (dw_tag(dw, child) == DW_TAG_subprogram && !dw_map_get(&dw->walked, off))
 				err = deep_walk(dw, child, off, false, 0);
 			Dwarf_Die sib = NULL;
-			rc = dwarf_siblingof_b(dw->dbg, child, 1, &sib, &dw->err);
+			rc = dw_next_sibling(dw, child, &sib);
 			dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 			child = sib;
 		}
@@ -1423,7 +1444,7 @@ static int collect_inlines(struct dw *dw, Dwarf_Die die, struct names *ns, int d
 		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
 			err = collect_inlines(dw, child, ns, depth + 1);
 		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 		child = next;
 		if (rc == DW_DLV_ERROR && !err)

@@ -228,7 +228,7 @@ static int read_children(struct dw *dw, Dwarf_Die die, struct dw_type *t)
 			t->varargs = true;
 		}
 		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 		child = next;
 		if (rc == DW_DLV_ERROR && !err)
@@ -728,7 +728,7 @@ static int walk_body(struct dw *dw, Dwarf_Die die, bool top, const char *inlined
 			}
 		}
 		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 		child = next;
 		if (rc == DW_DLV_ERROR && !err)
@@ -756,7 +756,7 @@ static int read_params(struct dw *dw, Dwarf_Die sig, struct dw_subprogram *p)
 			p->varargs = true;
 		}
 		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
 		child = next;
 		if (rc == DW_DLV_ERROR && !err)
