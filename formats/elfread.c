@@ -306,6 +306,17 @@ static int read_rela(struct hp_ctx *ctx, struct obj *obj, struct obj_sec *rs)
 	}
 	if (!sorted)
 		qsort(rels, n, sizeof *rels, cmp_rel);
+	/* Two relocations filling the same bytes: no assembler writes that, and
+	 * what ends up there would depend on the order they are applied in. */
+	for (size_t i = 1; i < n; i++) {
+		unsigned w = reloc_x86_64_info(rels[i - 1].type)->width;
+		if (w && reloc_x86_64_info(rels[i].type)->width &&
+		    rels[i].offset - rels[i - 1].offset < w)
+			return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
+				      "%s: relocations at %#llx and %#llx fill the same bytes; the file is corrupt",
+				      secdesc(ctx, rs), (unsigned long long)rels[i - 1].offset,
+				      (unsigned long long)rels[i].offset);
+	}
 	target->rels = rels;
 	target->nrels = n;
 	target->rels_loaded = true;
