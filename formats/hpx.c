@@ -710,6 +710,10 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 		if (f->old_size > UINT32_MAX || (!(f->flags & HPX_FUNC_CHECK_ONLY) && f->old_size < 5))
 			return BAD("function %s: old size %llu cannot take a 5-byte jump", f->name,
 				   (unsigned long long)f->old_size);
+		if ((f->flags & HPX_FUNC_CHECK_ONLY) && (f->new_offset || f->new_size))
+			return BAD("function %s: checked only, yet it has new code %#llx+%#llx",
+				   f->name, (unsigned long long)f->new_offset,
+				   (unsigned long long)f->new_size);
 		if (!(f->flags & HPX_FUNC_CHECK_ONLY) &&
 		    (f->new_size == 0 || !segment_has(h, f->new_offset, f->new_size, HPX_PROT_X)))
 			return BAD("function %s: new code %#llx+%#llx is not in an executable segment",

@@ -340,6 +340,14 @@ static void test_formats_hpx__semantic_checks(void **state)
 	expect_write_read_refusal(h, "past its end");
 
 	h = sample();
+	struct hpx_func cold_code[] = {
+		{ "f.cold", "", 0, 0, 12, { 0 }, 0, 0, 0, 16, HPX_FUNC_CHECK_ONLY }
+	};
+	h.funcs = cold_code;
+	h.nfuncs = 1;
+	expect_write_read_refusal(h, "checked only, yet it has new code 0+0x10");
+
+	h = sample();
 	struct hpx_func outside[] = { { "f", "", 0, 0, 64, { 0 }, 0, 0, 4096, 16, 0 } };
 	h.funcs = outside;
 	h.nfuncs = 1;
