@@ -259,7 +259,7 @@ int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
 				if (sh.sh_entsize != sizeof(Elf64_Sym) ||
 				    !hp_range_ok(sh.sh_offset, sh.sh_size, img->size)) {
 					err = hp_err(ctx, HP_ECORRUPT, path, NULL,
-						     "symbol table of %llu bytes at %#llx, entry size %llu: not inside the file; the file is corrupt",
+						     "symbol table of %llu bytes at %#llx with entries of %llu bytes: not 24-byte symbols inside the file; the file is corrupt",
 						     (unsigned long long)sh.sh_size,
 						     (unsigned long long)sh.sh_offset,
 						     (unsigned long long)sh.sh_entsize);

@@ -112,10 +112,9 @@ static int read_sections(struct hp_ctx *ctx, struct obj *obj)
 			continue;
 		if (!hp_range_ok(sh.sh_offset, sh.sh_size, obj->file_size))
 			return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
-				      "%s: bytes %#llx..%#llx lie past the end of the file (%llu bytes); the file is corrupt",
+				      "%s: bytes [%#llx, +%#llx) lie past the end of the file (%llu bytes); the file is corrupt",
 				      secdesc(ctx, s), (unsigned long long)sh.sh_offset,
-				      (unsigned long long)(sh.sh_offset + sh.sh_size),
-				      (unsigned long long)obj->file_size);
+				      (unsigned long long)sh.sh_size, (unsigned long long)obj->file_size);
 		if (s->flags & SHF_COMPRESSED) {
 			if (s->flags & SHF_ALLOC)
 				return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
