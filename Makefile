@@ -136,6 +136,10 @@ samples: $(BIN)/hpdiff $(BIN)/hpbuild $(BIN)/hpinspect
 e2e: $(TOOLS:%=$(BIN)/%)
 	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; BIN=$(BIN) sh $$t; done
 
+# Known-bad inputs and the one line each must produce (tests/golden-bad/gen.py).
+golden-bad: $(TOOLS:%=$(BIN)/%)
+	sh tests/golden-bad/run.sh $(BIN)
+
 # ----- fuzzing ---------------------------------------------------------------
 # tests/fuzz/<target>.c is one libFuzzer entry point per reader. make check links
 # each with tests/fuzz/replay.c and runs its corpus once; make fuzz links each with
@@ -185,7 +189,7 @@ fuzz: deps
 
 check: deps
 	$(MAKE) all
-	$(MAKE) unit samples e2e fuzz-replay
+	$(MAKE) unit samples e2e fuzz-replay golden-bad
 	@echo "make check: all tests passed"
 
 asan:
@@ -227,7 +231,7 @@ clean:
 	rm -rf build build-asan build-fuzz bin
 
 .PHONY: all bin unit samples e2e check asan demo bench deps format clean fuzz fuzz-replay \
-	fuzz-targets
+	fuzz-targets golden-bad
 
 -include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
 
