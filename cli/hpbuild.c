@@ -526,6 +526,7 @@ int main(int argc, char **argv)
 	uint8_t *file = NULL;
 	size_t size = 0;
 	int rc = EXIT_ERROR, err = 0;
+	bool json_done = false; /* the --json report holds the final verdict */
 
 	if (o.old_dir) {
 		err = pairs_from_dirs(&ctx, &o, &pairs, &npairs);
@@ -611,9 +612,17 @@ int main(int argc, char **argv)
 		if (err < 0)
 			goto out;
 	}
+	/* The report first, saying "written": if it cannot be written, the patch is
+	 * not either, so a failed run never leaves a patch behind. If the patch
+	 * then cannot be written, the report is written again, saying so. */
+	if (o.json && (err = write_json(&ctx, &o, pairs, npairs, &h, size, EXIT_WRITTEN)) < 0) {
+		json_done = true;
+		goto out;
+	}
 	if ((err = hp_write_file_atomic(&ctx, o.output, file, size)) < 0)
 		goto out;
 	rc = EXIT_WRITTEN;
+	json_done = true;
 	if (o.verbose) {
 		for (size_t i = 0; i < h.nfuncs; i++)
 			printf("replaces %s%s%s (%llu bytes) with %llu bytes at +%#llx\n", h.funcs[i].name,
@@ -626,8 +635,8 @@ int main(int argc, char **argv)
 out:
 	if (err == -HP_EUNPATCHABLE)
 		rc = EXIT_REFUSED;
-	if (o.json && write_json(&ctx, &o, pairs, npairs, &h, size, rc) < 0 && rc == EXIT_WRITTEN)
-		rc = EXIT_ERROR;
+	if (o.json && !json_done)
+		write_json(&ctx, &o, pairs, npairs, &h, size, rc);
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);
 	free(file);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -55,6 +56,30 @@ int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out
 	return 0;
 }
 
+/*
+ * Signals whose default action ends the process (SIGKILL aside, which cannot
+ * be held): while a temporary file exists they are held, so that an
+ * interrupted run (a build system's SIGTERM, a Ctrl-C) cannot leave one behind.
+ */
+static const int ending_signals[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,   SIGPIPE, SIGALRM,
+				      SIGUSR1, SIGUSR2, SIGXCPU, SIGVTALRM, SIGPROF, SIGXFSZ };
+
+/* Whether a held signal arrived that will end the process once released. */
+static bool ending_signal_pending(void)
+{
+	sigset_t pending;
+	if (sigpending(&pending) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof ending_signals / sizeof ending_signals[0]; i++) {
+		struct sigaction sa;
+		if (sigismember(&pending, ending_signals[i]) == 1 &&
+		    sigaction(ending_signals[i], NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+		    sa.sa_handler == SIG_DFL)
+			return true;
+	}
+	return false;
+}
+
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len)
 {
 	size_t n = strlen(path) + 16;
@@ -62,10 +87,16 @@ int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, 
 	if (!tmp)
 		return hp_nomem(ctx);
 	snprintf(tmp, n, "%s.tmpXXXXXX", path);
+	sigset_t held, saved;
+	sigemptyset(&held);
+	for (size_t i = 0; i < sizeof ending_signals / sizeof ending_signals[0]; i++)
+		sigaddset(&held, ending_signals[i]);
+	sigprocmask(SIG_BLOCK, &held, &saved);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		int e = errno;
 		free(tmp);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return hp_err(ctx, HP_ERROR, path, NULL, "cannot create: %s", strerror(e));
 	}
 	/* mkstemp makes the file 0600; give it what open(0666) would under the umask. */
@@ -89,11 +120,15 @@ int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, 
 		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot flush: %s", strerror(errno));
 	if (close(fd) < 0 && !err)
 		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot close: %s", strerror(errno));
+	/* Interrupted while writing: the process is about to end; leave nothing. */
+	if (!err && ending_signal_pending())
+		err = hp_err(ctx, HP_ERROR, path, NULL, "interrupted by a signal; not written");
 	if (!err && rename(tmp, path) < 0)
 		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot rename into place: %s",
 			     strerror(errno));
 	if (err)
 		unlink(tmp);
 	free(tmp);
+	sigprocmask(SIG_SETMASK, &saved, NULL); /* a held signal takes effect here */
 	return err;
 }

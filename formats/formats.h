@@ -405,7 +405,10 @@ int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out
 /*
  * Write len bytes to path atomically: into a temporary file in the same
  * directory, flushed, then renamed over path. On failure nothing is left
- * behind and path is untouched.
+ * behind and path is untouched. Signals that would end the process (SIGTERM,
+ * SIGINT, SIGHUP ...) are held while the temporary file exists; if one
+ * arrives, the file is removed, path is untouched, and the signal takes effect
+ * on return. Only SIGKILL can leave a PATH.tmpXXXXXX behind.
  */
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len);
 
