@@ -23,8 +23,23 @@
 
 #include "differ/differ.h"
 
-/* How deep anonymous pieces that point at pieces are followed before giving up. */
+/*
+ * How far anonymous pieces that point at pieces are followed. Depth alone does
+ * not bound the work: a piece can point at many pieces, each at many more; 7
+ * layers of 16 pieces, each pointing at all 16 of the next, asked for 16^7
+ * comparisons. Two things bound it. A pair of pieces found equal is
+ * remembered for the pass (found equal at any depth, they are equal), so each
+ * pair is compared once. And the pass has a budget: each piece compared costs
+ * its length plus PIECE_VISIT_COST, and differ_compare() may spend
+ * PIECE_BUDGET_PER_BYTE times the bytes of both objects plus
+ * PIECE_BUDGET_BASE, which real code (jump tables, constants, strings)
+ * never nears. Past the depth or the budget a reference into a piece is
+ * reported changed, never guessed equal.
+ */
 #define MAX_PIECE_DEPTH 8
+#define PIECE_VISIT_COST 64
+#define PIECE_BUDGET_PER_BYTE 16
+#define PIECE_BUDGET_BASE (1u << 20)
 
 /* ===================================================================== */
 /* Resolving a relocation to what it refers to                           */
@@ -326,6 +341,9 @@ struct cmp {
 	struct hp_ctx *ctx;
 	const struct obj *old, *new;
 	const char *why; /* first difference, arena string */
+	uint64_t budget; /* what following pieces may still cost (see PIECE_BUDGET_*) */
+	bool gave_up;    /* the budget ran out while comparing the current pair */
+	struct hp_map equal; /* "osec:ostart:nsec:nstart:len" of piece pairs found equal */
 };
 
 /* A short, printable rendering of a string piece. */
@@ -413,14 +431,29 @@ static bool ref_equal(struct cmp *c, const struct differ_ref *o, const struct di
 	case DIFFER_REF_PIECE:
 		if (o->len != n->len || o->off != n->off || !piece_flags_equal(o->sec, n->sec))
 			goto differ;
-		if (depth >= MAX_PIECE_DEPTH)
-			goto differ; /* too deep to tell: say changed, never guess equal */
 		{
+			char key[128];
+			snprintf(key, sizeof key, "%u:%llu:%u:%llu:%llu", o->sec->index,
+				 (unsigned long long)o->start, n->sec->index,
+				 (unsigned long long)n->start, (unsigned long long)o->len);
+			if (hp_map_get(&c->equal, key))
+				return true;
+			if (depth >= MAX_PIECE_DEPTH)
+				goto differ; /* too deep to tell: say changed, never guess equal */
+			if (o->len + PIECE_VISIT_COST > c->budget) {
+				c->gave_up = true;
+				goto differ;
+			}
+			c->budget -= o->len + PIECE_VISIT_COST;
 			const char *saved = c->why;
 			bool eq = range_equal(c, o->sec, o->start, n->sec, n->start, o->len, depth + 1);
 			c->why = saved; /* report the reference, not the inside of the piece */
-			if (eq)
+			if (eq) {
+				const char *k = hp_arena_strdup(c->ctx, key);
+				if (k)
+					hp_map_put(c->ctx, &c->equal, k, (void *)1, NULL);
 				return true;
+			}
 		}
 		goto differ;
 	}
@@ -515,6 +548,7 @@ static bool compared(const struct obj_sym *s)
 static void compare_pair(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
 {
 	c->why = NULL;
+	c->gave_up = false;
 	bool eq;
 	if (o->size != n->size) {
 		c->why = hp_arena_printf(c->ctx, "size %#llx -> %#llx", (unsigned long long)o->size,
@@ -530,13 +564,20 @@ static void compare_pair(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
 	} else {
 		eq = range_equal(c, o->sec, o->value, n->sec, n->value, n->size, 0);
 	}
+	if (!eq && c->gave_up)
+		c->why = "its data's pieces point at pieces too often to compare; taken as changed";
 	o->status = n->status = eq ? OBJ_SAME : OBJ_CHANGED;
 	n->why = o->why = eq ? NULL : (c->why ? c->why : "differs");
 }
 
 int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 {
-	struct cmp c = { ctx, old, new, NULL };
+	struct cmp c = { ctx, old, new, NULL,
+			 PIECE_BUDGET_PER_BYTE * (old->file_size + new->file_size) + PIECE_BUDGET_BASE,
+			 false, { 0 } };
+	int err = hp_map_init(ctx, &c.equal, 64);
+	if (err < 0)
+		return err;
 	for (size_t i = 1; i < new->nsyms; i++) {
 		struct obj_sym *n = &new->syms[i];
 		if (!compared(n))

@@ -5,6 +5,7 @@
  */
 #include <elf.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "differ/differ.h"
 #include "tests/unit/helpers.h"
@@ -530,6 +531,125 @@ static void test_differ_compare__piece_why(void **state)
 	free(src);
 }
 
+/* Assembly for an object whose function f references layer 0 of a web of
+ * anonymous pieces: each of the k pieces of a layer points at all k of the
+ * next. */
+static char *piece_web(int k, int layers)
+{
+	char *src = malloc(1 << 20), *at = src;
+	at += sprintf(at, "\t.section .text.f,\"ax\",@progbits\n\t.globl f\n\t.type f,@function\n"
+			  "f:\n\tleaq .Lp0_0(%%rip), %%rax\n\tret\n\t.size f, .-f\n"
+			  "\t.section .rodata.web,\"a\",@progbits\n\t.p2align 3\n");
+	for (int l = 0; l < layers; l++)
+		for (int i = 0; i < k; i++) {
+			at += sprintf(at, ".Lp%d_%d:\n", l, i);
+			for (int j = 0; j < k; j++) {
+				if (l + 1 < layers)
+					at += sprintf(at, "\t.quad .Lp%d_%d\n", l + 1, j);
+				else
+					at += sprintf(at, "\t.quad %d\n", j);
+			}
+		}
+	return src;
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * 7 layers of 16 pieces, each pointing at all 16 of the next, all equal: the
+ * depth limit alone allowed 16^7 comparisons (a minute and more); each pair
+ * found equal is now remembered, and the pass takes milliseconds.
+ */
+static void test_differ_compare__piece_web_compared_once(void **state)
+{
+	(void)state;
+	char *src = piece_web(16, 7);
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	char *path = th_compile("gcc", "-x assembler", "web", src);
+	struct obj *old = th_read_obj(&ctx, path), *new = th_read_obj(&ctx, path);
+	double t0 = seconds();
+	assert_int_equal(differ_correlate(&ctx, old, new), 0);
+	assert_int_equal(differ_compare(&ctx, old, new), 0);
+	double dt = seconds() - t0;
+	if (dt > 2.0)
+		fail_msg("comparing the web of pieces took %.2f s", dt);
+	assert_int_equal(th_sym(new, "f")->status, OBJ_SAME);
+	obj_free(old);
+	obj_free(new);
+	hp_ctx_fini(&ctx);
+	free(path);
+	free(src);
+}
+
+/* Functions f0..f(n-1), fj referencing table j, whose n entries point at n
+ * equal pieces of 2 KiB, in an order rotated by j * rot. */
+static char *rotated_tables(int n, int rot)
+{
+	char *src = malloc(4 << 20), *at = src;
+	at += sprintf(at, "\t.section .rodata.pieces,\"a\",@progbits\n\t.p2align 3\n");
+	for (int i = 0; i < n; i++)
+		at += sprintf(at, ".Lp%d:\n\t.zero 2048\n", i);
+	for (int j = 0; j < n; j++) {
+		at += sprintf(at, "\t.section .text.f%d,\"ax\",@progbits\n\t.globl f%d\n"
+				  "\t.type f%d,@function\nf%d:\n\tleaq .Lt%d(%%rip), %%rax\n\tret\n"
+				  "\t.size f%d, .-f%d\n\t.section .rodata.t%d,\"a\",@progbits\n"
+				  "\t.p2align 3\n.Lt%d:\n",
+			      j, j, j, j, j, j, j, j, j);
+		for (int i = 0; i < n; i++)
+			at += sprintf(at, "\t.quad .Lp%d\n", (i + j * rot) % n);
+	}
+	return src;
+}
+
+/*
+ * Remembering equal pairs does not help when every reference pairs different
+ * pieces: 128 tables of 128 entries, rotated differently in the two builds,
+ * make 16,384 distinct pairs of 2 KiB pieces. The pass's budget (16 times
+ * the bytes of both objects) runs out first, and what was left is taken as
+ * changed, never as equal.
+ */
+static void test_differ_compare__piece_budget(void **state)
+{
+	(void)state;
+	enum { N = 128 };
+	char *os = rotated_tables(N, 0), *ns = rotated_tables(N, 1);
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	char *opath = th_compile("gcc", "-x assembler", "rot-old", os);
+	char *npath = th_compile("gcc", "-x assembler", "rot-new", ns);
+	struct obj *old = th_read_obj(&ctx, opath), *new = th_read_obj(&ctx, npath);
+	double t0 = seconds();
+	assert_int_equal(differ_correlate(&ctx, old, new), 0);
+	assert_int_equal(differ_compare(&ctx, old, new), 0);
+	double dt = seconds() - t0;
+	if (dt > 2.0)
+		fail_msg("comparing the rotated tables took %.2f s", dt);
+	size_t same = 0, gave_up = 0;
+	for (int j = 0; j < N; j++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%d", j);
+		const struct obj_sym *f = th_sym(new, name);
+		if (f->status == OBJ_SAME)
+			same++;
+		else if (strstr(f->why, "point at pieces too often to compare; taken as changed"))
+			gave_up++;
+	}
+	assert_true(same > 0 && gave_up > 0 && same + gave_up == N);
+	obj_free(old);
+	obj_free(new);
+	hp_ctx_fini(&ctx);
+	free(opath);
+	free(npath);
+	free(os);
+	free(ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +664,8 @@ int main(void)
 		cmocka_unit_test(test_differ_compare__gcc_cold_part),
 		cmocka_unit_test(test_differ_compare__new_and_removed),
 		cmocka_unit_test(test_differ_compare__vector_constant),
+		cmocka_unit_test(test_differ_compare__piece_web_compared_once),
+		cmocka_unit_test(test_differ_compare__piece_budget),
 		cmocka_unit_test(test_differ_compare__piece_why),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
