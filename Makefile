@@ -145,9 +145,9 @@ golden-bad: $(TOOLS:%=$(BIN)/%)
 # each with tests/fuzz/replay.c and runs its corpus once; make fuzz links each with
 # libFuzzer (clang, ASan, UBSan) into build-fuzz/ and mutates for FUZZ_SECONDS.
 
-FUZZ_TARGETS := hpx hpx_payload elf dwarf image hpdiff
-FUZZ_LIBS    = $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
-FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd
+FUZZ_TARGETS := hpx hpx_payload verify elf dwarf image hpdiff
+FUZZ_LIBS    = $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(B)/libformats.a
+FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO)
 FUZZ_SECONDS ?= 600
 FUZZ_TIMEOUT ?= 10
 FUZZ_RSS_MB  ?= 2048

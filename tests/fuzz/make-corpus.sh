@@ -19,7 +19,7 @@ FS="-ffunction-sections -fdata-sections"
 # Object files must not depend on where they were built.
 PM="-ffile-prefix-map=$T=/src"
 
-for t in hpx hpx_payload elf dwarf image hpdiff; do
+for t in hpx hpx_payload verify elf dwarf image hpdiff; do
 	mkdir -p "$C/$t"
 	rm -f "$C/$t"/seed-*
 done
@@ -119,6 +119,28 @@ def block(alg, n, fill):
 open(sys.argv[2] + '/seed-signed-ed25519.hpx', 'wb').write(f + block(1, 64, 1))
 open(sys.argv[2] + '/seed-signed-twice.hpx', 'wb').write(f + block(1, 64, 2) + block(2, 71, 3))
 PY
+# verify: containers signed by one key, by both, by an unknown key, with a
+# signature damaged. The public keys go to tests/fuzz/keys/, the private ones
+# are thrown away with $T.
+mkdir -p "$C/verify" "$C/../keys"
+rm -f "$C/verify"/seed-* "$C/../keys"/*.pem
+openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out p256.pem 2>/dev/null
+openssl genpkey -algorithm ed25519 -out stranger.pem 2>/dev/null
+openssl pkey -in ed.pem -pubout -out "$C/../keys/ed25519.pem"
+openssl pkey -in p256.pem -pubout -out "$C/../keys/p256.pem"
+"$BIN/hpsign" t.hpx --key ed.pem -o "$C/verify/seed-ed25519.hpx"
+"$BIN/hpsign" t.hpx --key p256.pem -o "$C/verify/seed-p256.hpx"
+"$BIN/hpsign" "$C/verify/seed-ed25519.hpx" --key p256.pem -o "$C/verify/seed-both.hpx"
+"$BIN/hpsign" t.hpx --key stranger.pem -o "$C/verify/seed-untrusted.hpx"
+python3 - "$C/verify/seed-p256.hpx" "$C/verify/seed-p256-damaged.hpx" <<'PY'
+import sys
+f = bytearray(open(sys.argv[1], 'rb').read())
+f[-5] ^= 0x40
+open(sys.argv[2], 'wb').write(f)
+PY
+cp t.hpx "$C/verify/seed-unsigned.hpx"
+
 # The payloads inside, for hpx_payload (the signed ones hold the same payload).
 for f in "$C"/hpx/seed-*O2*.hpx; do
 	b=$(basename "$f" .hpx)
@@ -141,6 +163,6 @@ mkdir -p twins && cp "$S/static-twins/old/a.c" "$S/static-twins/old/b.c" twins/
 clang -O2 -Wl,--build-id=sha1 -o "$C/image/seed-clang-static-locals" twins/a.c twins/b.c main.c \
 	old.c
 
-for t in hpx hpx_payload elf dwarf image hpdiff; do
+for t in hpx hpx_payload verify elf dwarf image hpdiff; do
 	echo "$t: $(ls "$C/$t" | wc -l) files, $(du -sk "$C/$t" | cut -f1) KB"
 done
