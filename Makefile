@@ -24,6 +24,13 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
 LDLIBS_ELF   := -lelf
 LDLIBS_DWARF := -ldwarf -lelf -lz
 LDLIBS_CRYPTO := -lcrypto -ldl
+# The LLVM-C disassembler, static x86 subset (TOOLCHAIN.md section 4): only
+# differ/disasm.c includes it, and the applier never links it.
+LLVM_CONFIG  ?= llvm-config-14
+LLVM_CFLAGS  := -I$(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+LDLIBS_LLVM  := $(shell $(LLVM_CONFIG) --ldflags 2>/dev/null) \
+	$(shell $(LLVM_CONFIG) --link-static --libs x86disassembler x86desc x86info mcdisassembler 2>/dev/null) \
+	$(shell $(LLVM_CONFIG) --link-static --system-libs 2>/dev/null) -lstdc++
 P11_CFLAGS   := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 B        := build$(if $(SAN),-asan)
 BIN      := $(B)/bin
@@ -66,6 +73,7 @@ $(B)/libdiffer.a: $(DIFFER_OBJ)
 $(B)/liblinker.a: $(LINKER_OBJ)
 $(B)/libruntime.a: $(RUNTIME_OBJ)
 $(B)/libsigner.a: $(SIGNER_OBJ)
+$(B)/differ/disasm.o: CPPFLAGS += $(LLVM_CFLAGS)
 # <p11-kit/pkcs11.h>: the PKCS#11 header, for signer/ alone.
 $(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
 $(B)/libcli.a: $(CLI_LIB_OBJ)
@@ -73,13 +81,13 @@ $(B)/libcli.a: $(CLI_LIB_OBJ)
 $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) $(LDLIBS_LLVM)
 
 $(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a \
 		$(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
 
 $(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
@@ -118,7 +126,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/liblinker.a \
-		$(B)/libdiffer.a $(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka
+		$(B)/libdiffer.a $(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka $(LDLIBS_LLVM)
 
 # signer's tests also link signer/ and OpenSSL (the shorter stem makes this rule win).
 $(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(B)/libformats.a
@@ -147,7 +155,7 @@ golden-bad: $(TOOLS:%=$(BIN)/%)
 
 FUZZ_TARGETS := hpx hpx_payload verify elf dwarf image hpdiff
 FUZZ_LIBS    = $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(B)/libformats.a
-FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO)
+FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
 FUZZ_SECONDS ?= 600
 FUZZ_TIMEOUT ?= 10
 FUZZ_RSS_MB  ?= 2048

@@ -202,9 +202,9 @@ static int diff_pair(struct hp_ctx *ctx, struct pair *p)
 	err2 = obj_read_elf(ctx, p->new_path, &p->new);
 	if (err < 0 || err2 < 0)
 		return err < 0 ? err : err2;
-	/* Refuse objects whose sections hold several functions: comparing them would guess. */
-	err = differ_check_input(ctx, p->old);
-	err2 = differ_check_input(ctx, p->new);
+	/* Recover the references the assembler resolved (no -ffunction-sections). */
+	err = differ_recover(ctx, p->old);
+	err2 = differ_recover(ctx, p->new);
 	if (err < 0 || err2 < 0)
 		return err < 0 ? err : err2;
 	/* Pair each section and symbol of new with its twin in old. */

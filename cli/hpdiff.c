@@ -76,9 +76,9 @@ int main(int argc, char **argv)
 	int err2 = obj_read_elf(&ctx, argv[optind + 1], &new);
 	if (err < 0 || err2 < 0)
 		goto out;
-	/* Refuse objects whose sections hold several functions: comparing them would guess. */
-	err = differ_check_input(&ctx, old);
-	err2 = differ_check_input(&ctx, new);
+	/* Recover the references the assembler resolved (no -ffunction-sections). */
+	err = differ_recover(&ctx, old);
+	err2 = differ_recover(&ctx, new);
 	if (err < 0 || err2 < 0)
 		goto out;
 	/* Pair each section and symbol of new with its twin in old. */

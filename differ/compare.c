@@ -82,9 +82,9 @@ static int cmp_u64(const void *a, const void *b)
 static int64_t code_bias(const struct obj_rel *r)
 {
 	const struct reloc_info *ri = reloc_x86_64_info(r->type);
-	if (ri && (ri->kind == RELOC_PCREL || ri->kind == RELOC_PLT || ri->kind == RELOC_GOTPCREL))
-		return ri->width;
-	return 0;
+	if (!ri || !(ri->kind == RELOC_PCREL || ri->kind == RELOC_PLT || ri->kind == RELOC_GOTPCREL))
+		return 0;
+	return r->bias >= 0 ? r->bias : ri->width; /* exact once differ_recover decoded it */
 }
 
 /*
@@ -314,8 +314,9 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 	}
 	if (sec->nsyms) {
 		const struct obj_sym *x = t >= 0 ? obj_sym_at(sec, (uint64_t)t) : NULL;
-		if (!x && sec->nsyms == 1)
-			x = sec->syms[0]; /* a section that is one object */
+		if (!x && sec->nsyms == 1 && sec->syms[0]->value == 0 &&
+		    sec->syms[0]->size == sec->size)
+			x = sec->syms[0]; /* a section that is one object: any offset is in it */
 		if (x) {
 			out->kind = DIFFER_REF_SYM;
 			out->sym = x;

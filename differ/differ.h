@@ -2,7 +2,8 @@
  * differ.h: passes 3 to 6 of the pipeline, which decide what changed between two
  * builds of one object, and the report that says so.
  *
- *   differ_check_input()  refuse objects the passes cannot read function by function
+ *   differ_recover()      recover what the assembler resolved (objects without
+ *                         -ffunction-sections), so functions compare one by one
  *   differ_correlate()    pair each symbol and section of new with its twin in old
  *   differ_compare()      set status and why on every function and data object
  *   differ_explain()      add what DWARF says: which functions each one inlines
@@ -19,16 +20,59 @@
 #include "formats/formats.h"
 
 /* ===================================================================== */
-/* check.c                                                               */
+/* disasm.c: x86-64 instructions (the LLVM-C disassembler)               */
+/* ===================================================================== */
+
+#define DIS_MAX_FIELDS 4
+
+enum dis_kind {
+	DIS_IMM,    /* an immediate */
+	DIS_BRANCH, /* a relative branch's displacement; target is where it goes */
+	DIS_PCREL,  /* a RIP-relative memory operand's displacement; target is the address */
+};
+
+/* An immediate or displacement field of an instruction. */
+struct dis_field {
+	uint8_t off, size;      /* bytes from the instruction's start; width */
+	uint8_t kind;           /* enum dis_kind */
+	uint64_t target;        /* DIS_BRANCH, DIS_PCREL: the address referred to */
+};
+
+struct dis_insn {
+	uint64_t addr;          /* where it was decoded (the pc given) */
+	uint8_t len;            /* 0: undecodable */
+	uint8_t nfields;
+	struct dis_field fields[DIS_MAX_FIELDS];
+};
+
+struct disasm;
+
+/* A disassembler; free with disasm_free(). */
+int disasm_open(struct hp_ctx *ctx, struct disasm **out);
+void disasm_free(struct disasm *d);
+/*
+ * Decode the instruction at p (n bytes available), as if at address pc. Fills
+ * *out and, when text is not NULL, its AT&T text. Returns its length, 0 when
+ * the bytes are not an instruction.
+ */
+size_t disasm_insn(struct disasm *d, const uint8_t *p, size_t n, uint64_t pc, struct dis_insn *out,
+		   char *text, size_t textsz);
+
+/* ===================================================================== */
+/* recover.c                                                             */
 /* ===================================================================== */
 
 /*
- * Refuse an object whose sections hold several functions or several data
- * objects (built without -ffunction-sections -fdata-sections): calls between
- * functions of one section carry no relocation, so comparing them would guess.
- * Returns 0 or -HP_EUNSUPPORTED with one diagnostic per offending section.
+ * Make an object built without -ffunction-sections -fdata-sections comparable
+ * function by function: decode the code of every section that holds several
+ * functions (or that refers to a section holding several objects through its
+ * section symbol), give each PC-relative relocation its exact distance to the
+ * end of its instruction, and add a relocation for each reference the
+ * assembler resolved itself: a call, jump or address from one function to
+ * another in the same section. Those synthetic relocations point at the
+ * function referred to. A section that cannot be decoded is refused.
  */
-int differ_check_input(struct hp_ctx *ctx, const struct obj *obj);
+int differ_recover(struct hp_ctx *ctx, struct obj *obj);
 
 /* ===================================================================== */
 /* correlate.c                                                           */

@@ -299,7 +299,7 @@ static int read_rela(struct hp_ctx *ctx, struct obj *obj, struct obj_sec *rs)
 				      secdesc(ctx, rs), i, ri->name,
 				      (unsigned long long)raw[i].r_offset, secdesc(ctx, target));
 		rels[i] = (struct obj_rel){ raw[i].r_offset, type, raw[i].r_addend,
-					    &obj->syms[symi] };
+					    &obj->syms[symi], -1, false };
 		if (i && rels[i].offset < rels[i - 1].offset)
 			sorted = false;
 	}

@@ -235,6 +235,9 @@ struct obj_rel {
 	uint32_t type;       /* R_X86_64_* */
 	int64_t addend;      /* r_addend */
 	struct obj_sym *sym; /* target; syms[0] (the null symbol) when r_sym is 0 */
+	int8_t bias;         /* PC-relative in code: bytes from r_offset to the end of the
+				instruction, when decoded (differ_recover); -1 unknown */
+	bool synthetic;      /* made by differ_recover for a reference the assembler resolved */
 };
 
 struct obj_sec {

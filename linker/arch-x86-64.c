@@ -16,6 +16,11 @@
  * GOTPCRELX load into a lea, or a TLS sequence into a shorter one, the bytes
  * around the field changed. The old-bytes hash masks them (arch_x86_64_mask).
  *
+ * A short jump (rel8) from one function to another, which the assembler makes
+ * of a tail call when both share .text (no -ffunction-sections), cannot reach
+ * the process from the image: it goes to a near stub placed right after its
+ * function, which jumps on (arch_x86_64_near_stub).
+ *
  * Refused, with the reason: thread-local storage (the TLS block of a running
  * process cannot grow, and a patch has no TLS template), and the large-model
  * GOT forms (GOTOFF64, GOTPC64, PLTOFF64 ...), which gcc and clang emit only
@@ -59,9 +64,10 @@ enum arch_action arch_x86_64_classify(uint32_t type, const char **why)
 	case R_X86_64_GOTPC32_TLSDESC:
 		*why = "thread-local storage access in patched code is not supported";
 		return ARCH_REFUSE;
+	case R_X86_64_PC8:
+		return ARCH_PCREL8;
 	case R_X86_64_8:
 	case R_X86_64_16:
-	case R_X86_64_PC8:
 	case R_X86_64_PC16:
 		*why = "8- and 16-bit relocations are not supported";
 		return ARCH_REFUSE;
@@ -121,4 +127,20 @@ void arch_x86_64_stub(uint8_t out[16], uint64_t at, uint64_t slot)
 	out[1] = 0x25;
 	hp_store_le32(out + 2, (uint32_t)(int32_t)((int64_t)slot - (int64_t)(at + 6)));
 	memset(out + 6, ARCH_X86_64_CODE_FILL, 10);
+}
+
+void arch_x86_64_near_stub(uint8_t out[16], uint64_t at, int64_t target)
+{
+	memset(out, ARCH_X86_64_CODE_FILL, 16);
+	if (target >= 0) {
+		/* e9 rel32: jmp target */
+		out[0] = 0xe9;
+		hp_store_le32(out + 1, (uint32_t)(int32_t)(target - (int64_t)(at + 5)));
+		return;
+	}
+	/* ff 25 02 00 00 00: jmp *(rip + 2), the slot right after the 2 fill bytes */
+	out[0] = 0xff;
+	out[1] = 0x25;
+	hp_store_le32(out + 2, ARCH_NEAR_SLOT - 6);
+	memset(out + ARCH_NEAR_SLOT, 0, 8);
 }

@@ -39,6 +39,9 @@ struct litem {
 	enum region region;
 	uint64_t align;
 	uint64_t off;                  /* image offset, set in phase 3 */
+	size_t nnear;                  /* near stubs for its short jumps, placed right after it */
+	uint64_t near_at;              /* where the first is, set in phase 3 */
+	size_t near_used;              /* phase 4: how many are written */
 };
 
 /* A symbol of the process the image refers to. */
@@ -336,6 +339,8 @@ static int scan_relocations(struct linker *l)
 			} else if (t.act == ARCH_BRANCH32 && !t.item) {
 				l->syms[t.sym].needs_stub = true;
 				l->syms[t.sym].got = 0;
+			} else if (t.act == ARCH_PCREL8) {
+				l->items[i].nnear++; /* a near stub, in case the target is out of reach */
 			}
 		}
 	}
@@ -364,6 +369,11 @@ static void assign_offsets(struct linker *l)
 			at = align_up(at, li->align);
 			li->off = at;
 			at += li->it->size ? li->it->size : 1;
+			if (li->nnear) {
+				at = align_up(at, 16);
+				li->near_at = at;
+				at += 16 * li->nnear;
+			}
 		}
 		if (r == R_TEXT) {
 			at = align_up(at, 16);
@@ -467,6 +477,35 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 			slot = (uint64_t)l->syms[t.sym].got;
 		}
 		return put_rel32(l, li, P, (int64_t)slot + r->addend - (int64_t)P);
+	}
+	case ARCH_PCREL8: {
+		/* Where the CPU goes: S + A + bias, with bias the field-to-end distance. */
+		if (r->bias < 0)
+			return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, pair_path(l, li->pair),
+						   li->it->sym ? li->it->sym->name : NULL,
+						   "8-bit PC-relative relocation at +%#llx in an instruction that was not decoded",
+						   (unsigned long long)(r->offset - li->it->start));
+		int64_t v = T + off - (int64_t)P;
+		if (t.item && v >= INT8_MIN && v <= INT8_MAX) {
+			l->image[P] = (uint8_t)(int8_t)v;
+			return 0;
+		}
+		struct litem *self = &l->items[(size_t)(li - l->items)];
+		uint64_t stub = self->near_at + 16 * self->near_used++;
+		int64_t dest = T + off + r->bias;
+		arch_x86_64_near_stub(l->image + stub, stub, t.item ? dest : -1);
+		if (!t.item && (err = add_fixup(l, stub + ARCH_NEAR_SLOT, HPX_FIX_ABS64, sym,
+						off + r->bias)) < 0)
+			return err;
+		v = (int64_t)stub - (int64_t)(P + (uint64_t)r->bias);
+		if (v < INT8_MIN || v > INT8_MAX)
+			return l->refused = hp_err(
+				       l->ctx, HP_EUNPATCHABLE, pair_path(l, li->pair),
+				       li->it->sym ? li->it->sym->name : NULL,
+				       "short jump at +%#llx to another function is too far from the end of this one to be redirected; build with -ffunction-sections",
+				       (unsigned long long)(r->offset - li->it->start));
+		l->image[P] = (uint8_t)(int8_t)v;
+		return 0;
 	}
 	case ARCH_ABS64:
 		return add_fixup(l, P, HPX_FIX_ABS64, sym, T + off);

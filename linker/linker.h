@@ -43,6 +43,7 @@ enum arch_action {
 	ARCH_ABS32,    /* zero-extended */
 	ARCH_ABS32S,   /* sign-extended */
 	ARCH_PCREL64,
+	ARCH_PCREL8,   /* a short jump (rel8): to a near stub when the target is far */
 	ARCH_REFUSE,   /* TLS and large-model forms: refused with a reason */
 };
 
@@ -57,6 +58,14 @@ enum arch_action arch_x86_64_classify(uint32_t type, const char **why);
 void arch_x86_64_mask(uint32_t type, int64_t *lo, int64_t *hi);
 /* The 16 bytes of a jump stub at image offset at, jumping through the slot at slot. */
 void arch_x86_64_stub(uint8_t out[16], uint64_t at, uint64_t slot);
+/*
+ * A near stub, placed right after a function, for a short jump that cannot
+ * reach its target: "jmp *8(%rip)"-style through the 8-byte slot at out + 8
+ * (filled by a fixup), or, when the target is at a known image offset, a
+ * direct "jmp rel32" to it (target >= 0).
+ */
+void arch_x86_64_near_stub(uint8_t out[16], uint64_t at, int64_t target);
+#define ARCH_NEAR_SLOT 8 /* offset of the slot inside a near stub */
 /* The bytes used to fill gaps in code: int3. */
 #define ARCH_X86_64_CODE_FILL 0xcc
 

@@ -18,7 +18,9 @@
 # is malformed, else 0.
 set -eu
 
-all_configs="gcc-O0 gcc-O2 clang-O0 clang-O2"
+# Each compiler and level, with -ffunction-sections -fdata-sections and (-nofs)
+# without: the change sets must be the same.
+all_configs="gcc-O0 gcc-O2 clang-O0 clang-O2 gcc-O0-nofs gcc-O2-nofs clang-O0-nofs clang-O2-nofs"
 
 usage()
 {
@@ -35,7 +37,9 @@ words()
 # selector_matches SEL CONFIG: does a `key@SEL` line apply to CONFIG (e.g. gcc-O2)?
 selector_matches()
 {
-	[ "$1" = "$2" ] || [ "$1" = "${2%-*}" ] || [ "$1" = "${2#*-}" ]
+	local c=${2%-nofs}
+	[ "$1" = "$2" ] || [ "$1" = "$c" ] || [ "$1" = "${c%-*}" ] || [ "$1" = "${c#*-}" ] ||
+		{ [ "$1" = nofs ] && [ "$c" != "$2" ]; }
 }
 
 # stems DIR: the file stems of a multi-file sample ("a b"), nothing for old.c/new.c.
@@ -75,7 +79,7 @@ parse_expect()
 		case $1 in *@*) sel=${1#*@} ;; esac
 		shift
 		if [ -n "$sel" ]; then
-			case " gcc clang O0 O2 $all_configs " in
+			case " gcc clang O0 O2 nofs $all_configs " in
 			*" $sel "*) ;;
 			*) echo "line $n: unknown selector '$sel'"; return 1 ;;
 			esac
@@ -193,12 +197,15 @@ lint()
 run_pair()
 {
 	local config=$1 oldc=$2 newc=$3 prefix=$4 w=$5
-	local cc=${config%-*} opt=-${config#*-} stem side src rc=0
+	local base=${config%-nofs} stem side src rc=0 sections="-ffunction-sections -fdata-sections"
+	local cc=${base%-*} opt=-${base#*-}
+	[ "$base" = "$config" ] || sections=""
 	stem=$(basename "$oldc" .c)
 	for side in old new; do
 		src=$oldc
 		[ $side = old ] || src=$newc
-		if ! "$cc" "$opt" -g -ffunction-sections -fdata-sections -Wall -Wextra -Werror \
+		# shellcheck disable=SC2086 # $sections is empty or two flags
+		if ! "$cc" "$opt" -g $sections -Wall -Wextra -Werror \
 			-c "$src" -o "$w/$side-$stem.o" >"$w/cc.log" 2>&1; then
 			cat "$w/cc.log" >>"$w/output"
 			echo "error: $cc $opt does not compile $src"

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: hpdiff and hpbuild on a pair of mutated objects, every pass in
- * the tools' order: read both (formats/elfread.c), differ_check_input,
+ * the tools' order: read both (formats/elfread.c), differ_recover (LLVM),
  * differ_correlate, differ_compare, differ_explain (DWARF), differ_check_layout
  * (the safety gate: DWARF types and variables of both), the report as text and
  * JSON; then, when the gate found nothing, as hpbuild does, differ_collect and
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (obj_read_elf_mem(&ctx, "old.o", a, n_old, &old) < 0 ||
 	    obj_read_elf_mem(&ctx, "new.o", b, size - 4 - n_old, &new) < 0)
 		goto out;
-	if (differ_check_input(&ctx, old) < 0 || differ_check_input(&ctx, new) < 0)
+	if (differ_recover(&ctx, old) < 0 || differ_recover(&ctx, new) < 0)
 		goto out;
 	struct differ_findings findings = { 0 };
 	if (differ_correlate(&ctx, old, new) < 0 || differ_compare(&ctx, old, new) < 0 ||
