@@ -7,6 +7,7 @@
 #   make bench    benchmarks (downloads the SQLite amalgamation; minutes)
 #   make asan     make check with AddressSanitizer and UBSan
 #   make fuzz     libFuzzer on every reader, FUZZ_SECONDS (600) each; -j2 runs two at once
+#   make realfix  hpbuild on Debian's security fixes to expat (downloads; a minute)
 #
 # Dependencies point one way: formats <- differ <- cli, and formats <- signer.
 # Each folder is one static library; a tool links only what it uses. Only
@@ -213,6 +214,10 @@ bench: deps
 	$(MAKE) all
 	bench/run.sh bin
 
+realfix: deps
+	$(MAKE) all
+	tests/realfix.sh bin
+
 # ----- dependencies --------------------------------------------------------
 
 # TOOLCHAIN.md section 1, plus the unversioned clang driver the tests call.
@@ -238,8 +243,8 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz bin
 
-.PHONY: all bin unit samples e2e check asan demo bench deps format clean fuzz fuzz-replay \
-	fuzz-targets golden-bad
+.PHONY: all bin unit samples e2e check asan demo bench realfix deps format clean fuzz \
+	fuzz-replay fuzz-targets golden-bad
 
 -include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
 
