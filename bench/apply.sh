@@ -85,6 +85,7 @@ int main(void)
 		s += value(i);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("%.3f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e8);
+	fflush(stdout); /* stdout is a file: without this the script waits for a line never written */
 	getchar();
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < 100000000; i++)
@@ -101,7 +102,8 @@ mkfifo in
 ./caller < in > cout &
 PID=$!
 exec 3> in
-while [ "$(wc -l < cout)" -lt 1 ]; do sleep 0.05; done
+for _ in $(seq 600); do [ "$(wc -l < cout)" -ge 1 ] && break; sleep 0.05; done
+[ "$(wc -l < cout)" -ge 1 ] || { echo "apply.sh: the caller printed nothing in 30 s" >&2; exit 1; }
 "$BIN/hpapply" -q --insecure-unsigned --pid "$PID" callfix.hpx 2>/dev/null
 echo >&3
 exec 3>&-
