@@ -17,6 +17,8 @@ static const char usage[] =
 	"each function and data object, SAME, CHANGED, NEW or REMOVED and why.\n"
 	"\n"
 	"  --json         print the report as JSON (see differ/report-format.md)\n"
+	"  --disasm       print the disassembly of every changed function, old and new\n"
+	"                 as a unified diff, with what relocated operands refer to\n"
 	"  -a, --all      list unchanged functions and data too\n"
 	"  -q, --quiet    print nothing but errors; the exit code tells\n"
 	"  -v, --verbose  add to each diagnostic where in hotpatch it was raised\n"
@@ -29,11 +31,12 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },    { "all", no_argument, NULL, 'a' },
+		{ "disasm", no_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },   { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },    { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, all = false, quiet = false;
+	bool json = false, all = false, quiet = false, disasm = false;
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpdiff");
 	int c;
@@ -44,6 +47,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			all = true;
+			break;
+		case 'd':
+			disasm = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -103,6 +109,15 @@ int main(int argc, char **argv)
 		differ_report_json(stdout, &rep);
 	else if (!quiet)
 		differ_report_text(stdout, &rep, all);
+	/* The instructions of each changed function, old against new. */
+	for (size_t i = 0; disasm && !json && !quiet && i < rep.nentries; i++) {
+		const struct differ_entry *e = &rep.entries[i];
+		if (e->kind != DIFFER_FUNC || (e->status == OBJ_SAME && !e->line_only))
+			continue;
+		putchar('\n');
+		if ((err = differ_print_disasm(&ctx, stdout, old, e->old, new, e->new)) < 0)
+			goto out;
+	}
 	rc = differ_report_has_changes(&rep) ? EXIT_CHANGES : EXIT_NO_CHANGE;
 out:
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -338,10 +338,22 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 /* ===================================================================== */
 
 /* Both objects, for the recursive comparison of pieces. */
+/* Line-number mode: the two functions' instructions and where their lines are. */
+struct lines {
+	struct disasm *d;        /* opened on first use, for the whole pass */
+	struct dw *dwo, *dwn;    /* the objects' DWARF, for their line tables */
+	const struct obj_sym *o, *n;
+	struct dis_insn *io, *in; /* the current pair's instructions */
+	size_t nio, nin, capo, capn;
+	uint32_t from, to;       /* the first line number accepted, old and new */
+	unsigned accepted;
+};
+
 struct cmp {
 	struct hp_ctx *ctx;
 	const struct obj *old, *new;
 	const char *why; /* first difference, arena string */
+	struct lines *lines; /* set: a byte difference that is a __LINE__ value is no difference */
 	uint64_t budget; /* what following pieces may still cost (see PIECE_BUDGET_*) */
 	bool gave_up;    /* the budget ran out while comparing the current pair */
 	struct hp_map equal; /* "osec:ostart:nsec:nstart:len" of piece pairs found equal */
@@ -373,6 +385,11 @@ static const char *quote(struct hp_ctx *ctx, const struct obj_sec *sec, uint64_t
 }
 
 static const char *describe(struct hp_ctx *ctx, const struct differ_ref *r)
+{
+	return differ_describe_ref(ctx, r);
+}
+
+const char *differ_describe_ref(struct hp_ctx *ctx, const struct differ_ref *r)
 {
 	switch (r->kind) {
 	case DIFFER_REF_ABS:
@@ -484,6 +501,153 @@ static uint64_t first_diff(const struct obj_sec *os, uint64_t ostart, const stru
 	return to;
 }
 
+/* ===================================================================== */
+/* Line numbers                                                           */
+/* ===================================================================== */
+
+/*
+ * An inserted line moves every later line number, and every __LINE__ with it:
+ * "movl $123, %edx" before a call to __assert_fail becomes "movl $124, %edx".
+ * Such a function behaves as before. A byte difference is taken as a line
+ * number when it lies in an immediate of the same instruction on both sides
+ * (same length, same fields) whose old value is the line the old line table
+ * gives that instruction, or the call it prepares, and whose new value is the
+ * line the new table gives it. No list of function names is involved.
+ */
+
+static int decode_all(struct hp_ctx *ctx, struct disasm *d, const struct obj_sym *f,
+		      struct dis_insn **v, size_t *n, size_t *cap)
+{
+	*n = 0;
+	const uint8_t *bytes = obj_sym_bytes(f);
+	if (!bytes)
+		return -HP_ERROR;
+	for (uint64_t at = 0; at < f->size;) {
+		if (*n == *cap) {
+			size_t c2 = *cap ? 2 * *cap : 256;
+			struct dis_insn *p = realloc(*v, c2 * sizeof *p);
+			if (!p)
+				return hp_nomem(ctx);
+			*v = p;
+			*cap = c2;
+		}
+		struct dis_insn *in = &(*v)[*n];
+		size_t len = disasm_insn(d, bytes + at, (size_t)(f->size - at), at, in, NULL, 0);
+		if (!len)
+			return -HP_ERROR;
+		(*n)++;
+		at += len;
+	}
+	return 0;
+}
+
+/* The instruction of v holding offset at, or NULL. */
+static const struct dis_insn *insn_at(const struct dis_insn *v, size_t n, uint64_t at, size_t *idx)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].addr + v[mid].len <= at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || v[lo].addr > at)
+		return NULL;
+	*idx = lo;
+	return &v[lo];
+}
+
+static uint64_t field_value(const uint8_t *p, uint8_t size)
+{
+	switch (size) {
+	case 1:
+		return p[0];
+	case 2:
+		return hp_load_le16(p);
+	case 4:
+		return hp_load_le32(p);
+	case 8:
+		return hp_load_le64(p);
+	}
+	return UINT64_MAX;
+}
+
+/* The line of instruction i of f, or of the next call after it (its call site). */
+static bool line_matches(struct dw *dw, const struct obj_sym *f, const struct dis_insn *v,
+			 size_t n, size_t i, uint64_t value)
+{
+	uint32_t line;
+	if (dw_line_at(dw, f->sec, f->value + v[i].addr, &line) == 0 && line && line == value)
+		return true;
+	const uint8_t *bytes = obj_sym_bytes(f);
+	for (size_t k = i + 1; k < n && k < i + 16; k++) {
+		if (bytes[v[k].addr] != 0xe8) /* call rel32 */
+			continue;
+		return dw_line_at(dw, f->sec, f->value + v[k].addr, &line) == 0 && line &&
+		       line == value;
+	}
+	return false;
+}
+
+/*
+ * Whether the difference at offset d (from the functions' start) is a line
+ * number. *resume gets the offset after the field.
+ */
+static bool line_field(struct cmp *c, uint64_t d, uint64_t *resume)
+{
+	struct lines *L = c->lines;
+	size_t io, in;
+	const struct dis_insn *a = insn_at(L->io, L->nio, d, &io);
+	const struct dis_insn *b = insn_at(L->in, L->nin, d, &in);
+	if (!a || !b || a->addr != b->addr || a->len != b->len || a->nfields != b->nfields)
+		return false;
+	for (size_t k = 0; k < a->nfields; k++) {
+		const struct dis_field *fa = &a->fields[k], *fb = &b->fields[k];
+		if (fa->off != fb->off || fa->size != fb->size || fa->kind != fb->kind)
+			return false;
+		if (d < a->addr + fa->off || d >= a->addr + fa->off + fa->size)
+			continue;
+		if (fa->kind != DIS_IMM)
+			return false;
+		uint64_t vo = field_value(obj_sym_bytes(L->o) + a->addr + fa->off, fa->size);
+		uint64_t vn = field_value(obj_sym_bytes(L->n) + b->addr + fb->off, fb->size);
+		if (!line_matches(L->dwo, L->o, L->io, L->nio, io, vo) ||
+		    !line_matches(L->dwn, L->n, L->in, L->nin, in, vn))
+			return false;
+		if (!L->accepted++) {
+			L->from = (uint32_t)vo;
+			L->to = (uint32_t)vn;
+		}
+		*resume = a->addr + fa->off + fa->size;
+		return true;
+	}
+	return false;
+}
+
+/* Whether functions o and n differ only by line numbers. */
+static bool only_lines(struct cmp *c, struct lines *L, struct obj_sym *o, struct obj_sym *n)
+{
+	if (!L->d && disasm_open(c->ctx, &L->d) < 0)
+		return false;
+	if ((!L->dwo && dw_get(c->ctx, (struct obj *)c->old, &L->dwo) < 0) || !L->dwo ||
+	    (!L->dwn && dw_get(c->ctx, (struct obj *)c->new, &L->dwn) < 0) || !L->dwn)
+		return false;
+	L->o = o;
+	L->n = n;
+	L->accepted = 0;
+	if (decode_all(c->ctx, L->d, o, &L->io, &L->nio, &L->capo) < 0 ||
+	    decode_all(c->ctx, L->d, n, &L->in, &L->nin, &L->capn) < 0)
+		return false;
+	const char *why = c->why;
+	c->why = NULL;
+	c->lines = L;
+	bool eq = range_equal(c, o->sec, o->value, n->sec, n->value, n->size, 0);
+	c->lines = NULL;
+	c->why = why;
+	return eq && L->accepted;
+}
+
 /*
  * Compare len bytes at os+ostart and ns+nstart, with their relocations. Sets
  * c->why on the first difference (offsets relative to the range's start).
@@ -503,8 +667,12 @@ static bool range_equal(struct cmp *c, const struct obj_sec *os, uint64_t ostart
 		uint64_t upto = no < nn ? no : nn;
 		if (pos < upto) {
 			uint64_t d = first_diff(os, ostart, ns, nstart, pos, upto);
-			if (d < upto)
-				return differ_at(c, d, "bytes differ");
+			while (d < upto) {
+				uint64_t resume;
+				if (!c->lines || depth || !line_field(c, d, &resume) || resume > upto)
+					return differ_at(c, d, "bytes differ");
+				d = first_diff(os, ostart, ns, nstart, resume, upto);
+			}
 		}
 		if (no == len && nn == len)
 			return true;
@@ -546,7 +714,7 @@ static bool compared(const struct obj_sym *s)
 	return obj_sym_is_func(s) || obj_sym_is_data(s);
 }
 
-static void compare_pair(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
+static void compare_pair(struct cmp *c, struct lines *L, struct obj_sym *o, struct obj_sym *n)
 {
 	c->why = NULL;
 	c->gave_up = false;
@@ -567,18 +735,48 @@ static void compare_pair(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
 	}
 	if (!eq && c->gave_up)
 		c->why = "its data's pieces point at pieces too often to compare; taken as changed";
+	/* Bytes differ, sizes do not: maybe only __LINE__ values moved. */
+	if (!eq && !c->gave_up && obj_sym_is_func(n) && o->size == n->size) {
+		size_t mark = c->ctx->ndiags;
+		if (only_lines(c, L, o, n)) {
+			eq = true;
+			o->line_only = n->line_only = true;
+			n->why = o->why = hp_arena_printf(c->ctx,
+							  "line numbers only (%u -> %u, %u place%s)",
+							  L->from, L->to, L->accepted,
+							  L->accepted == 1 ? "" : "s");
+		}
+		hp_diag_rollback(c->ctx, mark); /* a failed attempt is just "changed" */
+	}
 	o->status = n->status = eq ? OBJ_SAME : OBJ_CHANGED;
-	n->why = o->why = eq ? NULL : (c->why ? c->why : "differs");
+	if (!eq)
+		n->why = o->why = c->why ? c->why : "differs";
+	else if (!n->line_only)
+		n->why = o->why = NULL;
 }
+
+static int compare_all(struct cmp *c, struct lines *L, struct obj *old, struct obj *new);
 
 int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 {
-	struct cmp c = { ctx, old, new, NULL,
+	struct cmp c = { ctx, old, new, NULL, NULL,
 			 PIECE_BUDGET_PER_BYTE * (old->file_size + new->file_size) + PIECE_BUDGET_BASE,
 			 false, { 0 } };
+	struct lines L = { 0 };
 	int err = hp_map_init(ctx, &c.equal, 64);
 	if (err < 0)
 		return err;
+	err = compare_all(&c, &L, old, new);
+	disasm_free(L.d);
+	free(L.io);
+	free(L.in);
+	return err;
+}
+
+static int compare_all(struct cmp *c0, struct lines *L, struct obj *old, struct obj *new)
+{
+	struct cmp *cp = c0;
+	struct hp_ctx *ctx = cp->ctx;
 	for (size_t i = 1; i < new->nsyms; i++) {
 		struct obj_sym *n = &new->syms[i];
 		if (!compared(n))
@@ -587,7 +785,7 @@ int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 			n->status = OBJ_NEW;
 			continue;
 		}
-		compare_pair(&c, n->twin, n);
+		compare_pair(cp, L, n->twin, n);
 		if (ctx->oom)
 			return hp_nomem(ctx);
 	}

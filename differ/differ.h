@@ -57,6 +57,15 @@ void disasm_free(struct disasm *d);
  */
 size_t disasm_insn(struct disasm *d, const uint8_t *p, size_t n, uint64_t pc, struct dis_insn *out,
 		   char *text, size_t textsz);
+/*
+ * Print the disassembly of function o of old and n of new (either may be NULL)
+ * as a unified diff: each instruction with its offset, relocated operands shown
+ * by what they refer to ("<- printf", "<- \"hello\""), differing instructions
+ * marked - and +. Instructions are matched on their bytes, relocated fields
+ * excluded, and on their targets.
+ */
+int differ_print_disasm(struct hp_ctx *ctx, FILE *f, const struct obj *old, const struct obj_sym *o,
+			const struct obj *new, const struct obj_sym *n);
 
 /* ===================================================================== */
 /* recover.c                                                             */
@@ -132,6 +141,8 @@ struct differ_ref {
  */
 int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_sec *from,
 		   const struct obj_rel *r, struct differ_ref *out);
+/* A short rendering of a target: "name+off", "\"a string\"", ".rodata.cst8+0x10" (arena). */
+const char *differ_describe_ref(struct hp_ctx *ctx, const struct differ_ref *r);
 
 /* ===================================================================== */
 /* explain.c                                                             */
@@ -284,7 +295,8 @@ struct differ_entry {
 	const char *old_name;      /* name in old when it differs ("count.0" -> "count.1") */
 	const struct obj_sym *old; /* NULL when NEW */
 	const struct obj_sym *new; /* NULL when REMOVED */
-	const char *why;           /* first difference, NULL when SAME/NEW/REMOVED */
+	const char *why;           /* first difference; for a SAME line_only one, the lines */
+	bool line_only;            /* SAME: only __LINE__ values differ (differ_compare) */
 	const char *part_of;       /* cold part: the function it was split from */
 	const struct differ_inline *inlines; /* see struct differ_func_info */
 	size_t ninlines;
@@ -295,6 +307,7 @@ struct differ_report {
 	struct differ_entry *entries; /* functions then data, each sorted by name */
 	size_t nentries;
 	size_t nfunc[4], ndata[4];    /* counts by enum obj_status */
+	size_t nline_only;            /* SAME functions whose bytes differ only in line numbers */
 	const struct differ_findings *findings; /* differ_check_layout()'s, or NULL */
 };
 

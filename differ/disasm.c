@@ -15,6 +15,7 @@
  */
 #include <llvm-c/Disassembler.h>
 #include <llvm-c/Target.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "differ/differ.h"
@@ -123,4 +124,157 @@ size_t disasm_insn(struct disasm *d, const uint8_t *p, size_t n, uint64_t pc, st
 	}
 	out->nfields = (uint8_t)k;
 	return len;
+}
+
+/* ===================================================================== */
+/* hpdiff --disasm                                                        */
+/* ===================================================================== */
+
+struct dline {
+	uint64_t off;           /* from the function's start */
+	char text[96];          /* AT&T, LLVM's */
+	const char *note;       /* what its relocations refer to, or NULL */
+	const char *key;        /* for matching: bytes with relocated fields zeroed, and targets */
+};
+
+/* Disassemble f of obj into lines. Targets are named as in new: twins' names. */
+static int lines_of(struct hp_ctx *ctx, struct disasm *d, const struct obj *obj,
+		    const struct obj_sym *f, bool is_old, struct dline **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const uint8_t *bytes = obj_sym_bytes(f);
+	if (!bytes)
+		return 0;
+	size_t cap = 64;
+	struct dline *v = malloc(cap * sizeof *v);
+	if (!v)
+		return hp_nomem(ctx);
+	const struct obj_sec *sec = f->sec;
+	for (uint64_t at = 0; at < f->size;) {
+		if (*n == cap) {
+			struct dline *w = realloc(v, 2 * cap * sizeof *v);
+			if (!w) {
+				free(v);
+				return hp_nomem(ctx);
+			}
+			v = w;
+			cap *= 2;
+		}
+		struct dline *l = &v[(*n)++];
+		struct dis_insn in;
+		size_t len = disasm_insn(d, bytes + at, (size_t)(f->size - at), at, &in, l->text,
+					 sizeof l->text);
+		if (!len) {
+			snprintf(l->text, sizeof l->text, "(bad) .byte %#x", bytes[at]);
+			len = 1;
+		}
+		for (char *c = l->text; *c; c++)
+			if (*c == '\t')
+				*c = ' ';
+		l->off = at;
+		uint8_t masked[16] = { 0 };
+		memcpy(masked, bytes + at, len < 16 ? len : 16);
+		char note[256] = "";
+		size_t used = 0;
+		for (size_t k = obj_rel_lower_bound(sec, f->value + at);
+		     k < sec->nrels && sec->rels[k].offset < f->value + at + len; k++) {
+			const struct obj_rel *r = &sec->rels[k];
+			const struct reloc_info *ri = reloc_x86_64_info(r->type);
+			uint64_t o = r->offset - f->value - at;
+			for (uint64_t b = o; ri && b < o + ri->width && b < 16; b++)
+				masked[b] = 0;
+			struct differ_ref ref;
+			if (differ_resolve(ctx, obj, sec, r, &ref) < 0)
+				continue;
+			struct differ_ref named = ref;
+			if (is_old && ref.kind == DIFFER_REF_SYM && ref.sym->twin)
+				named.sym = ref.sym->twin;
+			const char *what = differ_describe_ref(ctx, &named);
+			used += (size_t)snprintf(note + used, used < sizeof note ? sizeof note - used : 0,
+						 "%s%s", used ? ", " : "", what ? what : "?");
+		}
+		char hex[40];
+		for (size_t b = 0; b < len && b < 16; b++)
+			snprintf(hex + 2 * b, 3, "%02x", masked[b]);
+		l->note = used ? hp_arena_strdup(ctx, note) : NULL;
+		l->key = hp_arena_printf(ctx, "%s|%s", hex, note);
+		if (!l->key) {
+			free(v);
+			return hp_nomem(ctx);
+		}
+		at += len;
+	}
+	*out = v;
+	return 0;
+}
+
+static void print_line(FILE *f, char mark, const struct dline *l)
+{
+	if (l->note)
+		fprintf(f, "%c %5llx  %-44s <- %s\n", mark, (unsigned long long)l->off, l->text,
+			l->note);
+	else
+		fprintf(f, "%c %5llx  %s\n", mark, (unsigned long long)l->off, l->text);
+}
+
+int differ_print_disasm(struct hp_ctx *ctx, FILE *f, const struct obj *old, const struct obj_sym *o,
+			const struct obj *new, const struct obj_sym *n)
+{
+	struct disasm *d;
+	struct dline *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0;
+	uint32_t *lcs = NULL;
+	int err = disasm_open(ctx, &d);
+	if (err < 0)
+		return err;
+	if ((o && (err = lines_of(ctx, d, old, o, true, &a, &na)) < 0) ||
+	    (n && (err = lines_of(ctx, d, new, n, false, &b, &nb)) < 0))
+		goto out;
+	fprintf(f, "--- %s: %s (%llu bytes)\n+++ %s: %s (%llu bytes)\n", old->path,
+		o ? o->name : "(none)", o ? (unsigned long long)o->size : 0ull, new->path,
+		n ? n->name : "(none)", n ? (unsigned long long)n->size : 0ull);
+	/* Longest common subsequence of the keys; past 4M cells, a plain walk. */
+	if ((uint64_t)(na + 1) * (nb + 1) <= (4u << 20))
+		lcs = calloc((na + 1) * (nb + 1), sizeof *lcs);
+	if (lcs) {
+		for (size_t i = na; i-- > 0;)
+			for (size_t j = nb; j-- > 0;)
+				lcs[i * (nb + 1) + j] =
+					!strcmp(a[i].key, b[j].key)
+						? lcs[(i + 1) * (nb + 1) + j + 1] + 1
+						: (lcs[(i + 1) * (nb + 1) + j] > lcs[i * (nb + 1) + j + 1]
+							   ? lcs[(i + 1) * (nb + 1) + j]
+							   : lcs[i * (nb + 1) + j + 1]);
+		size_t i = 0, j = 0;
+		while (i < na || j < nb) {
+			if (i < na && j < nb && !strcmp(a[i].key, b[j].key)) {
+				print_line(f, ' ', &b[j]);
+				i++, j++;
+			} else if (j == nb ||
+				   (i < na && lcs[(i + 1) * (nb + 1) + j] >= lcs[i * (nb + 1) + j + 1])) {
+				print_line(f, '-', &a[i++]);
+			} else {
+				print_line(f, '+', &b[j++]);
+			}
+		}
+	} else {
+		for (size_t i = 0; i < na || i < nb; i++) {
+			bool same = i < na && i < nb && !strcmp(a[i].key, b[i].key);
+			if (same) {
+				print_line(f, ' ', &b[i]);
+				continue;
+			}
+			if (i < na)
+				print_line(f, '-', &a[i]);
+			if (i < nb)
+				print_line(f, '+', &b[i]);
+		}
+	}
+out:
+	free(lcs);
+	free(a);
+	free(b);
+	disasm_free(d);
+	return err;
 }

@@ -55,7 +55,8 @@ int differ_report_build(struct hp_ctx *ctx, const struct obj *old, const struct 
 		e->old = s->status == OBJ_NEW ? NULL : s->twin;
 		if (e->old && strcmp(e->old->name, s->name))
 			e->old_name = e->old->name;
-		e->why = s->status == OBJ_CHANGED ? s->why : NULL;
+		e->line_only = s->status == OBJ_SAME && s->line_only;
+		e->why = s->status == OBJ_CHANGED || e->line_only ? s->why : NULL;
 		e->part_of = s->parent ? s->parent->name : NULL;
 		if (e->kind == DIFFER_FUNC && s->aux) {
 			const struct differ_func_info *info = s->aux;
@@ -78,7 +79,7 @@ int differ_report_build(struct hp_ctx *ctx, const struct obj *old, const struct 
 	for (size_t i = 0; i < out->nentries; i++) {
 		const struct differ_entry *e = &out->entries[i];
 		if (e->kind == DIFFER_FUNC)
-			out->nfunc[e->status]++;
+			out->nfunc[e->status]++, out->nline_only += e->line_only;
 		else
 			out->ndata[e->status]++;
 	}
@@ -126,11 +127,15 @@ void differ_report_text(FILE *f, const struct differ_report *r, bool all)
 {
 	static const enum obj_status order[] = { OBJ_CHANGED, OBJ_NEW, OBJ_REMOVED, OBJ_SAME };
 	for (size_t o = 0; o < 4; o++) {
-		if (order[o] == OBJ_SAME && !all)
+		if (order[o] == OBJ_SAME && !all && !r->nline_only)
 			break;
 		for (size_t i = 0; i < r->nentries; i++) {
 			const struct differ_entry *e = &r->entries[i];
 			if (e->status != order[o])
+				continue;
+			/* Functions whose only difference is line numbers are shown: a
+			 * reviewer should see they were looked at. */
+			if (e->status == OBJ_SAME && !all && !e->line_only)
 				continue;
 			bool explained = e->why || e->old_name || e->part_of || e->ninlines;
 			if (explained) {
@@ -144,9 +149,12 @@ void differ_report_text(FILE *f, const struct differ_report *r, bool all)
 			fputc('\n', f);
 		}
 	}
-	fprintf(f, "summary: functions %zu changed, %zu new, %zu removed, %zu same; data %zu changed, %zu new, %zu removed, %zu same\n",
-		r->nfunc[OBJ_CHANGED], r->nfunc[OBJ_NEW], r->nfunc[OBJ_REMOVED], r->nfunc[OBJ_SAME],
-		r->ndata[OBJ_CHANGED], r->ndata[OBJ_NEW], r->ndata[OBJ_REMOVED], r->ndata[OBJ_SAME]);
+	fprintf(f, "summary: functions %zu changed, %zu new, %zu removed, %zu same", r->nfunc[OBJ_CHANGED],
+		r->nfunc[OBJ_NEW], r->nfunc[OBJ_REMOVED], r->nfunc[OBJ_SAME]);
+	if (r->nline_only)
+		fprintf(f, " (%zu line-only)", r->nline_only);
+	fprintf(f, "; data %zu changed, %zu new, %zu removed, %zu same\n", r->ndata[OBJ_CHANGED],
+		r->ndata[OBJ_NEW], r->ndata[OBJ_REMOVED], r->ndata[OBJ_SAME]);
 }
 
 static void json_sym(FILE *f, const char *key, const struct obj_sym *s)
@@ -208,6 +216,7 @@ void differ_report_json(FILE *f, const struct differ_report *r)
 	hp_json_string(f, r->new_path);
 	fputs(",\n  \"summary\": {\"functions\": ", f);
 	json_counts(f, r->nfunc);
+	fprintf(f, ", \"line_only\": %zu", r->nline_only);
 	fputs(", \"data\": ", f);
 	json_counts(f, r->ndata);
 	fputs("},\n  \"entries\": [", f);
@@ -224,6 +233,8 @@ void differ_report_json(FILE *f, const struct differ_report *r)
 			fputs(", \"why\": ", f);
 			hp_json_string(f, e->why);
 		}
+		if (e->line_only)
+			fputs(", \"line_only\": true", f);
 		if (e->part_of) {
 			fputs(", \"part_of\": ", f);
 			hp_json_string(f, e->part_of);

@@ -85,10 +85,20 @@ struct dw {
 	size_t nvars, capvars;
 	bool deep;              /* vars also holds the statics declared inside functions */
 
+	struct dw_row *rows;    /* every unit's line table, by address (dwlines.c) */
+	size_t nrows;
+	bool rows_read;
 	struct dw_map types;    /* DIE offset -> struct dw_type */
 	struct dw_map subprograms; /* DIE offset -> struct dw_subprogram */
 	struct dw_map varmodels;   /* DIE offset -> struct dw_var */
 	struct dw_map walked;      /* functions whose statics are in vars already */
+};
+
+/* One row of a line table: from addr on, code is from line (until the next row). */
+struct dw_row {
+	uint64_t addr;
+	uint32_t line;
+	bool end;               /* end of a sequence: no code from here */
 };
 
 /* Open libdwarf on obj and index it (dwarfread.c). */

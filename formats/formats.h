@@ -284,6 +284,8 @@ struct obj_sym {
 	enum obj_status status;  /* set by differ_compare() */
 	const char *why;         /* first difference found, for reports */
 	bool include;            /* set by differ_collect() */
+	bool line_only;          /* SAME, though only because the bytes that differ are line
+				    numbers (__LINE__ moved by an inserted line; differ_compare) */
 	bool artificial;         /* data the compiler made (a switch table), not a variable: it
 				    travels with the code that reads it (differ_check_layout) */
 	void *aux;               /* scratch for the pass that owns it at the time */
@@ -649,6 +651,11 @@ struct dw;
  * diagnostic and -HP_ECORRUPT, every time it is asked for.
  */
 int dw_get(struct hp_ctx *ctx, struct obj *obj, struct dw **out);
+/*
+ * The source line of the code at (sec, off), from the line tables (read on
+ * first use, formats/dwlines.c); *line 0 when the tables do not say.
+ */
+int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t *line);
 
 enum dwt_kind {
 	DWT_VOID,       /* void, or no type */

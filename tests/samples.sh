@@ -201,12 +201,19 @@ run_pair()
 	local cc=${base%-*} opt=-${base#*-}
 	[ "$base" = "$config" ] || sections=""
 	stem=$(basename "$oldc" .c)
+	# Both sides are built as one file of one name, as two builds of one tree
+	# are: __FILE__ (in every assert) is the same.
+	local unit
+	unit=$(basename "$(dirname "$oldc")").c
+	[ "$stem" = old ] || unit=$stem.c
 	for side in old new; do
 		src=$oldc
 		[ $side = old ] || src=$newc
+		mkdir -p "$w/src-$side"
+		cp "$src" "$w/src-$side/$unit"
 		# shellcheck disable=SC2086 # $sections is empty or two flags
-		if ! "$cc" "$opt" -g $sections -Wall -Wextra -Werror \
-			-c "$src" -o "$w/$side-$stem.o" >"$w/cc.log" 2>&1; then
+		if ! (cd "$w/src-$side" && "$cc" "$opt" -g $sections -Wall -Wextra -Werror \
+			-c "$unit" -o "$w/$side-$stem.o") >"$w/cc.log" 2>&1; then
 			cat "$w/cc.log" >>"$w/output"
 			echo "error: $cc $opt does not compile $src"
 			return

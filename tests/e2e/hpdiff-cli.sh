@@ -91,6 +91,14 @@ gcc -O2 -g -c "$T/new.c" -o "$T/new-nofs.o"
 "$HPDIFF" "$T/old-nofs.o" "$T/new-nofs.o" > "$T/nofs" || fail "nofs: exit $?"
 [ "$(awk '$1 != "summary:" { print $1, $2, $3 }' "$T/nofs")" = "CHANGED func parse_len" ] || fail "nofs: $(cat "$T/nofs")"
 
+# --disasm: old and new instructions as a unified diff, the difference marked.
+"$HPDIFF" --disasm "$T/old.o" "$T/new.o" > "$T/dis"
+grep -q '^--- .*old.o: parse_len' "$T/dis" || fail "--disasm header: $(cat "$T/dis")"
+grep -q '^+++ .*new.o: parse_len' "$T/dis" || fail "--disasm header"
+grep -q '^- ' "$T/dis" && grep -q '^+ ' "$T/dis" || fail "--disasm marks no difference"
+grep -q ' <- strlen' "$T/dis" || fail "--disasm does not name the call target"
+grep -q 'twice' "$T/dis" && fail "--disasm shows an unchanged function"
+
 # Usage errors.
 rc=0; "$HPDIFF" "$T/old.o" 2> "$T/err" || rc=$?
 [ $rc -eq 1 ] || fail "one argument: exit $rc"

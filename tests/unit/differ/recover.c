@@ -180,6 +180,60 @@ static void test_differ_recover__other_callee_is_a_change(void **state)
 	}
 }
 
+/*
+ * Two lines inserted at the top shift every __LINE__: check() differs only in
+ * its assert's line number (SAME, line-only), five() in a constant that is
+ * not one (CHANGED). Built from one file name, as two builds of a tree are.
+ */
+static void test_differ_compare__line_numbers_only(void **state)
+{
+	(void)state;
+	static const char a[] = "#include <assert.h>\n"
+				"int check(int *p) { assert(p); return *p + 1; }\n"
+				"int five(int *p) { assert(p); return *p * 5; }\n";
+	static const char b[] = "#include <assert.h>\n"
+				"/* one */\n"
+				"/* two */\n"
+				"int check(int *p) { assert(p); return *p + 1; }\n"
+				"int five(int *p) { assert(p); return *p * 7; }\n";
+	for (size_t c = 0; c < 2; c++) {
+		for (int fs = 0; fs < 2; fs++) {
+			struct hp_ctx ctx;
+			hp_ctx_init(&ctx, "test");
+			char cmd[512];
+			const char *flags = fs ? "-O2 -g -ffunction-sections -fdata-sections" : "-O2 -g";
+			for (int side = 0; side < 2; side++) {
+				char *dir = th_write_file(side ? "ln-new.c" : "ln-old.c", side ? b : a,
+							  strlen(side ? b : a));
+				snprintf(cmd, sizeof cmd,
+					 "cd %s && mkdir -p ln%d && cp %s ln%d/unit.c && cd ln%d && %s %s -c unit.c",
+					 th_tmpdir(), side, dir, side, side, ccs[c], flags);
+				assert_int_equal(system(cmd), 0);
+				free(dir);
+			}
+			char po[256], pn[256];
+			snprintf(po, sizeof po, "%s/ln0/unit.o", th_tmpdir());
+			snprintf(pn, sizeof pn, "%s/ln1/unit.o", th_tmpdir());
+			struct obj *old = th_read_obj(&ctx, po), *new = th_read_obj(&ctx, pn);
+			assert_int_equal(differ_recover(&ctx, old), 0);
+			assert_int_equal(differ_recover(&ctx, new), 0);
+			assert_int_equal(differ_correlate(&ctx, old, new), 0);
+			assert_int_equal(differ_compare(&ctx, old, new), 0);
+			struct obj_sym *check = th_sym(new, "check"), *five = th_sym(new, "five");
+			if (check->status != OBJ_SAME || !check->line_only)
+				fail_msg("%s %s: check is %s (%s), expected SAME, line-only", ccs[c],
+					 flags, obj_status_name(check->status),
+					 check->why ? check->why : "-");
+			assert_non_null(strstr(check->why, "2 -> 4"));
+			assert_int_equal(five->status, OBJ_CHANGED);
+			assert_false(five->line_only);
+			obj_free(old);
+			obj_free(new);
+			hp_ctx_fini(&ctx);
+		}
+	}
+}
+
 /* The decoder reports fields where LLVM says they are. */
 static void test_differ_disasm__fields(void **state)
 {
@@ -224,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_differ_recover__exact_bias),
 		cmocka_unit_test(test_differ_recover__moved_functions_stay_same),
 		cmocka_unit_test(test_differ_recover__other_callee_is_a_change),
+		cmocka_unit_test(test_differ_compare__line_numbers_only),
 		cmocka_unit_test(test_differ_disasm__fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -269,8 +269,8 @@ static void test_differ_report__json(void **state)
 	expect_in(json, "\"format\": \"hpdiff-report\"");
 	expect_in(json, "\"version\": 1");
 	expect_in(json, "\"summary\": {\"functions\": {\"changed\": 1, \"new\": 1, \"removed\": 1, "
-			"\"same\": 2}, \"data\": {\"changed\": 1, \"new\": 1, \"removed\": 1, "
-			"\"same\": 1}}");
+			"\"same\": 2}, \"line_only\": 0, \"data\": {\"changed\": 1, \"new\": 1, "
+			"\"removed\": 1, \"same\": 1}}");
 	expect_in(json, "{\"kind\": \"func\", \"status\": \"CHANGED\", \"name\": \"b_changed\", "
 			"\"old\": {\"section\": \".text.b_changed\", \"offset\": 0");
 	expect_in(json, "\"binding\": \"global\"}, \"why\": \"bytes differ at +0x");
