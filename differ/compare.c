@@ -345,6 +345,9 @@ struct lines {
 	const struct obj_sym *o, *n;
 	struct dis_insn *io, *in; /* the current pair's instructions */
 	size_t nio, nin, capo, capn;
+	struct dw_site *so, *sn;  /* the current pair's inlined calls, read on first need */
+	size_t nso, nsn;
+	bool sites_read;
 	uint32_t from, to;       /* the first line number accepted, old and new */
 	unsigned accepted;
 };
@@ -510,9 +513,10 @@ static uint64_t first_diff(const struct obj_sec *os, uint64_t ostart, const stru
  * "movl $123, %edx" before a call to __assert_fail becomes "movl $124, %edx".
  * Such a function behaves as before. A byte difference is taken as a line
  * number when it lies in an immediate of the same instruction on both sides
- * (same length, same fields) whose old value is the line the old line table
- * gives that instruction, or the call it prepares, and whose new value is the
- * line the new table gives it. No list of function names is involved.
+ * (same length, same fields), and the value moved exactly as a line the DWARF
+ * ties to that instruction moved (its line-table line, the call line of an
+ * inlined call holding it, or the same for the call it prepares), staying
+ * within a few lines of it. No list of function names is involved.
  */
 
 static int decode_all(struct hp_ctx *ctx, struct disasm *d, const struct obj_sym *f,
@@ -573,20 +577,62 @@ static uint64_t field_value(const uint8_t *p, uint8_t size)
 	return UINT64_MAX;
 }
 
-/* The line of instruction i of f, or of the next call after it (its call site). */
-static bool line_matches(struct dw *dw, const struct obj_sym *f, const struct dis_insn *v,
-			 size_t n, size_t i, uint64_t value)
+/*
+ * Whether value is a line number of instruction i of f: the line the line
+ * table gives it, the line of an inlined call holding it (SQLITE_MISUSE_BKPT
+ * passes __LINE__ to a function inlined there: the table gives the inlined
+ * function's lines, DW_AT_call_line the call's), or the line of the next call
+ * (the one it prepares an argument for).
+ */
+/* Anchors: lines near instruction i of f that a __LINE__ there could follow. */
+#define MAX_ANCHORS 16
+
+static size_t anchors_at(struct dw *dw, const struct obj_sym *f, uint64_t off,
+			 const struct dw_site *sites, size_t nsites, uint64_t *out, size_t n)
 {
 	uint32_t line;
-	if (dw_line_at(dw, f->sec, f->value + v[i].addr, &line) == 0 && line && line == value)
-		return true;
+	if (n < MAX_ANCHORS && dw_line_at(dw, f->sec, f->value + off, &line) == 0 && line)
+		out[n++] = line;
+	uint64_t a = f->value + off;
+	for (size_t k = 0; k < nsites && n < MAX_ANCHORS; k++)
+		if (a >= sites[k].lo && a < sites[k].hi)
+			out[n++] = sites[k].call_line;
+	return n;
+}
+
+/*
+ * The lines a __LINE__ in instruction i of f could be tied to: the line the
+ * line table gives it, the call line of each inlined call holding it
+ * (SQLITE_CORRUPT_BKPT passes __LINE__ to a function inlined there: the table
+ * gives that function's lines, DW_AT_call_line the call's), and the same for
+ * the next call, the one it prepares an argument for.
+ */
+static size_t anchors(struct dw *dw, const struct obj_sym *f, const struct dis_insn *v, size_t n,
+		      size_t i, const struct dw_site *sites, size_t nsites, uint64_t *out)
+{
+	size_t k = anchors_at(dw, f, v[i].addr, sites, nsites, out, 0);
 	const uint8_t *bytes = obj_sym_bytes(f);
-	for (size_t k = i + 1; k < n && k < i + 16; k++) {
-		if (bytes[v[k].addr] != 0xe8) /* call rel32 */
-			continue;
-		return dw_line_at(dw, f->sec, f->value + v[k].addr, &line) == 0 && line &&
-		       line == value;
-	}
+	for (size_t j = i + 1; j < n && j < i + 16; j++)
+		if (bytes[v[j].addr] == 0xe8) /* call rel32 */
+			return anchors_at(dw, f, v[j].addr, sites, nsites, out, k);
+	return k;
+}
+
+/*
+ * Whether old value vo and new value vn are the same __LINE__ of code that
+ * moved: some anchor line moved from a to b, and the value moved with it, by
+ * the same amount, staying within a few lines of it (a call written over
+ * several lines has __LINE__ on a later line than the call itself).
+ */
+static bool moved_with_a_line(uint64_t vo, uint64_t vn, const uint64_t *ao, size_t nao,
+			      const uint64_t *an, size_t nan)
+{
+	for (size_t i = 0; i < nao; i++)
+		for (size_t j = 0; j < nan; j++) {
+			int64_t d = (int64_t)(vo - ao[i]);
+			if (ao[i] != an[j] && (int64_t)(vn - an[j]) == d && d >= -16 && d <= 16)
+				return true;
+		}
 	return false;
 }
 
@@ -612,8 +658,16 @@ static bool line_field(struct cmp *c, uint64_t d, uint64_t *resume)
 			return false;
 		uint64_t vo = field_value(obj_sym_bytes(L->o) + a->addr + fa->off, fa->size);
 		uint64_t vn = field_value(obj_sym_bytes(L->n) + b->addr + fb->off, fb->size);
-		if (!line_matches(L->dwo, L->o, L->io, L->nio, io, vo) ||
-		    !line_matches(L->dwn, L->n, L->in, L->nin, in, vn))
+		if (!L->sites_read) {
+			L->sites_read = true;
+			if (dw_inline_sites(L->dwo, L->o->sec, L->o->value, &L->so, &L->nso) < 0 ||
+			    dw_inline_sites(L->dwn, L->n->sec, L->n->value, &L->sn, &L->nsn) < 0)
+				return false;
+		}
+		uint64_t ao[MAX_ANCHORS], an[MAX_ANCHORS];
+		size_t nao = anchors(L->dwo, L->o, L->io, L->nio, io, L->so, L->nso, ao);
+		size_t nan = anchors(L->dwn, L->n, L->in, L->nin, in, L->sn, L->nsn, an);
+		if (!moved_with_a_line(vo, vn, ao, nao, an, nan))
 			return false;
 		if (!L->accepted++) {
 			L->from = (uint32_t)vo;
@@ -636,6 +690,11 @@ static bool only_lines(struct cmp *c, struct lines *L, struct obj_sym *o, struct
 	L->o = o;
 	L->n = n;
 	L->accepted = 0;
+	free(L->so);
+	free(L->sn);
+	L->so = L->sn = NULL;
+	L->nso = L->nsn = 0;
+	L->sites_read = false;
 	if (decode_all(c->ctx, L->d, o, &L->io, &L->nio, &L->capo) < 0 ||
 	    decode_all(c->ctx, L->d, n, &L->in, &L->nin, &L->capn) < 0)
 		return false;
@@ -770,6 +829,8 @@ int differ_compare(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 	disasm_free(L.d);
 	free(L.io);
 	free(L.in);
+	free(L.so);
+	free(L.sn);
 	return err;
 }
 

@@ -101,6 +101,13 @@ struct dw_row {
 	bool end;               /* end of a sequence: no code from here */
 };
 
+/*
+ * The bytes of a .debug_* section as libdwarf sees them: relocated, with each
+ * allocated section at its own address (cached; NULL for a section without
+ * bytes).
+ */
+int dw_section_bytes(struct dw *d, struct obj_sec *s, const uint8_t **out);
+
 /* Open libdwarf on obj and index it (dwarfread.c). */
 int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out);
 void dw_close(struct dw *dw);

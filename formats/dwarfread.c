@@ -301,6 +301,24 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 	return DW_DLV_OK;
 }
 
+int dw_section_bytes(struct dw *d, struct obj_sec *s, const uint8_t **out)
+{
+	*out = NULL;
+	if (!s->data)
+		return 0;
+	if (!obj_sec_is_alloc(s) && s->relsec && !unrelocated(s)) {
+		if (!d->copy[s->index]) {
+			int err = relocate(d, s, &d->copy[s->index]);
+			if (err < 0)
+				return err;
+		}
+		*out = d->copy[s->index];
+		return 0;
+	}
+	*out = s->data;
+	return 0;
+}
+
 static const Dwarf_Obj_Access_Methods methods = {
 	get_section_info, get_byte_order, get_length_size, get_pointer_size,
 	get_section_count, load_section, NULL,

@@ -35,40 +35,175 @@ static int push(struct dw *dw, size_t *cap, struct dw_row row)
 	return 0;
 }
 
-static int read_unit(struct dw *dw, const struct dw_cu *cu, size_t *cap)
+/*
+ * A line-number program (DWARF 2 to 5, section 6.2): decoded here rather than
+ * through libdwarf, whose per-row allocations made reading the 270k-line SQLite
+ * table cost 0.4 s. Only what a row needs is kept: address, line, end of
+ * sequence. Every read is bounds-checked against the section.
+ */
+struct lp {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+};
+
+static uint64_t lp_u(struct lp *c, size_t n)
 {
-	Dwarf_Die cudie;
-	int err = dw_die_at(dw, cu->die, &cudie);
-	if (err < 0)
-		return err;
-	Dwarf_Unsigned version;
-	Dwarf_Small tables;
-	Dwarf_Line_Context lc;
-	int rc = dwarf_srclines_b(cudie, &version, &tables, &lc, &dw->err);
-	dwarf_dealloc(dw->dbg, cudie, DW_DLA_DIE);
-	if (rc == DW_DLV_NO_ENTRY)
+	if (c->bad || n > c->len - c->off) {
+		c->bad = true;
 		return 0;
-	if (rc != DW_DLV_OK)
-		return dw_fail(dw, "reading a line table");
-	Dwarf_Line *lines;
-	Dwarf_Signed n;
-	if (dwarf_srclines_from_linecontext(lc, &lines, &n, &dw->err) != DW_DLV_OK) {
-		dwarf_srclines_dealloc_b(lc);
-		return dw_fail(dw, "reading a line table's rows");
 	}
-	for (Dwarf_Signed i = 0; i < n && !err; i++) {
-		Dwarf_Addr addr;
-		Dwarf_Unsigned line;
-		Dwarf_Bool end = 0;
-		if (dwarf_lineaddr(lines[i], &addr, &dw->err) != DW_DLV_OK ||
-		    dwarf_lineno(lines[i], &line, &dw->err) != DW_DLV_OK ||
-		    dwarf_lineendsequence(lines[i], &end, &dw->err) != DW_DLV_OK) {
-			err = dw_fail(dw, "reading a line table row");
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)c->p[c->off + i] << (8 * i);
+	c->off += n;
+	return v;
+}
+
+static uint64_t lp_uleb(struct lp *c)
+{
+	uint64_t v = 0;
+	for (int shift = 0; !c->bad; shift += 7) {
+		if (c->off >= c->len || shift > 63) {
+			c->bad = true;
+			return 0;
+		}
+		uint8_t b = c->p[c->off++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	return v;
+}
+
+static int64_t lp_sleb(struct lp *c)
+{
+	int64_t v = 0;
+	int shift = 0;
+	uint8_t b = 0;
+	do {
+		if (c->off >= c->len || shift > 63) {
+			c->bad = true;
+			return 0;
+		}
+		b = c->p[c->off++];
+		v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= -((int64_t)1 << shift);
+	return v;
+}
+
+/* Decode the program of the unit at off; returns the offset after it. */
+static int read_program(struct dw *dw, const uint8_t *sec, size_t size, size_t off,
+			size_t *next, size_t *cap)
+{
+	struct lp c = { sec, size, off, false };
+	uint64_t unit = lp_u(&c, 4);
+	size_t offsz = 4;
+	if (unit == 0xffffffffu) {
+		unit = lp_u(&c, 8);
+		offsz = 8;
+	}
+	if (c.bad || unit > size - c.off)
+		return hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
+			      "DWARF: a line table's length runs past .debug_line; the file is corrupt");
+	size_t end = c.off + (size_t)unit;
+	*next = end;
+	c.len = end;
+	unsigned version = (unsigned)lp_u(&c, 2);
+	if (version < 2 || version > 5)
+		return hp_err(dw->ctx, HP_EUNSUPPORTED, dw->obj->path, NULL,
+			      "DWARF: line table version %u is not one of 2..5", version);
+	if (version >= 5)
+		lp_u(&c, 2); /* address_size, segment_selector_size */
+	uint64_t hlen = lp_u(&c, offsz);
+	size_t program = c.off + (size_t)hlen;
+	unsigned min_len = (unsigned)lp_u(&c, 1);
+	if (version >= 4)
+		lp_u(&c, 1); /* maximum_operations_per_instruction */
+	bool default_stmt = lp_u(&c, 1) != 0;
+	int line_base = (int8_t)lp_u(&c, 1);
+	unsigned line_range = (unsigned)lp_u(&c, 1);
+	unsigned opcode_base = (unsigned)lp_u(&c, 1);
+	const uint8_t *lengths = c.p + c.off;
+	if (c.bad || !line_range || !opcode_base || hlen > end - (c.off - 1) ||
+	    opcode_base - 1 > end - c.off || program > end)
+		return hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
+			      "DWARF: a line table header is malformed; the file is corrupt");
+	(void)default_stmt;
+	c.off = program;
+	uint64_t addr = 0;
+	int64_t line = 1;
+	int err = 0;
+	while (c.off < end && !c.bad && !err) {
+		unsigned op = (unsigned)lp_u(&c, 1);
+		if (op >= opcode_base) {
+			unsigned adj = op - opcode_base;
+			addr += (uint64_t)(adj / line_range) * min_len;
+			line += line_base + (int)(adj % line_range);
+			err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, false });
+			continue;
+		}
+		switch (op) {
+		case 0: { /* extended */
+			uint64_t len = lp_uleb(&c);
+			if (c.bad || !len || len > end - c.off) {
+				c.bad = true;
+				break;
+			}
+			size_t after = c.off + (size_t)len;
+			unsigned sub = (unsigned)lp_u(&c, 1);
+			if (sub == 1) { /* DW_LNE_end_sequence */
+				err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, true });
+				addr = 0;
+				line = 1;
+			} else if (sub == 2 && len == 9) { /* DW_LNE_set_address */
+				addr = lp_u(&c, 8);
+			}
+			c.off = after;
 			break;
 		}
-		err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, end != 0 });
+		case 1: /* DW_LNS_copy */
+			err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, false });
+			break;
+		case 2: /* DW_LNS_advance_pc */
+			addr += lp_uleb(&c) * min_len;
+			break;
+		case 3: /* DW_LNS_advance_line */
+			line += lp_sleb(&c);
+			break;
+		case 8: /* DW_LNS_const_add_pc */
+			addr += (uint64_t)((255 - opcode_base) / line_range) * min_len;
+			break;
+		case 9: /* DW_LNS_fixed_advance_pc */
+			addr += lp_u(&c, 2);
+			break;
+		default: /* the others only take operands: their count is in the header */
+			for (unsigned k = 0; k < lengths[op - 1] && !c.bad; k++)
+				lp_uleb(&c);
+			break;
+		}
 	}
-	dwarf_srclines_dealloc_b(lc);
+	if (c.bad && !err)
+		err = hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
+			     "DWARF: a line-number program runs past its table; the file is corrupt");
+	return err;
+}
+
+static int read_tables(struct dw *dw)
+{
+	struct obj_sec *sec = obj_find_sec(dw->obj, ".debug_line");
+	if (!sec)
+		return 0;
+	const uint8_t *p;
+	int err = dw_section_bytes(dw, sec, &p);
+	if (err < 0 || !p)
+		return err;
+	size_t cap = 0;
+	for (size_t off = 0, next = 0; off < sec->size && !err; off = next)
+		err = read_program(dw, p, (size_t)sec->size, off, &next, &cap);
 	return err;
 }
 
@@ -77,15 +212,12 @@ int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t 
 	*line = 0;
 	if (!dw->rows_read) {
 		dw->rows_read = true;
-		size_t cap = 0;
-		for (size_t i = 0; i < dw->ncus; i++) {
-			int err = read_unit(dw, &dw->cus[i], &cap);
-			if (err < 0) {
-				free(dw->rows);
-				dw->rows = NULL;
-				dw->nrows = 0;
-				return err;
-			}
+		int err = read_tables(dw);
+		if (err < 0) {
+			free(dw->rows);
+			dw->rows = NULL;
+			dw->nrows = 0;
+			return err;
 		}
 		if (dw->nrows > 1)
 			qsort(dw->rows, dw->nrows, sizeof *dw->rows, cmp_row);
@@ -108,5 +240,185 @@ int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t 
 	if (dw->rows[lo - 1].addr < dw->base[sec->index])
 		return 0;
 	*line = dw->rows[lo - 1].line;
+	return 0;
+}
+
+/* ===================================================================== */
+/* Inlined call sites                                                     */
+/* ===================================================================== */
+
+/* The address ranges of die: low_pc/high_pc or DW_AT_ranges. */
+static int ranges_of(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n)
+{
+	*n = 0;
+	Dwarf_Addr lo, hi;
+	Dwarf_Half form;
+	enum Dwarf_Form_Class cls;
+	if (dwarf_lowpc(die, &lo, &dw->err) == DW_DLV_OK) {
+		if (dwarf_highpc_b(die, &hi, &form, &cls, &dw->err) != DW_DLV_OK) {
+			dw_forget(dw);
+			return 0;
+		}
+		v[0][0] = lo;
+		v[0][1] = cls == DW_FORM_CLASS_CONSTANT ? lo + hi : hi;
+		*n = 1;
+		return 0;
+	}
+	dw_forget(dw);
+	Dwarf_Attribute attr;
+	if (dwarf_attr(die, DW_AT_ranges, &attr, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
+		return 0;
+	}
+	Dwarf_Half version = 0, offset_size = 0;
+	Dwarf_Unsigned val = 0;
+	int rc = dwarf_get_version_of_die(die, &version, &offset_size);
+	if (rc == DW_DLV_OK)
+		rc = dwarf_whatform(attr, &form, &dw->err);
+	if (rc == DW_DLV_OK)
+		rc = form == DW_FORM_rnglistx ? dwarf_formudata(attr, &val, &dw->err)
+					      : dwarf_global_formref(attr, &val, &dw->err);
+	if (rc != DW_DLV_OK) {
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+		return dw_fail(dw, "reading DW_AT_ranges");
+	}
+	if (version >= 5) {
+		Dwarf_Rnglists_Head head;
+		Dwarf_Unsigned count = 0, global = 0;
+		rc = dwarf_rnglists_get_rle_head(attr, form, val, &head, &count, &global, &dw->err);
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+		if (rc != DW_DLV_OK)
+			return dw_fail(dw, "reading .debug_rnglists");
+		for (Dwarf_Unsigned i = 0; i < count && *n < cap; i++) {
+			unsigned len, code;
+			Dwarf_Unsigned r1, r2, c1, c2;
+			Dwarf_Bool noaddr = 0;
+			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &code, &r1, &r2, &noaddr,
+							      &c1, &c2, &dw->err) != DW_DLV_OK) {
+				dwarf_dealloc_rnglists_head(head);
+				return dw_fail(dw, "reading a range");
+			}
+			if (code != DW_RLE_end_of_list && code != DW_RLE_base_address &&
+			    code != DW_RLE_base_addressx && !noaddr) {
+				v[*n][0] = c1;
+				v[*n][1] = c2;
+				(*n)++;
+			}
+		}
+		dwarf_dealloc_rnglists_head(head);
+		return 0;
+	}
+	dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+	Dwarf_Ranges *r;
+	Dwarf_Signed count;
+	Dwarf_Unsigned bytes;
+	Dwarf_Off real;
+	if (dwarf_get_ranges_b(dw->dbg, val, die, &real, &r, &count, &bytes, &dw->err) != DW_DLV_OK)
+		return dw_fail(dw, "reading .debug_ranges");
+	uint64_t base = 0;
+	for (Dwarf_Signed i = 0; i < count && *n < cap; i++) {
+		if (r[i].dwr_type == DW_RANGES_ADDRESS_SELECTION) {
+			base = r[i].dwr_addr2;
+		} else if (r[i].dwr_type == DW_RANGES_ENTRY) {
+			v[*n][0] = base + r[i].dwr_addr1;
+			v[*n][1] = base + r[i].dwr_addr2;
+			(*n)++;
+		}
+	}
+	dwarf_ranges_dealloc(dw->dbg, r, count);
+	return 0;
+}
+
+struct sites {
+	struct dw_site *v;
+	size_t n, cap;
+};
+
+static int add_site(struct dw *dw, struct sites *s, struct dw_site x)
+{
+	if (s->n == s->cap) {
+		size_t c = s->cap ? 2 * s->cap : 64;
+		struct dw_site *p = realloc(s->v, c * sizeof *p);
+		if (!p)
+			return hp_nomem(dw->ctx);
+		s->v = p;
+		s->cap = c;
+	}
+	s->v[s->n++] = x;
+	return 0;
+}
+
+/* Every inlined subroutine below die, with its ranges and call line. */
+static int walk_sites(struct dw *dw, Dwarf_Die die, struct sites *s, int depth)
+{
+	Dwarf_Die child = NULL;
+	int rc = dwarf_child(die, &child, &dw->err);
+	if (rc == DW_DLV_ERROR)
+		return dw_fail(dw, "reading a function's children");
+	int err = 0;
+	while (rc == DW_DLV_OK && !err) {
+		Dwarf_Half tag = dw_tag(dw, child);
+		if (tag == DW_TAG_inlined_subroutine) {
+			uint64_t r[256][2];
+			size_t nr = 0;
+			Dwarf_Unsigned line = 0;
+			Dwarf_Attribute attr;
+			if (dwarf_attr(child, DW_AT_call_line, &attr, &dw->err) == DW_DLV_OK) {
+				if (dwarf_formudata(attr, &line, &dw->err) != DW_DLV_OK)
+					dw_forget(dw);
+				dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+			} else {
+				dw_forget(dw);
+			}
+			err = ranges_of(dw, child, r, 256, &nr);
+			for (size_t i = 0; i < nr && !err && line; i++)
+				err = add_site(dw, s, (struct dw_site){ r[i][0], r[i][1], (uint32_t)line });
+		}
+		if (!err && depth < 64 &&
+		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
+			err = walk_sites(dw, child, s, depth + 1);
+		Dwarf_Die next = NULL;
+		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
+		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
+		child = next;
+		if (rc == DW_DLV_ERROR && !err)
+			err = dw_fail(dw, "reading a sibling");
+	}
+	return err;
+}
+
+int dw_inline_sites(struct dw *dw, const struct obj_sec *sec, uint64_t entry,
+		    struct dw_site **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!dw->base[sec->index])
+		return 0;
+	uint64_t a = dw->base[sec->index] + entry;
+	const struct dw_at *at = NULL;
+	for (size_t i = 0; i < dw->nfuncs && !at; i++)
+		if (dw->funcs[i].addr == a)
+			at = &dw->funcs[i];
+	if (!at)
+		return 0;
+	Dwarf_Die die;
+	int err = dw_die_at(dw, at->die, &die);
+	if (err < 0)
+		return err;
+	struct sites s = { 0 };
+	err = walk_sites(dw, die, &s, 0);
+	dwarf_dealloc(dw->dbg, die, DW_DLA_DIE);
+	if (err < 0) {
+		free(s.v);
+		return err;
+	}
+	/* As offsets in sec; ranges elsewhere (a cold part's) are kept as they are
+	 * relative to their own section's base, which no address of sec reaches. */
+	for (size_t i = 0; i < s.n; i++) {
+		s.v[i].lo -= dw->base[sec->index];
+		s.v[i].hi -= dw->base[sec->index];
+	}
+	*out = s.v;
+	*n = s.n;
 	return 0;
 }

@@ -657,6 +657,20 @@ int dw_get(struct hp_ctx *ctx, struct obj *obj, struct dw **out);
  */
 int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t *line);
 
+/* An inlined call: code of [lo, hi) comes from a function inlined at call_line. */
+struct dw_site {
+	uint64_t lo, hi;        /* offsets in the section asked about */
+	uint32_t call_line;     /* DW_AT_call_line of the DW_TAG_inlined_subroutine */
+};
+
+/*
+ * Every inlined call, at any depth, of the function whose entry is (sec,
+ * entry). *out is malloc'd (free with free()); none when DWARF does not
+ * describe the function.
+ */
+int dw_inline_sites(struct dw *dw, const struct obj_sec *sec, uint64_t entry,
+		    struct dw_site **out, size_t *n);
+
 enum dwt_kind {
 	DWT_VOID,       /* void, or no type */
 	DWT_BASE,       /* int, char, double, _Bool ...: name, size, encoding */
