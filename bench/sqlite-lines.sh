@@ -57,7 +57,8 @@ for fl in fs nofs; do
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["line_only"])')
 	n=$(echo "$got" | wc -w); n=$((n / 2))
 	verdict=$([ "$got" = "$truth" ] && echo exact || echo "WRONG: truth is ${truth% }")
-	echo "| hpdiff SQLite -$fl, one line inserted: functions reported | $n: ${got% } ($nline more differ only in line numbers) | same statement, no line moved: $(($(echo "$truth" | wc -w) / 2)) | $verdict |"
+	names=$(echo "$got" | awk '{ for (i = 2; i <= NF; i += 2) printf "%s%s", (i > 2 ? ", " : ""), $i }')
+	echo "| hpdiff SQLite -$fl, one line inserted: functions reported | $n ($names), $nline more line-only | same statement, no line moved: $(($(echo "$truth" | wc -w) / 2)) | $verdict |"
 	bench_pair_rows "hpdiff SQLite -$fl, one line inserted" "$N" "$C/old-$fl.o" "$C/lines-$fl.o" \
 		"$BIN/hpdiff" "$C/old-$fl.o" "$C/lines-$fl.o"
 	[ "$got" = "$truth" ] || exit 1
