@@ -133,6 +133,19 @@ $APPLY -q --pid $PID --revert || fail "stack: revert bottom"
 [ "$(value outk)" = 22 ] || fail "stack: after two reverts: $(value outk)"
 kill $PID
 
+# --- --exe: every process running the binary -------------------------------------
+start oute1 ./target 1
+P1=$PID
+start oute2 ./target 2
+P2=$PID
+$APPLY -q --exe ./target fix2.signed.hpx || fail "--exe: apply"
+[ "$(value oute1)" = 24 ] && [ "$(value oute2)" = 24 ] || fail "--exe: not both patched"
+"$BIN/hpstatus" --pid $P1 | grep -q '1 patch applied' || fail "--exe: hpstatus $P1"
+"$BIN/hpstatus" --pid $P2 | grep -q '1 patch applied' || fail "--exe: hpstatus $P2"
+rc=0; $APPLY --exe "$T/nothing-runs-this" fix2.signed.hpx 2> err || rc=$?
+[ $rc -ne 0 ] || fail "--exe of a binary nobody runs succeeded"
+kill $P1 $P2
+
 # --- the audit log: one line per attempt ------------------------------------------
 lines=$(wc -l < audit.jsonl)
 python3 - audit.jsonl <<'PY'
