@@ -175,10 +175,12 @@ int differ_recover(struct hp_ctx *ctx, struct obj *obj)
 			err = hp_nomem(ctx);
 			break;
 		}
-		if (sec->nrels)
-			memcpy(all, sec->rels, sec->nrels * sizeof *all);
-		memcpy(all + sec->nrels, s.v, s.n * sizeof *all);
-		qsort(all, sec->nrels + s.n, sizeof *all, cmp_rel);
+		/* Both runs are sorted (decoding goes forward): merge them. */
+		size_t a = 0, b = 0, k = 0;
+		while (a < sec->nrels || b < s.n)
+			all[k++] = b == s.n || (a < sec->nrels && cmp_rel(&sec->rels[a], &s.v[b]) <= 0)
+					   ? sec->rels[a++]
+					   : s.v[b++];
 		sec->rels = all;
 		sec->nrels += s.n;
 	}

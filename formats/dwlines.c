@@ -21,6 +21,61 @@ static int cmp_row(const void *a, const void *b)
 	return (int)y->end - (int)x->end;
 }
 
+/* A run of rows ending with an end_sequence row: addresses rise inside it. */
+struct seq {
+	uint64_t first;
+	size_t start, n;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct seq *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/*
+ * Put the rows in address order. Each sequence is in order already (the
+ * program only moves forward), so the sequences are sorted by where they start
+ * and laid end to end: a few thousand to sort instead of every row.
+ */
+static int order_sequences(struct dw *dw)
+{
+	size_t nseq = 0;
+	for (size_t i = 0; i < dw->nrows; i++)
+		nseq += dw->rows[i].end || i + 1 == dw->nrows;
+	struct seq *q = malloc((nseq ? nseq : 1) * sizeof *q);
+	struct dw_row *out = malloc((dw->nrows ? dw->nrows : 1) * sizeof *out);
+	if (!q || !out) {
+		free(q);
+		free(out);
+		return hp_nomem(dw->ctx);
+	}
+	size_t k = 0, start = 0;
+	bool ordered = true;
+	for (size_t i = 0; i < dw->nrows; i++) {
+		if (i > start && dw->rows[i].addr < dw->rows[i - 1].addr)
+			ordered = false; /* not forward inside a sequence: sort every row */
+		if (dw->rows[i].end || i + 1 == dw->nrows) {
+			q[k++] = (struct seq){ dw->rows[start].addr, start, i + 1 - start };
+			start = i + 1;
+		}
+	}
+	if (!ordered) {
+		qsort(dw->rows, dw->nrows, sizeof *dw->rows, cmp_row);
+	} else {
+		qsort(q, k, sizeof *q, cmp_seq);
+		size_t o = 0;
+		for (size_t i = 0; i < k; i++) {
+			memcpy(out + o, dw->rows + q[i].start, q[i].n * sizeof *out);
+			o += q[i].n;
+		}
+		memcpy(dw->rows, out, dw->nrows * sizeof *out);
+	}
+	free(q);
+	free(out);
+	return 0;
+}
+
 static int push(struct dw *dw, size_t *cap, struct dw_row row)
 {
 	if (dw->nrows == *cap) {
@@ -213,14 +268,15 @@ int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t 
 	if (!dw->rows_read) {
 		dw->rows_read = true;
 		int err = read_tables(dw);
+		if (err == 0)
+			err = order_sequences(dw);
 		if (err < 0) {
 			free(dw->rows);
 			dw->rows = NULL;
 			dw->nrows = 0;
 			return err;
 		}
-		if (dw->nrows > 1)
-			qsort(dw->rows, dw->nrows, sizeof *dw->rows, cmp_row);
+
 	}
 	if (!dw->base[sec->index])
 		return 0;
