@@ -108,6 +108,9 @@ struct dw_row {
  */
 int dw_section_bytes(struct dw *d, struct obj_sec *s, const uint8_t **out);
 
+/* The address ranges of die (low_pc/high_pc or DW_AT_ranges), at most cap. */
+int dw_ranges(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n);
+
 /* Open libdwarf on obj and index it (dwarfread.c). */
 int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out);
 void dw_close(struct dw *dw);

@@ -892,73 +892,100 @@ const char *dw_type_key(struct hp_ctx *ctx, int kind, const char *name)
 /* ===================================================================== */
 
 /* The entry addresses of a subprogram: low_pc, or the start of each range. */
-static int entries_of(struct dw *w, Dwarf_Die die, uint64_t *v, size_t cap, size_t *n)
+/*
+ * The address ranges [v[i][0], v[i][1]) of die: low_pc and high_pc, or each
+ * entry of DW_AT_ranges (.debug_rnglists in DWARF 5, .debug_ranges before).
+ * In a .o the unit's base is 0 and the relocation made entries absolute,
+ * except where a base-address entry says otherwise.
+ */
+int dw_ranges(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n)
 {
 	*n = 0;
-	Dwarf_Addr lo;
-	if (dwarf_lowpc(die, &lo, &w->err) == DW_DLV_OK) {
-		v[(*n)++] = lo;
+	Dwarf_Addr lo, hi;
+	Dwarf_Half form;
+	enum Dwarf_Form_Class cls;
+	if (dwarf_lowpc(die, &lo, &dw->err) == DW_DLV_OK) {
+		v[0][0] = v[0][1] = lo; /* an entry, if no extent is given */
+		if (dwarf_highpc_b(die, &hi, &form, &cls, &dw->err) == DW_DLV_OK)
+			v[0][1] = cls == DW_FORM_CLASS_CONSTANT ? lo + hi : hi;
+		else
+			dw_forget(dw);
+		*n = cap ? 1 : 0;
 		return 0;
 	}
-	dw_forget(w);
+	dw_forget(dw);
 	Dwarf_Attribute attr;
-	if (dwarf_attr(die, DW_AT_ranges, &attr, &w->err) != DW_DLV_OK) {
-		dw_forget(w);
+	if (dwarf_attr(die, DW_AT_ranges, &attr, &dw->err) != DW_DLV_OK) {
+		dw_forget(dw);
 		return 0;
 	}
-	Dwarf_Half version = 0, offset_size = 0, form = 0;
+	Dwarf_Half version = 0, offset_size = 0;
 	Dwarf_Unsigned val = 0;
 	int rc = dwarf_get_version_of_die(die, &version, &offset_size);
 	if (rc == DW_DLV_OK)
-		rc = dwarf_whatform(attr, &form, &w->err);
+		rc = dwarf_whatform(attr, &form, &dw->err);
 	if (rc == DW_DLV_OK)
-		rc = form == DW_FORM_rnglistx ? dwarf_formudata(attr, &val, &w->err)
-					      : dwarf_global_formref(attr, &val, &w->err);
+		rc = form == DW_FORM_rnglistx ? dwarf_formudata(attr, &val, &dw->err)
+					      : dwarf_global_formref(attr, &val, &dw->err);
 	if (rc != DW_DLV_OK) {
-		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
-		return dw_fail(w, "reading DW_AT_ranges");
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
+		return dw_fail(dw, "reading DW_AT_ranges");
 	}
 	if (version >= 5) {
 		Dwarf_Rnglists_Head head;
 		Dwarf_Unsigned count = 0, global = 0;
-		rc = dwarf_rnglists_get_rle_head(attr, form, val, &head, &count, &global, &w->err);
-		dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
+		rc = dwarf_rnglists_get_rle_head(attr, form, val, &head, &count, &global, &dw->err);
+		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
 		if (rc != DW_DLV_OK)
-			return dw_fail(w, "reading .debug_rnglists");
+			return dw_fail(dw, "reading .debug_rnglists");
 		for (Dwarf_Unsigned i = 0; i < count && *n < cap; i++) {
 			unsigned len, code;
 			Dwarf_Unsigned r1, r2, c1, c2;
 			Dwarf_Bool noaddr = 0;
 			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &code, &r1, &r2, &noaddr,
-							      &c1, &c2, &w->err) != DW_DLV_OK) {
+							      &c1, &c2, &dw->err) != DW_DLV_OK) {
 				dwarf_dealloc_rnglists_head(head);
-				return dw_fail(w, "reading a range");
+				return dw_fail(dw, "reading a range");
 			}
 			if (code != DW_RLE_end_of_list && code != DW_RLE_base_address &&
-			    code != DW_RLE_base_addressx && !noaddr)
-				v[(*n)++] = c1;
+			    code != DW_RLE_base_addressx && !noaddr) {
+				v[*n][0] = c1;
+				v[*n][1] = c2;
+				(*n)++;
+			}
 		}
 		dwarf_dealloc_rnglists_head(head);
 		return 0;
 	}
-	dwarf_dealloc(w->dbg, attr, DW_DLA_ATTR);
+	dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
 	Dwarf_Ranges *r;
 	Dwarf_Signed count;
 	Dwarf_Unsigned bytes;
 	Dwarf_Off real;
-	if (dwarf_get_ranges_b(w->dbg, val, die, &real, &r, &count, &bytes, &w->err) != DW_DLV_OK)
-		return dw_fail(w, "reading .debug_ranges");
-	/* In a .o the CU's base is 0 and our relocation made every entry absolute,
-	 * except where a base-address entry says otherwise. */
+	if (dwarf_get_ranges_b(dw->dbg, val, die, &real, &r, &count, &bytes, &dw->err) != DW_DLV_OK)
+		return dw_fail(dw, "reading .debug_ranges");
 	uint64_t base = 0;
 	for (Dwarf_Signed i = 0; i < count && *n < cap; i++) {
-		if (r[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
+		if (r[i].dwr_type == DW_RANGES_ADDRESS_SELECTION) {
 			base = r[i].dwr_addr2;
-		else if (r[i].dwr_type == DW_RANGES_ENTRY)
-			v[(*n)++] = base + r[i].dwr_addr1;
+		} else if (r[i].dwr_type == DW_RANGES_ENTRY) {
+			v[*n][0] = base + r[i].dwr_addr1;
+			v[*n][1] = base + r[i].dwr_addr2;
+			(*n)++;
+		}
 	}
-	dwarf_ranges_dealloc(w->dbg, r, count);
+	dwarf_ranges_dealloc(dw->dbg, r, count);
 	return 0;
+}
+
+/* The entry addresses of a subprogram: low_pc, or the start of each range. */
+static int entries_of(struct dw *w, Dwarf_Die die, uint64_t *v, size_t cap, size_t *n)
+{
+	uint64_t r[16][2];
+	int err = dw_ranges(w, die, r, cap < 16 ? cap : 16, n);
+	for (size_t i = 0; i < *n; i++)
+		v[i] = r[i][0];
+	return err;
 }
 
 static int push_at(struct dw *dw, struct dw_at **v, size_t *n, size_t *cap, uint64_t addr,

@@ -303,88 +303,6 @@ int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t 
 /* Inlined call sites                                                     */
 /* ===================================================================== */
 
-/* The address ranges of die: low_pc/high_pc or DW_AT_ranges. */
-static int ranges_of(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n)
-{
-	*n = 0;
-	Dwarf_Addr lo, hi;
-	Dwarf_Half form;
-	enum Dwarf_Form_Class cls;
-	if (dwarf_lowpc(die, &lo, &dw->err) == DW_DLV_OK) {
-		if (dwarf_highpc_b(die, &hi, &form, &cls, &dw->err) != DW_DLV_OK) {
-			dw_forget(dw);
-			return 0;
-		}
-		v[0][0] = lo;
-		v[0][1] = cls == DW_FORM_CLASS_CONSTANT ? lo + hi : hi;
-		*n = 1;
-		return 0;
-	}
-	dw_forget(dw);
-	Dwarf_Attribute attr;
-	if (dwarf_attr(die, DW_AT_ranges, &attr, &dw->err) != DW_DLV_OK) {
-		dw_forget(dw);
-		return 0;
-	}
-	Dwarf_Half version = 0, offset_size = 0;
-	Dwarf_Unsigned val = 0;
-	int rc = dwarf_get_version_of_die(die, &version, &offset_size);
-	if (rc == DW_DLV_OK)
-		rc = dwarf_whatform(attr, &form, &dw->err);
-	if (rc == DW_DLV_OK)
-		rc = form == DW_FORM_rnglistx ? dwarf_formudata(attr, &val, &dw->err)
-					      : dwarf_global_formref(attr, &val, &dw->err);
-	if (rc != DW_DLV_OK) {
-		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
-		return dw_fail(dw, "reading DW_AT_ranges");
-	}
-	if (version >= 5) {
-		Dwarf_Rnglists_Head head;
-		Dwarf_Unsigned count = 0, global = 0;
-		rc = dwarf_rnglists_get_rle_head(attr, form, val, &head, &count, &global, &dw->err);
-		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
-		if (rc != DW_DLV_OK)
-			return dw_fail(dw, "reading .debug_rnglists");
-		for (Dwarf_Unsigned i = 0; i < count && *n < cap; i++) {
-			unsigned len, code;
-			Dwarf_Unsigned r1, r2, c1, c2;
-			Dwarf_Bool noaddr = 0;
-			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &code, &r1, &r2, &noaddr,
-							      &c1, &c2, &dw->err) != DW_DLV_OK) {
-				dwarf_dealloc_rnglists_head(head);
-				return dw_fail(dw, "reading a range");
-			}
-			if (code != DW_RLE_end_of_list && code != DW_RLE_base_address &&
-			    code != DW_RLE_base_addressx && !noaddr) {
-				v[*n][0] = c1;
-				v[*n][1] = c2;
-				(*n)++;
-			}
-		}
-		dwarf_dealloc_rnglists_head(head);
-		return 0;
-	}
-	dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
-	Dwarf_Ranges *r;
-	Dwarf_Signed count;
-	Dwarf_Unsigned bytes;
-	Dwarf_Off real;
-	if (dwarf_get_ranges_b(dw->dbg, val, die, &real, &r, &count, &bytes, &dw->err) != DW_DLV_OK)
-		return dw_fail(dw, "reading .debug_ranges");
-	uint64_t base = 0;
-	for (Dwarf_Signed i = 0; i < count && *n < cap; i++) {
-		if (r[i].dwr_type == DW_RANGES_ADDRESS_SELECTION) {
-			base = r[i].dwr_addr2;
-		} else if (r[i].dwr_type == DW_RANGES_ENTRY) {
-			v[*n][0] = base + r[i].dwr_addr1;
-			v[*n][1] = base + r[i].dwr_addr2;
-			(*n)++;
-		}
-	}
-	dwarf_ranges_dealloc(dw->dbg, r, count);
-	return 0;
-}
-
 struct sites {
 	struct dw_site *v;
 	size_t n, cap;
@@ -426,7 +344,7 @@ static int walk_sites(struct dw *dw, Dwarf_Die die, struct sites *s, int depth)
 			} else {
 				dw_forget(dw);
 			}
-			err = ranges_of(dw, child, r, 256, &nr);
+			err = dw_ranges(dw, child, r, 256, &nr);
 			for (size_t i = 0; i < nr && !err && line; i++)
 				err = add_site(dw, s, (struct dw_site){ r[i][0], r[i][1], (uint32_t)line });
 		}
