@@ -48,7 +48,7 @@ int classify(const unsigned char *p, int n)
 }
 C
 sed 's/score > 100000/score >= 100000/' "$T/old.c" > "$T/new.c"
-for v in old new; do gcc -O2 -ffunction-sections -fdata-sections -c "$T/$v.c" -o "$T/$v.o"; done
+for v in old new; do gcc -O2 -g -ffunction-sections -fdata-sections -c "$T/$v.c" -o "$T/$v.o"; done
 "$BIN/hpbuild" "$T/old.o" "$T/new.o" -o "$T/fix.hpx"
 usize=$(stat -c %s "$T/fix.hpx")
 
@@ -61,25 +61,33 @@ for k in ed ec; do openssl pkey -in "$T/$k.pem" -pubout -out "$T/trust/$k.pub.pe
 sed_=$(stat -c %s "$T/fix-ed.hpx")
 sec=$(stat -c %s "$T/fix-ec.hpx")
 
-row() { echo "| $1 | $2 us | $3 |"; }
-echo "| what | CPU per operation | how measured |"
-echo "|---|---|---|"
-row "hpverify, Ed25519, 1 KB patch ($sed_ bytes): signer_verify()" \
-	"$("$T/vb" verify "$T/fix-ed.hpx" "$T/trust" "$NV")" "$NV calls in one process, envelope + signature"
-row "hpverify, P-256, 1 KB patch ($sec bytes): signer_verify()" \
-	"$("$T/vb" verify "$T/fix-ec.hpx" "$T/trust" "$NV")" "$NV calls in one process"
-row "hpverify, Ed25519, 1 KB patch: whole process" \
-	"$("$T/vb" exec "$NP" "$BIN/hpverify" "$T/fix-ed.hpx" --trust "$T/trust")" "$NP runs, user + system, trust dir of 2 keys"
-row "hpverify, P-256, 1 KB patch: whole process" \
-	"$("$T/vb" exec "$NP" "$BIN/hpverify" "$T/fix-ec.hpx" --trust "$T/trust")" "$NP runs"
-row "hpverify --version (start-up baseline)" \
-	"$("$T/vb" exec "$NP" "$BIN/hpverify" --version)" "$NP runs: exec, dynamic linking, nothing read"
-row "hpsign, Ed25519 PEM key: signer_append()" \
-	"$("$T/vb" sign "$T/fix.hpx" "$T/ed.pem" "$NS")" "$NS calls, unsigned patch of $usize bytes"
-row "hpsign, P-256 PEM key: signer_append()" \
-	"$("$T/vb" sign "$T/fix.hpx" "$T/ec.pem" "$NS")" "$NS calls"
-row "hpsign, Ed25519 PEM key: whole process" \
-	"$("$T/vb" exec 200 "$BIN/hpsign" "$T/fix.hpx" --key "$T/ed.pem" -o "$T/o.hpx")" "200 runs, key read, patch read, checked, written"
+# row WHAT US BASELINE_US BASELINE_NOTE: one row of the bench table (what, value,
+# baseline, ratio), CPU microseconds per operation.
+row()
+{
+	awk -v what="$1" -v v="$2" -v b="$3" -v note="$4" 'BEGIN {
+		printf "| %s | %.1f us CPU | %s | %s |\n", what, v,
+			(b == "" ? note : sprintf("%.1f us (%s)", b, note)),
+			(b == "" || b == 0 ? "n/a" : sprintf("%.2fx", v / b))
+	}'
+}
+echo "| what | value | baseline | ratio |"
+echo "|---|---|---|---|"
+start=$("$T/vb" exec "$NP" "$BIN/hpverify" --version)
+ped=$("$T/vb" sign "$T/fix.hpx" "$T/ed.pem" "$NS")
+pec=$("$T/vb" sign "$T/fix.hpx" "$T/ec.pem" "$NS")
+row "hpverify, Ed25519, 1 KB patch ($sed_ bytes): signer_verify(), $NV calls in one process" \
+	"$("$T/vb" verify "$T/fix-ed.hpx" "$T/trust" "$NV")" 1000 "target: well under 1 ms"
+row "hpverify, P-256, 1 KB patch ($sec bytes): signer_verify(), $NV calls in one process" \
+	"$("$T/vb" verify "$T/fix-ec.hpx" "$T/trust" "$NV")" 1000 "target: well under 1 ms"
+row "hpverify, Ed25519, 1 KB patch: whole process, user + system, trust dir of 2 keys, $NP runs" \
+	"$("$T/vb" exec "$NP" "$BIN/hpverify" "$T/fix-ed.hpx" --trust "$T/trust")" "$start" "hpverify --version: exec and libcrypto start-up"
+row "hpverify, P-256, 1 KB patch: whole process, $NP runs" \
+	"$("$T/vb" exec "$NP" "$BIN/hpverify" "$T/fix-ec.hpx" --trust "$T/trust")" "$start" "hpverify --version"
+row "hpsign, Ed25519 PEM key: signer_append(), $NS calls, unsigned patch of $usize bytes" "$ped" "" "-"
+row "hpsign, P-256 PEM key: signer_append(), $NS calls" "$pec" "" "-"
+row "hpsign, Ed25519 PEM key: whole process (key read, patch read, checked, written), 200 runs" \
+	"$("$T/vb" exec 200 "$BIN/hpsign" "$T/fix.hpx" --key "$T/ed.pem" -o "$T/o.hpx")" "$start" "hpverify --version"
 
 # The same through PKCS#11, with a token of our own.
 MOD=/usr/lib/softhsm/libsofthsm2.so
@@ -90,12 +98,12 @@ if command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null && [
 	softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin "$HP_PIN" >/dev/null
 	pkcs11-tool --module "$MOD" --token-label bench --login --pin env:HP_PIN --keypairgen --key-type EC:prime256v1 --label ec --id 01 >/dev/null 2>&1
 	pkcs11-tool --module "$MOD" --token-label bench --login --pin env:HP_PIN --keypairgen --key-type EC:edwards25519 --label ed --id 02 >/dev/null 2>&1
-	row "hpsign, Ed25519 in SoftHSM2: signer_append()" \
-		"$("$T/vb" sign "$T/fix.hpx" 'pkcs11:token=bench;object=ed' "$NS")" "$NS calls, one session, CKM_EDDSA (CPU of the module included)"
-	row "hpsign, P-256 in SoftHSM2: signer_append()" \
-		"$("$T/vb" sign "$T/fix.hpx" 'pkcs11:token=bench;object=ec' "$NS")" "$NS calls, CKM_ECDSA + r||s to DER"
-	row "hpsign, P-256 in SoftHSM2: whole process" \
-		"$("$T/vb" exec 100 "$BIN/hpsign" "$T/fix.hpx" --key 'pkcs11:token=bench;object=ec' -o "$T/o.hpx")" "100 runs: module load, login, sign, write"
+	row "hpsign, Ed25519 in SoftHSM2: signer_append(), $NS calls, one session, CKM_EDDSA (CPU of the module included)" \
+		"$("$T/vb" sign "$T/fix.hpx" 'pkcs11:token=bench;object=ed' "$NS")" "$ped" "the same with the PEM key"
+	row "hpsign, P-256 in SoftHSM2: signer_append(), $NS calls, CKM_ECDSA, r and s to DER" \
+		"$("$T/vb" sign "$T/fix.hpx" 'pkcs11:token=bench;object=ec' "$NS")" "$pec" "the same with the PEM key"
+	row "hpsign, P-256 in SoftHSM2: whole process (module load, login, sign, write), 100 runs" \
+		"$("$T/vb" exec 100 "$BIN/hpsign" "$T/fix.hpx" --key 'pkcs11:token=bench;object=ec' -o "$T/o.hpx")" "$start" "hpverify --version"
 else
-	echo "| hpsign in SoftHSM2 | n/a | softhsm2 or opensc missing (make deps) |"
+	echo "| hpsign in SoftHSM2 | n/a | softhsm2 or opensc missing (make deps) | n/a |"
 fi
