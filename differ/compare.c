@@ -125,9 +125,10 @@ static int build_piece_starts(struct hp_ctx *ctx, const struct obj *obj)
 				if (t >= 0)
 					; /* exact */
 				else if (obj_sec_is_text(from))
-					t = (int64_t)r->sym->value + r->addend + code_bias(r);
+					t = hp_add_wrap(hp_add_wrap((int64_t)r->sym->value, r->addend),
+							 code_bias(r));
 				else if (ri && ri->kind == RELOC_ABS)
-					t = (int64_t)r->sym->value + r->addend;
+					t = hp_add_wrap((int64_t)r->sym->value, r->addend);
 				else
 					continue;
 				struct obj_sec *sec = r->sym->sec;
@@ -286,7 +287,7 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 	memset(out, 0, sizeof *out);
 	if (s->index == 0) {
 		out->kind = DIFFER_REF_ABS;
-		out->off = r->addend + (int64_t)s->value;
+		out->off = hp_add_wrap(r->addend, (int64_t)s->value);
 		return 0;
 	}
 	if (!is_label(s)) {
@@ -297,12 +298,12 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 	}
 	/* A place in a section: find what holds it. */
 	const struct obj_sec *sec = s->sec;
-	int64_t raw = (int64_t)s->value + r->addend, t = raw;
+	int64_t raw = hp_add_wrap((int64_t)s->value, r->addend), t = raw;
 	const struct reloc_info *ri = reloc_x86_64_info(r->type);
 	if (label_target(s) >= 0) {
 		t = label_target(s);
 	} else if (obj_sec_is_text(from)) {
-		t += code_bias(r);
+		t = hp_add_wrap(t, code_bias(r));
 	} else if (ri && ri->kind == RELOC_PCREL) {
 		/* In data, "label - ." entries of a table (gcc's PIC jump tables, clang's
 		 * relative lookup tables) are relative to the table's start. */
@@ -310,7 +311,7 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 		int err = holder_start(ctx, obj, from, r->offset, &p0);
 		if (err < 0)
 			return err;
-		t -= (int64_t)(r->offset - p0);
+		t = hp_sub_wrap(t, (int64_t)(r->offset - p0));
 	}
 	if (sec->nsyms) {
 		const struct obj_sym *x = t >= 0 ? obj_sym_at(sec, (uint64_t)t) : NULL;
@@ -320,7 +321,7 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 		if (x) {
 			out->kind = DIFFER_REF_SYM;
 			out->sym = x;
-			out->off = raw - (int64_t)x->value;
+			out->off = hp_sub_wrap(raw, (int64_t)x->value);
 			return 0;
 		}
 	}
@@ -329,7 +330,7 @@ int differ_resolve(struct hp_ctx *ctx, const struct obj *obj, const struct obj_s
 	int err = piece_at(ctx, obj, sec, t < 0 ? 0 : (uint64_t)t, &out->start, &out->len);
 	if (err < 0)
 		return err;
-	out->off = raw - (int64_t)out->start;
+	out->off = hp_sub_wrap(raw, (int64_t)out->start);
 	return 0;
 }
 

@@ -181,6 +181,19 @@ static inline int hp_cur_take(struct hp_cursor *c, size_t n, const uint8_t **out
 	return 0;
 }
 
+/*
+ * a + b and a - b modulo 2^64, the way relocation arithmetic (S + A - P) is
+ * done: addends come from the file, and signed overflow is undefined.
+ */
+static inline int64_t hp_add_wrap(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static inline int64_t hp_sub_wrap(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 /* True when [off, off + n) lies inside a buffer of len bytes. */
 static inline bool hp_range_ok(uint64_t off, uint64_t n, uint64_t len)
 {

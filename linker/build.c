@@ -330,8 +330,9 @@ static int scan_relocations(struct linker *l)
 			if (t.act == ARCH_GOTPCREL) {
 				if (t.item) {
 					size_t s;
-					if ((err = internal_slot(l, (size_t)(t.item - l->items),
-								 t.ref.off - sec->rels[k].addend, &s)) < 0)
+					int64_t at = hp_sub_wrap(t.ref.off, sec->rels[k].addend);
+					if ((err = internal_slot(l, (size_t)(t.item - l->items), at,
+								 &s)) < 0)
 						return err;
 				} else {
 					l->syms[t.sym].got = 0; /* needs one; placed in phase 3 */
@@ -456,12 +457,12 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 	case ARCH_PCREL32:
 	case ARCH_BRANCH32:
 		if (t.item)
-			return put_rel32(l, li, P, T + off - (int64_t)P);
+			return put_rel32(l, li, P, hp_sub_wrap(hp_add_wrap(T, off), (int64_t)P));
 		return add_fixup(l, P, t.act == ARCH_BRANCH32 ? HPX_FIX_BRANCH32 : HPX_FIX_PC32, sym,
 				 off);
 	case ARCH_PCREL64:
 		if (t.item) {
-			hp_store_le64(l->image + P, (uint64_t)(T + off - (int64_t)P));
+			hp_store_le64(l->image + P, (uint64_t)T + (uint64_t)off - P);
 			return 0;
 		}
 		return add_fixup(l, P, HPX_FIX_PC64, sym, off);
@@ -470,13 +471,15 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 		uint64_t slot;
 		if (t.item) {
 			size_t s;
-			if ((err = internal_slot(l, (size_t)(t.item - l->items), off - r->addend, &s)) < 0)
+			if ((err = internal_slot(l, (size_t)(t.item - l->items),
+						 hp_sub_wrap(off, r->addend), &s)) < 0)
 				return err;
 			slot = l->slots[s].at;
 		} else {
 			slot = (uint64_t)l->syms[t.sym].got;
 		}
-		return put_rel32(l, li, P, (int64_t)slot + r->addend - (int64_t)P);
+		return put_rel32(l, li, P,
+				 hp_sub_wrap(hp_add_wrap((int64_t)slot, r->addend), (int64_t)P));
 	}
 	case ARCH_PCREL8: {
 		/* Where the CPU goes: S + A + bias, with bias the field-to-end distance. */
@@ -508,11 +511,11 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 		return 0;
 	}
 	case ARCH_ABS64:
-		return add_fixup(l, P, HPX_FIX_ABS64, sym, T + off);
+		return add_fixup(l, P, HPX_FIX_ABS64, sym, hp_add_wrap(T, off));
 	case ARCH_ABS32:
-		return add_fixup(l, P, HPX_FIX_ABS32, sym, T + off);
+		return add_fixup(l, P, HPX_FIX_ABS32, sym, hp_add_wrap(T, off));
 	case ARCH_ABS32S:
-		return add_fixup(l, P, HPX_FIX_ABS32S, sym, T + off);
+		return add_fixup(l, P, HPX_FIX_ABS32S, sym, hp_add_wrap(T, off));
 	case ARCH_SKIP:
 	case ARCH_REFUSE:
 		break;
