@@ -355,7 +355,13 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-static void assign_offsets(struct linker *l)
+/*
+ * Give every item its offset. Returns false, before anything is allocated,
+ * when the image would be larger than a container may hold (HPX_MAX_IMAGE):
+ * sizes in NOBITS sections are not bounded by the file, and a hostile object
+ * asked for 70 TB here (found by the hpdiff fuzz target).
+ */
+static bool assign_offsets(struct linker *l)
 {
 	uint64_t at = 0;
 	for (int r = 0; r < R_COUNT; r++) {
@@ -367,6 +373,8 @@ static void assign_offsets(struct linker *l)
 			struct litem *li = &l->items[i];
 			if (li->region != (enum region)r)
 				continue;
+			if (li->it->size > HPX_MAX_IMAGE || at > HPX_MAX_IMAGE)
+				return false;
 			at = align_up(at, li->align);
 			li->off = at;
 			at += li->it->size ? li->it->size : 1;
@@ -400,7 +408,10 @@ static void assign_offsets(struct linker *l)
 		}
 		l->region_end[r] = at;
 	}
+	if (at > HPX_MAX_IMAGE)
+		return false;
 	l->image_size = align_up(at ? at : 1, HPX_PAGE);
+	return true;
 }
 
 /* ----- phase 4: bytes and fixups ----------------------------------------- */
@@ -685,7 +696,10 @@ int linker_build(struct hp_ctx *ctx, const struct linker_input *in, size_t n, st
 		return err;
 	if (l.refused)
 		return l.refused;
-	assign_offsets(&l);
+	if (!assign_offsets(&l))
+		return hp_err(ctx, HP_EUNPATCHABLE, in[0].new->path, NULL,
+			      "the patch's image would exceed %llu bytes, the most a container holds",
+			      (unsigned long long)HPX_MAX_IMAGE);
 	if ((err = emit(&l)) < 0)
 		return err;
 	if ((err = describe_funcs(&l, h)) < 0)
