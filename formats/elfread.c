@@ -108,6 +108,11 @@ static int read_sections(struct hp_ctx *ctx, struct obj *obj)
 		s->entsize = sh.sh_entsize;
 		s->link = sh.sh_link;
 		s->info = sh.sh_info;
+		/* Alignments are powers of two (gABI); the linker rounds with them. */
+		if (s->align & (s->align - 1))
+			return hp_err(ctx, HP_ECORRUPT, obj->path, NULL,
+				      "%s: sh_addralign %llu is not a power of two; the file is corrupt",
+				      secdesc(ctx, s), (unsigned long long)s->align);
 		if (s->type == SHT_NOBITS || s->type == SHT_NULL)
 			continue;
 		if (!hp_range_ok(sh.sh_offset, sh.sh_size, obj->file_size))
