@@ -263,6 +263,170 @@ static bool lists_headers_ok(const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/* A ULEB128 at *at in [0, n); false when it runs off the end or past 64 bits. */
+static bool line_uleb(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*at >= n)
+			return false;
+		uint8_t b = p[(*at)++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Skip one value of form; its value in *v when it is a number. */
+static bool line_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form, unsigned offsize,
+		      uint64_t *v)
+{
+	uint64_t len = 0;
+	*v = 0;
+	switch (form) {
+	case DW_FORM_string:
+		while (*at < n && p[*at])
+			(*at)++;
+		return (*at)++ < n;
+	case DW_FORM_udata:
+		return line_uleb(p, n, at, v);
+	case DW_FORM_sdata:
+		return line_uleb(p, n, at, &len);
+	case DW_FORM_block:
+		if (!line_uleb(p, n, at, &len))
+			return false;
+		break;
+	case DW_FORM_data1:
+	case DW_FORM_data2:
+	case DW_FORM_data4:
+	case DW_FORM_data8:
+		len = form == DW_FORM_data1 ? 1 : form == DW_FORM_data2 ? 2 : form == DW_FORM_data4 ? 4 : 8;
+		if (len > n - *at)
+			return false;
+		for (uint64_t i = 0; i < len; i++)
+			*v |= (uint64_t)p[*at + i] << (8 * i);
+		break;
+	case DW_FORM_data16:
+		len = 16;
+		break;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp:
+		len = offsize;
+		break;
+	default:
+		return false;
+	}
+	if (len > n - *at)
+		return false;
+	*at += len;
+	return true;
+}
+
+/*
+ * libdwarf 20210528's dwarf_srcfiles() joins each file name to the directory
+ * its entry names without checking that the directory exists: an index past
+ * the table made it read a string pointer from beyond the array (a crash,
+ * found by the hpdiff fuzz target). So every line table header is read here
+ * first, as far as its file table, and every file's directory index must name
+ * a directory: DWARF 5 (formats of entries, then entries), DWARF 2 to 4
+ * (strings, then files of "name, dir, mtime, size"). A header this cannot
+ * read (a form no compiler uses there) is refused too.
+ */
+static bool line_headers_ok(const uint8_t *p, uint64_t n)
+{
+	uint64_t at = 0;
+	while (at < n) {
+		uint64_t len, start, ndirs = 0, v;
+		unsigned offsize = 4;
+		if (n - at < 4)
+			return false;
+		if (hp_load_le32(p + at) == 0xffffffffu) {
+			if (n - at < 12)
+				return false;
+			len = hp_load_le64(p + at + 4);
+			start = at + 12;
+			offsize = 8;
+		} else {
+			len = hp_load_le32(p + at);
+			start = at + 4;
+		}
+		if (len > n - start || len < 2)
+			return false;
+		uint64_t end = start + len, q = start;
+		uint16_t version = hp_load_le16(p + q);
+		q += 2;
+		if (version < 2 || version > 5)
+			return false;
+		if (version == 5)
+			q += 2; /* address_size, segment_selector_size */
+		q += offsize; /* header_length */
+		/* minimum_instruction_length, maximum_operations_per_instruction (4+),
+		 * default_is_stmt, line_base, line_range, opcode_base */
+		q += version >= 4 ? 6 : 5;
+		if (q > end)
+			return false;
+		uint8_t opcode_base = p[q - 1];
+		q += opcode_base ? opcode_base - 1u : 0; /* standard_opcode_lengths */
+		if (q > end)
+			return false;
+		if (version == 5) {
+			for (int table = 0; table < 2; table++) {
+				if (q >= end)
+					return false;
+				uint8_t nformats = p[q++];
+				uint64_t formats[2 * 255];
+				for (unsigned i = 0; i < 2u * nformats; i++)
+					if (!line_uleb(p, end, &q, &formats[i]))
+						return false;
+				uint64_t count;
+				if (!line_uleb(p, end, &q, &count))
+					return false;
+				for (uint64_t e = 0; e < count; e++)
+					for (unsigned i = 0; i < nformats; i++) {
+						if (!line_form(p, end, &q, formats[2 * i + 1], offsize, &v))
+							return false;
+						if (table == 1 && formats[2 * i] == DW_LNCT_directory_index &&
+						    v >= ndirs)
+							return false;
+					}
+				if (table == 0)
+					ndirs = count;
+			}
+		} else {
+			for (;;) { /* include_directories, then an empty string */
+				if (q >= end)
+					return false;
+				if (!p[q++])
+					break;
+				while (q < end && p[q])
+					q++;
+				if (q++ >= end)
+					return false;
+				ndirs++;
+			}
+			for (;;) { /* file_names: name, dir, mtime, size; then an empty string */
+				if (q >= end)
+					return false;
+				if (!p[q++])
+					break;
+				while (q < end && p[q])
+					q++;
+				if (q++ >= end)
+					return false;
+				uint64_t dir, skip;
+				if (!line_uleb(p, end, &q, &dir) || dir > ndirs ||
+				    !line_uleb(p, end, &q, &skip) || !line_uleb(p, end, &q, &skip))
+					return false;
+			}
+		}
+		at = end;
+	}
+	return true;
+}
+
 static bool is_lists_section(const char *name)
 {
 	return !strncmp(name, ".debug_rnglists", 15) || !strncmp(name, ".debug_loclists", 15);
@@ -294,6 +458,14 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 	if (is_lists_section(s->name) && !lists_headers_ok(*data, s->size)) {
 		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
 				   "DWARF: section %u '%s': a list header is malformed; the file is corrupt",
+				   s->index, s->name);
+		*error = DW_DLE_SECTION_SIZE_ERROR;
+		return DW_DLV_ERROR;
+	}
+	if (!strncmp(s->name, ".debug_line", 11) && strncmp(s->name, ".debug_line_str", 15) &&
+	    !line_headers_ok(*data, s->size)) {
+		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+				   "DWARF: section %u '%s': a line table header is malformed or names a directory it does not have; the file is corrupt",
 				   s->index, s->name);
 		*error = DW_DLE_SECTION_SIZE_ERROR;
 		return DW_DLV_ERROR;
