@@ -40,6 +40,8 @@ static int cmp_seq(const void *a, const void *b)
  */
 static int order_sequences(struct dw *dw)
 {
+	if (!dw->nrows)
+		return 0; /* nothing to order, and rows may be NULL */
 	size_t nseq = 0;
 	for (size_t i = 0; i < dw->nrows; i++)
 		nseq += dw->rows[i].end || i + 1 == dw->nrows;
