@@ -427,6 +427,46 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/*
+ * libdwarf 20210528 trusts .debug_abbrev: an abbreviation with tag 0 and a
+ * children flag of 0x34 sent dwarf_siblingof_b() into an endless loop inside
+ * libdwarf (found by the dwarf fuzz target). So every abbreviation is read
+ * here first: code, a tag that is not 0, a children flag of 0 or 1, then
+ * (attribute, form) pairs up to (0, 0), each attribute not 0 and each form
+ * one DWARF 2 to 5 or GNU defines, DW_FORM_indirect aside (no compiler
+ * writes it, and its form comes from the entry itself).
+ */
+static bool abbrev_form_ok(uint64_t form)
+{
+	return (form >= 0x01 && form <= 0x2c && form != 0x02 && form != 0x16) || form == 0x1f01 ||
+	       form == 0x1f02 || form == 0x1f20 || form == 0x1f21;
+}
+
+static bool abbrevs_ok(const uint8_t *p, uint64_t n)
+{
+	uint64_t at = 0, code, tag, attr, form, skip;
+	while (at < n) {
+		if (!line_uleb(p, n, &at, &code))
+			return false;
+		if (code == 0)
+			continue; /* the end of one unit's abbreviations */
+		if (!line_uleb(p, n, &at, &tag) || tag == 0 || at >= n || p[at] > 1)
+			return false;
+		at++;
+		for (;;) {
+			if (!line_uleb(p, n, &at, &attr) || !line_uleb(p, n, &at, &form))
+				return false;
+			if (attr == 0 && form == 0)
+				break;
+			if (attr == 0 || !abbrev_form_ok(form))
+				return false;
+			if (form == DW_FORM_implicit_const && !line_uleb(p, n, &at, &skip))
+				return false;
+		}
+	}
+	return true;
+}
+
 static bool is_lists_section(const char *name)
 {
 	return !strncmp(name, ".debug_rnglists", 15) || !strncmp(name, ".debug_loclists", 15);
@@ -458,6 +498,13 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 	if (is_lists_section(s->name) && !lists_headers_ok(*data, s->size)) {
 		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
 				   "DWARF: section %u '%s': a list header is malformed; the file is corrupt",
+				   s->index, s->name);
+		*error = DW_DLE_SECTION_SIZE_ERROR;
+		return DW_DLV_ERROR;
+	}
+	if (!strncmp(s->name, ".debug_abbrev", 13) && !abbrevs_ok(*data, s->size)) {
+		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+				   "DWARF: section %u '%s': an abbreviation is malformed; the file is corrupt",
 				   s->index, s->name);
 		*error = DW_DLE_SECTION_SIZE_ERROR;
 		return DW_DLV_ERROR;
