@@ -53,11 +53,16 @@ static bool needs_decoding(const struct obj_sec *sec)
 		first = s->value;
 		funcs++;
 	}
+	/* "section + addend" into a plain section holding several things (.data,
+	 * .bss, .rodata without -fdata-sections): which one depends on the exact
+	 * bias. Merge sections (strings, constants) are cut into their elements
+	 * and read without it; decoding for them would cost every function that
+	 * uses a string. */
 	for (size_t i = 0; i < sec->nrels; i++) {
 		const struct obj_rel *r = &sec->rels[i];
 		if (r->sym->type == STT_SECTION && r->sym->sec && pc_relative(r->type) &&
-		    !owned_by_one(r->sym->sec))
-			return true; /* "section + addend" into several things: the bias matters */
+		    !(r->sym->sec->flags & SHF_MERGE) && !owned_by_one(r->sym->sec))
+			return true;
 	}
 	return false;
 }

@@ -85,9 +85,8 @@ struct dw {
 	size_t nvars, capvars;
 	bool deep;              /* vars also holds the statics declared inside functions */
 
-	struct dw_row *rows;    /* every unit's line table, by address (dwlines.c) */
-	size_t nrows;
-	bool rows_read;
+	struct ltab *lines;     /* the line tables' index of sequences (dwlines.c) */
+	bool lines_read;
 	struct dw_map types;    /* DIE offset -> struct dw_type */
 	struct dw_map subprograms; /* DIE offset -> struct dw_subprogram */
 	struct dw_map varmodels;   /* DIE offset -> struct dw_var */
@@ -110,6 +109,9 @@ int dw_section_bytes(struct dw *d, struct obj_sec *s, const uint8_t **out);
 
 /* The address ranges of die (low_pc/high_pc or DW_AT_ranges), at most cap. */
 int dw_ranges(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n);
+
+/* Free what dw_line_at() read (dwlines.c). */
+void dw_lines_free(struct dw *dw);
 
 /* Open libdwarf on obj and index it (dwarfread.c). */
 int dw_open(struct hp_ctx *ctx, struct obj *obj, struct dw **out);

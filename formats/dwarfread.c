@@ -1586,7 +1586,7 @@ void dw_close(struct dw *dw)
 	free(dw->funcs);
 	free(dw->func_order);
 	free(dw->vars);
-	free(dw->rows);
+	dw_lines_free(dw);
 	dw_map_free(&dw->types);
 	dw_map_free(&dw->subprograms);
 	dw_map_free(&dw->varmodels);

@@ -12,91 +12,13 @@
 
 #include "formats/dwarf_internal.h"
 
-static int cmp_row(const void *a, const void *b)
-{
-	const struct dw_row *x = a, *y = b;
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	/* At one address an end of sequence comes before the next sequence's start. */
-	return (int)y->end - (int)x->end;
-}
-
-/* A run of rows ending with an end_sequence row: addresses rise inside it. */
-struct seq {
-	uint64_t first;
-	size_t start, n;
-};
-
-static int cmp_seq(const void *a, const void *b)
-{
-	const struct seq *x = a, *y = b;
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
 /*
- * Put the rows in address order. Each sequence is in order already (the
- * program only moves forward), so the sequences are sorted by where they start
- * and laid end to end: a few thousand to sort instead of every row.
- */
-static int order_sequences(struct dw *dw)
-{
-	if (!dw->nrows)
-		return 0; /* nothing to order, and rows may be NULL */
-	size_t nseq = 0;
-	for (size_t i = 0; i < dw->nrows; i++)
-		nseq += dw->rows[i].end || i + 1 == dw->nrows;
-	struct seq *q = malloc((nseq ? nseq : 1) * sizeof *q);
-	struct dw_row *out = malloc((dw->nrows ? dw->nrows : 1) * sizeof *out);
-	if (!q || !out) {
-		free(q);
-		free(out);
-		return hp_nomem(dw->ctx);
-	}
-	size_t k = 0, start = 0;
-	bool ordered = true;
-	for (size_t i = 0; i < dw->nrows; i++) {
-		if (i > start && dw->rows[i].addr < dw->rows[i - 1].addr)
-			ordered = false; /* not forward inside a sequence: sort every row */
-		if (dw->rows[i].end || i + 1 == dw->nrows) {
-			q[k++] = (struct seq){ dw->rows[start].addr, start, i + 1 - start };
-			start = i + 1;
-		}
-	}
-	if (!ordered) {
-		qsort(dw->rows, dw->nrows, sizeof *dw->rows, cmp_row);
-	} else {
-		qsort(q, k, sizeof *q, cmp_seq);
-		size_t o = 0;
-		for (size_t i = 0; i < k; i++) {
-			memcpy(out + o, dw->rows + q[i].start, q[i].n * sizeof *out);
-			o += q[i].n;
-		}
-		memcpy(dw->rows, out, dw->nrows * sizeof *out);
-	}
-	free(q);
-	free(out);
-	return 0;
-}
-
-static int push(struct dw *dw, size_t *cap, struct dw_row row)
-{
-	if (dw->nrows == *cap) {
-		size_t c = *cap ? 2 * *cap : 1024;
-		struct dw_row *p = realloc(dw->rows, c * sizeof *p);
-		if (!p)
-			return hp_nomem(dw->ctx);
-		dw->rows = p;
-		*cap = c;
-	}
-	dw->rows[dw->nrows++] = row;
-	return 0;
-}
-
-/*
- * A line-number program (DWARF 2 to 5, section 6.2): decoded here rather than
+ * A line-number program (DWARF 2 to 5, section 6.2), decoded here rather than
  * through libdwarf, whose per-row allocations made reading the 270k-line SQLite
- * table cost 0.4 s. Only what a row needs is kept: address, line, end of
- * sequence. Every read is bounds-checked against the section.
+ * table cost 0.4 s. The first lookup walks every program once, keeping only an
+ * index of its sequences (address span, where its opcodes start); a lookup then
+ * decodes the one sequence that holds the address, and keeps its rows. Every
+ * read is bounds-checked against the section.
  */
 struct lp {
 	const uint8_t *p;
@@ -152,23 +74,176 @@ static int64_t lp_sleb(struct lp *c)
 	return v;
 }
 
-/* Decode the program of the unit at off; returns the offset after it. */
-static int read_program(struct dw *dw, const uint8_t *sec, size_t size, size_t off,
-			size_t *next, size_t *cap)
+/* What a unit's header says about its program. */
+struct lunit {
+	size_t end;             /* where the unit's program ends in .debug_line */
+	const uint8_t *lengths; /* standard_opcode_lengths */
+	unsigned min_len, line_range, opcode_base;
+	int line_base;
+};
+
+/* One sequence: from a start state to its end_sequence. */
+struct lseq {
+	uint64_t lo, hi;        /* addresses it covers */
+	size_t start;           /* its first opcode in .debug_line */
+	size_t unit;
+	struct dw_row *rows;    /* decoded on first lookup */
+	size_t nrows;
+};
+
+struct ltab {
+	const uint8_t *sec;
+	size_t size;
+	struct lunit *units;
+	size_t nunits;
+	struct lseq *seqs;      /* by lo */
+	size_t nseqs;
+};
+
+static int corrupt_program(struct dw *dw)
 {
-	struct lp c = { sec, size, off, false };
+	return hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
+		      "DWARF: a line-number program runs past its table; the file is corrupt");
+}
+
+/*
+ * Run the program of unit u from start. Each row goes to row() (NULL: rows are
+ * not wanted); each end of sequence to seq() with the span and where that
+ * sequence began. With one_sequence, stop after the first end of sequence.
+ */
+struct lsink {
+	struct dw *dw;
+	int (*row)(struct lsink *k, uint64_t addr, uint32_t line, bool end);
+	int (*seq)(struct lsink *k, uint64_t lo, uint64_t hi, size_t start);
+	struct dw_row *rows;
+	size_t nrows, cap;
+	struct lseq *seqs;
+	size_t nseqs, capseqs;
+	size_t unit;
+};
+
+static int run(struct lsink *k, const struct ltab *t, const struct lunit *u, size_t start,
+	       bool one_sequence)
+{
+	struct lp c = { t->sec, u->end, start, false };
+	uint64_t addr = 0, lo = UINT64_MAX, hi = 0;
+	int64_t line = 1;
+	size_t seq_start = start;
+	int err = 0;
+#define ROW(end_)                                                                                  \
+	do {                                                                                       \
+		lo = addr < lo ? addr : lo;                                                        \
+		hi = addr > hi ? addr : hi;                                                        \
+		if (k->row)                                                                        \
+			err = k->row(k, addr, (uint32_t)line, end_);                               \
+	} while (0)
+	while (c.off < u->end && !c.bad && !err) {
+		unsigned op = (unsigned)lp_u(&c, 1);
+		if (op >= u->opcode_base) {
+			unsigned adj = op - u->opcode_base;
+			addr += (uint64_t)(adj / u->line_range) * u->min_len;
+			line += u->line_base + (int)(adj % u->line_range);
+			ROW(false);
+			continue;
+		}
+		switch (op) {
+		case 0: { /* extended */
+			uint64_t len = lp_uleb(&c);
+			if (c.bad || !len || len > u->end - c.off) {
+				c.bad = true;
+				break;
+			}
+			size_t after = c.off + (size_t)len;
+			unsigned sub = (unsigned)lp_u(&c, 1);
+			if (sub == 1) { /* DW_LNE_end_sequence */
+				ROW(true);
+				if (!err && k->seq && lo <= hi)
+					err = k->seq(k, lo, hi, seq_start);
+				if (one_sequence)
+					return err;
+				addr = 0;
+				line = 1;
+				lo = UINT64_MAX;
+				hi = 0;
+				seq_start = after;
+			} else if (sub == 2 && len == 9) { /* DW_LNE_set_address */
+				addr = lp_u(&c, 8);
+			}
+			c.off = after;
+			break;
+		}
+		case 1: /* DW_LNS_copy */
+			ROW(false);
+			break;
+		case 2: /* DW_LNS_advance_pc */
+			addr += lp_uleb(&c) * u->min_len;
+			break;
+		case 3: /* DW_LNS_advance_line */
+			line += lp_sleb(&c);
+			break;
+		case 8: /* DW_LNS_const_add_pc */
+			addr += (uint64_t)((255 - u->opcode_base) / u->line_range) * u->min_len;
+			break;
+		case 9: /* DW_LNS_fixed_advance_pc */
+			addr += lp_u(&c, 2);
+			break;
+		default: /* the others only take operands: their count is in the header */
+			for (unsigned i = 0; i < u->lengths[op - 1] && !c.bad; i++)
+				lp_uleb(&c);
+			break;
+		}
+	}
+#undef ROW
+	if (c.bad && !err)
+		err = corrupt_program(k->dw);
+	return err;
+}
+
+static int keep_seq(struct lsink *k, uint64_t lo, uint64_t hi, size_t start)
+{
+	if (k->nseqs == k->capseqs) {
+		size_t c = k->capseqs ? 2 * k->capseqs : 256;
+		struct lseq *p = realloc(k->seqs, c * sizeof *p);
+		if (!p)
+			return hp_nomem(k->dw->ctx);
+		k->seqs = p;
+		k->capseqs = c;
+	}
+	k->seqs[k->nseqs++] = (struct lseq){ lo, hi + 1, start, k->unit, NULL, 0 };
+	return 0;
+}
+
+static int keep_row(struct lsink *k, uint64_t addr, uint32_t line, bool end)
+{
+	if (k->nrows == k->cap) {
+		size_t c = k->cap ? 2 * k->cap : 256;
+		struct dw_row *p = realloc(k->rows, c * sizeof *p);
+		if (!p)
+			return hp_nomem(k->dw->ctx);
+		k->rows = p;
+		k->cap = c;
+	}
+	k->rows[k->nrows++] = (struct dw_row){ addr, line, end };
+	return 0;
+}
+
+/* Parse the header of the unit at off; *next is the offset after the unit. */
+static int read_header(struct dw *dw, struct ltab *t, size_t off, struct lunit *u, size_t *prog,
+		       size_t *next)
+{
+	struct lp c = { t->sec, t->size, off, false };
 	uint64_t unit = lp_u(&c, 4);
 	size_t offsz = 4;
 	if (unit == 0xffffffffu) {
 		unit = lp_u(&c, 8);
 		offsz = 8;
 	}
-	if (c.bad || unit > size - c.off)
+	if (c.bad || unit > t->size - c.off)
 		return hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
 			      "DWARF: a line table's length runs past .debug_line; the file is corrupt");
-	size_t end = c.off + (size_t)unit;
-	*next = end;
-	c.len = end;
+	u->end = c.off + (size_t)unit;
+	*next = u->end;
+	c.len = u->end;
 	unsigned version = (unsigned)lp_u(&c, 2);
 	if (version < 2 || version > 5)
 		return hp_err(dw->ctx, HP_EUNSUPPORTED, dw->obj->path, NULL,
@@ -177,127 +252,132 @@ static int read_program(struct dw *dw, const uint8_t *sec, size_t size, size_t o
 		lp_u(&c, 2); /* address_size, segment_selector_size */
 	uint64_t hlen = lp_u(&c, offsz);
 	size_t program = c.off + (size_t)hlen;
-	unsigned min_len = (unsigned)lp_u(&c, 1);
+	u->min_len = (unsigned)lp_u(&c, 1);
 	if (version >= 4)
 		lp_u(&c, 1); /* maximum_operations_per_instruction */
-	bool default_stmt = lp_u(&c, 1) != 0;
-	int line_base = (int8_t)lp_u(&c, 1);
-	unsigned line_range = (unsigned)lp_u(&c, 1);
-	unsigned opcode_base = (unsigned)lp_u(&c, 1);
-	const uint8_t *lengths = c.p + c.off;
-	if (c.bad || !line_range || !opcode_base || hlen > end - (c.off - 1) ||
-	    opcode_base - 1 > end - c.off || program > end)
+	lp_u(&c, 1);         /* default_is_stmt */
+	u->line_base = (int8_t)lp_u(&c, 1);
+	u->line_range = (unsigned)lp_u(&c, 1);
+	u->opcode_base = (unsigned)lp_u(&c, 1);
+	u->lengths = c.p + c.off;
+	if (c.bad || !u->line_range || !u->opcode_base || hlen > u->end - (c.off - 1) ||
+	    u->opcode_base - 1 > u->end - c.off || program > u->end)
 		return hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
 			      "DWARF: a line table header is malformed; the file is corrupt");
-	(void)default_stmt;
-	c.off = program;
-	uint64_t addr = 0;
-	int64_t line = 1;
-	int err = 0;
-	while (c.off < end && !c.bad && !err) {
-		unsigned op = (unsigned)lp_u(&c, 1);
-		if (op >= opcode_base) {
-			unsigned adj = op - opcode_base;
-			addr += (uint64_t)(adj / line_range) * min_len;
-			line += line_base + (int)(adj % line_range);
-			err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, false });
-			continue;
-		}
-		switch (op) {
-		case 0: { /* extended */
-			uint64_t len = lp_uleb(&c);
-			if (c.bad || !len || len > end - c.off) {
-				c.bad = true;
-				break;
-			}
-			size_t after = c.off + (size_t)len;
-			unsigned sub = (unsigned)lp_u(&c, 1);
-			if (sub == 1) { /* DW_LNE_end_sequence */
-				err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, true });
-				addr = 0;
-				line = 1;
-			} else if (sub == 2 && len == 9) { /* DW_LNE_set_address */
-				addr = lp_u(&c, 8);
-			}
-			c.off = after;
-			break;
-		}
-		case 1: /* DW_LNS_copy */
-			err = push(dw, cap, (struct dw_row){ addr, (uint32_t)line, false });
-			break;
-		case 2: /* DW_LNS_advance_pc */
-			addr += lp_uleb(&c) * min_len;
-			break;
-		case 3: /* DW_LNS_advance_line */
-			line += lp_sleb(&c);
-			break;
-		case 8: /* DW_LNS_const_add_pc */
-			addr += (uint64_t)((255 - opcode_base) / line_range) * min_len;
-			break;
-		case 9: /* DW_LNS_fixed_advance_pc */
-			addr += lp_u(&c, 2);
-			break;
-		default: /* the others only take operands: their count is in the header */
-			for (unsigned k = 0; k < lengths[op - 1] && !c.bad; k++)
-				lp_uleb(&c);
-			break;
-		}
-	}
-	if (c.bad && !err)
-		err = hp_err(dw->ctx, HP_ECORRUPT, dw->obj->path, NULL,
-			     "DWARF: a line-number program runs past its table; the file is corrupt");
-	return err;
+	*prog = program;
+	return 0;
 }
 
-static int read_tables(struct dw *dw)
+static int cmp_lseq(const void *a, const void *b)
+{
+	const struct lseq *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Index every sequence of every unit (once). */
+static int index_tables(struct dw *dw)
 {
 	struct obj_sec *sec = obj_find_sec(dw->obj, ".debug_line");
 	if (!sec)
 		return 0;
-	const uint8_t *p;
-	int err = dw_section_bytes(dw, sec, &p);
-	if (err < 0 || !p)
+	struct ltab *t = calloc(1, sizeof *t);
+	if (!t)
+		return hp_nomem(dw->ctx);
+	dw->lines = t;
+	int err = dw_section_bytes(dw, sec, &t->sec);
+	if (err < 0 || !t->sec)
 		return err;
-	size_t cap = 0;
-	for (size_t off = 0, next = 0; off < sec->size && !err; off = next)
-		err = read_program(dw, p, (size_t)sec->size, off, &next, &cap);
+	t->size = (size_t)sec->size;
+	struct lsink k = { dw, NULL, keep_seq, NULL, 0, 0, NULL, 0, 0, 0 };
+	size_t capunits = 0;
+	for (size_t off = 0, next = 0; off < t->size && !err; off = next) {
+		if (t->nunits == capunits) {
+			size_t c = capunits ? 2 * capunits : 8;
+			struct lunit *p = realloc(t->units, c * sizeof *p);
+			if (!p) {
+				err = hp_nomem(dw->ctx);
+				break;
+			}
+			t->units = p;
+			capunits = c;
+		}
+		struct lunit *u = &t->units[t->nunits];
+		size_t prog = 0;
+		if ((err = read_header(dw, t, off, u, &prog, &next)) < 0)
+			break;
+		k.unit = t->nunits++;
+		err = run(&k, t, u, prog, false);
+	}
+	t->seqs = k.seqs;
+	t->nseqs = k.nseqs;
+	if (!err && t->nseqs > 1)
+		qsort(t->seqs, t->nseqs, sizeof *t->seqs, cmp_lseq);
 	return err;
+}
+
+void dw_lines_free(struct dw *dw)
+{
+	struct ltab *t = dw->lines;
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nseqs; i++)
+		free(t->seqs[i].rows);
+	free(t->seqs);
+	free(t->units);
+	free(t);
+	dw->lines = NULL;
 }
 
 int dw_line_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, uint32_t *line)
 {
 	*line = 0;
-	if (!dw->rows_read) {
-		dw->rows_read = true;
-		int err = read_tables(dw);
-		if (err == 0)
-			err = order_sequences(dw);
+	if (!dw->lines_read) {
+		dw->lines_read = true;
+		int err = index_tables(dw);
 		if (err < 0) {
-			free(dw->rows);
-			dw->rows = NULL;
-			dw->nrows = 0;
+			dw_lines_free(dw);
 			return err;
 		}
-
 	}
-	if (!dw->base[sec->index])
+	struct ltab *t = dw->lines;
+	if (!t || !dw->base[sec->index])
 		return 0;
 	uint64_t a = dw->base[sec->index] + off;
-	/* The last row at or before a. */
-	size_t lo = 0, hi = dw->nrows;
+	/* The sequence holding a: the last one starting at or before it. */
+	size_t lo = 0, hi = t->nseqs;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (dw->rows[mid].addr <= a)
+		if (t->seqs[mid].lo <= a)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0 || dw->rows[lo - 1].end)
+	if (lo == 0 || a >= t->seqs[lo - 1].hi)
 		return 0;
-	/* A row of another section (no row yet in this one) does not count. */
-	if (dw->rows[lo - 1].addr < dw->base[sec->index])
+	struct lseq *q = &t->seqs[lo - 1];
+	if (!q->rows) {
+		struct lsink k = { dw, keep_row, NULL, NULL, 0, 0, NULL, 0, 0, q->unit };
+		int err = run(&k, t, &t->units[q->unit], q->start, true);
+		if (err < 0) {
+			free(k.rows);
+			return err;
+		}
+		q->rows = k.rows;
+		q->nrows = k.nrows;
+	}
+	/* The last row at or before a, in the sequence's own (rising) order. */
+	lo = 0;
+	hi = q->nrows;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->rows[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || q->rows[lo - 1].end)
 		return 0;
-	*line = dw->rows[lo - 1].line;
+	*line = q->rows[lo - 1].line;
 	return 0;
 }
 
