@@ -188,9 +188,9 @@ PATCHES = [
     ("libssh", "0006-CVE-2025-5351-pki_crypto-Avoid-double-free-on-low-me.patch", "patch", ""),
     ("libssh", "CVE-2025-8114.patch", "patch", ""),
     ("libarchive", "fix-OOB-in-rar-e8-filter-2135.patch", "patch", ""),
-    ("libarchive", "rar4-reader-protect-copy_from_lzss_window_to_unp-217.patch", "refused",
-     "conservative: a static function's parameter goes int -> size_t; its caller compiles to the "
-     "same bytes, yet the signature rule refuses any unchanged caller"),
+    ("libarchive", "rar4-reader-protect-copy_from_lzss_window_to_unp-217.patch", "patch",
+     "a static function's parameter goes int -> size_t; its only caller compiles to the same "
+     "bytes in both builds, so it already passes what the new function reads"),
     ("libarchive", "CVE-2026-15028.patch", "patch", ""),
     ("giflib", "CVE-2026-23868.patch", "patch", ""),
     ("giflib", "CVE-2026-26740.patch", "patch", ""),

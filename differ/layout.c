@@ -10,7 +10,8 @@
  *   too-small     a replaced function shorter than the 5-byte jump  (ELF)
  *   variable      an existing variable changed size, type or initial value
  *   type-layout   a type whose layout changed, used by changed or new code
- *   signature     a changed signature that unchanged code calls
+ *   signature     a changed signature that code the patch leaves alone may call the
+ *                 old way (callers in other objects, function pointers in data)
  *   not-understood  anything the DWARF cannot settle: refused, never guessed
  *
  * The DWARF of both objects is opened only when something changed, and read
@@ -1225,7 +1226,12 @@ static int check_touched(struct layout *l, struct reach *r, const struct obj_sym
 	return 0;
 }
 
-/* Who calls fn and stays unchanged: a SAME function, or data holding its address. */
+/*
+ * Who may call fn the old way: data holding its address (code anywhere may load
+ * it and call through it). A SAME function is not one: SAME means its code is
+ * the code the new build made, which calls fn with its new signature, so the
+ * unchanged copy in the process calls the new fn correctly.
+ */
 static int unchanged_caller(struct layout *l, const struct obj_sym *fn, const char **out)
 {
 	*out = NULL;
@@ -1249,10 +1255,6 @@ static int unchanged_caller(struct layout *l, const struct obj_sym *fn, const ch
 						       d ? d->name : from->name);
 				continue;
 			}
-			const struct obj_sym *c = obj_sym_at(from, r->offset);
-			if (c && c != fn && c->status == OBJ_SAME)
-				*out = hp_arena_printf(l->ctx, "unchanged %s calls it and would call it the old way",
-						       c->name);
 		}
 	}
 	return 0;

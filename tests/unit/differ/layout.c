@@ -543,7 +543,8 @@ static void test_differ_layout__signature(void **state)
 	/* A global: callers elsewhere. */
 	char *global = replace(misc_src, "int parse(const char *s, int n)", "long parse(const char *s, long n)");
 	/* A static whose return type changed, with one caller changed and one unchanged
-	 * (it ignores the result, so its bytes stay the same). */
+	 * (it ignores the result, so its bytes stay the same): the unchanged caller's
+	 * code is what the new build made, so it already calls helper the new way. */
 	char *half = replace(misc_src, "static __attribute__((noinline)) int helper(int a) { puts(\"h\"); return a * 3; }",
 			     "static __attribute__((noinline)) long helper(int a) { puts(\"h\"); return a * 3L; }");
 	char *half2 = replace(half, "return helper(a) + 1;", "return (int)helper(a) + 2;");
@@ -557,17 +558,10 @@ static void test_differ_layout__signature(void **state)
 		expect_change(&p, f, NULL, "return type", "int", NULL);
 		assert_non_null(strstr(f->text, "it is global"));
 		done(&p);
-		/* gcc -O2 may clone helper (helper.isra.0): the finding is about the clone's symbol. */
 		run(&p, c, misc_src, half2);
-		size_t n = 0;
 		for (size_t i = 0; i < p.f.n; i++)
-			if (p.f.v[i].rule == DIFFER_RULE_SIGNATURE) {
-				n++;
-				if (!strstr(p.f.v[i].text, "calls it and would call it the old way"))
-					fail_msg("%s %s: %s", p.cc, p.opt, p.f.v[i].text);
-			}
-		if (th_sym(p.new, "other_caller")->status == OBJ_SAME)
-			assert_int_equal(n, 1);
+			if (p.f.v[i].rule == DIFFER_RULE_SIGNATURE)
+				fail_msg("%s %s: %s", p.cc, p.opt, p.f.v[i].text);
 		done(&p);
 		run(&p, c, misc_src, all);
 		for (size_t i = 0; i < p.f.n; i++)
