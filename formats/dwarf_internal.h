@@ -132,6 +132,13 @@ int dw_die_at(struct dw *dw, uint64_t off, Dwarf_Die *out);
  * loop over siblings steps with this, so a walk reads each entry once.
  */
 int dw_next_sibling(struct dw *dw, Dwarf_Die die, Dwarf_Die *next);
+/*
+ * Call visit on every DW_TAG_inlined_subroutine below die, at any depth
+ * (through lexical blocks and inlined calls, 64 levels at most); stops at the
+ * first nonzero return, which it returns.
+ */
+typedef int dw_visit_fn(struct dw *dw, Dwarf_Die die, void *arg);
+int dw_each_inline(struct dw *dw, Dwarf_Die die, dw_visit_fn *visit, void *arg);
 uint64_t dw_die_offset(struct dw *dw, Dwarf_Die die);
 Dwarf_Half dw_tag(struct dw *dw, Dwarf_Die die);
 bool dw_has(struct dw *dw, Dwarf_Die die, Dwarf_Half at);

@@ -692,34 +692,17 @@ bool dw_ref(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *off)
 	return ok;
 }
 
-bool dw_udata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *out)
+/*
+ * A constant attribute as its form holds it: signed (*neg tells the sign of
+ * *v) or unsigned. gcc's DWARF 5 puts constants shared by many DIEs in the
+ * abbreviation (DW_FORM_implicit_const), which dwarf_formudata does not read.
+ */
+static bool read_const(struct dw *dw, Dwarf_Die die, Dwarf_Half at, bool *neg, uint64_t *v)
 {
 	Dwarf_Attribute attr;
 	bool ok = false;
-	if (dwarf_attr(die, at, &attr, &dw->err) == DW_DLV_OK) {
-		/* gcc's DWARF 5 puts constants shared by many DIEs in the abbreviation
-		 * (DW_FORM_implicit_const), which dwarf_formudata does not read. */
-		Dwarf_Half form = 0;
-		Dwarf_Signed sv;
-		Dwarf_Unsigned uv;
-		if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK &&
-		    (form == DW_FORM_implicit_const || form == DW_FORM_sdata)) {
-			ok = dwarf_formsdata(attr, &sv, &dw->err) == DW_DLV_OK && sv >= 0;
-			*out = (uint64_t)sv;
-		} else {
-			ok = dwarf_formudata(attr, &uv, &dw->err) == DW_DLV_OK;
-			*out = uv;
-		}
-		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
-	}
-	dw_forget(dw);
-	return ok;
-}
-
-bool dw_sdata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, int64_t *out)
-{
-	Dwarf_Attribute attr;
-	bool ok = false;
+	*neg = false;
+	*v = 0;
 	if (dwarf_attr(die, at, &attr, &dw->err) == DW_DLV_OK) {
 		Dwarf_Half form = 0;
 		Dwarf_Signed sv;
@@ -727,14 +710,30 @@ bool dw_sdata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, int64_t *out)
 		if (dwarf_whatform(attr, &form, &dw->err) == DW_DLV_OK &&
 		    (form == DW_FORM_implicit_const || form == DW_FORM_sdata)) {
 			ok = dwarf_formsdata(attr, &sv, &dw->err) == DW_DLV_OK;
-			*out = sv;
+			*neg = ok && sv < 0;
+			*v = ok ? (uint64_t)sv : 0;
 		} else {
 			ok = dwarf_formudata(attr, &uv, &dw->err) == DW_DLV_OK;
-			*out = (int64_t)uv;
+			*v = ok ? uv : 0;
 		}
 		dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
 	}
 	dw_forget(dw);
+	return ok;
+}
+
+bool dw_udata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, uint64_t *out)
+{
+	bool neg;
+	return read_const(dw, die, at, &neg, out) && !neg;
+}
+
+bool dw_sdata(struct dw *dw, Dwarf_Die die, Dwarf_Half at, int64_t *out)
+{
+	bool neg;
+	uint64_t v;
+	bool ok = read_const(dw, die, at, &neg, &v);
+	*out = (int64_t)v;
 	return ok;
 }
 
@@ -1690,8 +1689,7 @@ static int add_name(struct dw *dw, struct names *ns, const char *n)
 	return 0;
 }
 
-/* Collect the names of inlined subroutines below die, at any depth. */
-static int collect_inlines(struct dw *dw, Dwarf_Die die, struct names *ns, int depth)
+static int walk_inlines(struct dw *dw, Dwarf_Die die, dw_visit_fn *visit, void *arg, int depth)
 {
 	Dwarf_Die child = NULL;
 	int rc = dwarf_child(die, &child, &dw->err);
@@ -1700,14 +1698,11 @@ static int collect_inlines(struct dw *dw, Dwarf_Die die, struct names *ns, int d
 	int err = 0;
 	while (rc == DW_DLV_OK && !err) {
 		Dwarf_Half tag = dw_tag(dw, child);
-		if (tag == DW_TAG_inlined_subroutine) {
-			const char *n = dw_name(dw, child);
-			if (n)
-				err = add_name(dw, ns, n);
-		}
+		if (tag == DW_TAG_inlined_subroutine)
+			err = visit(dw, child, arg);
 		if (!err && depth < 64 &&
 		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
-			err = collect_inlines(dw, child, ns, depth + 1);
+			err = walk_inlines(dw, child, visit, arg, depth + 1);
 		Dwarf_Die next = NULL;
 		rc = dw_next_sibling(dw, child, &next);
 		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
@@ -1718,10 +1713,21 @@ static int collect_inlines(struct dw *dw, Dwarf_Die die, struct names *ns, int d
 	return err;
 }
 
+int dw_each_inline(struct dw *dw, Dwarf_Die die, dw_visit_fn *visit, void *arg)
+{
+	return walk_inlines(dw, die, visit, arg, 0);
+}
+
+static int visit_name(struct dw *dw, Dwarf_Die die, void *ns)
+{
+	const char *n = dw_name(dw, die);
+	return n ? add_name(dw, ns, n) : 0;
+}
+
 int dw_inlines_of(struct dw *dw, Dwarf_Die die, const char ***out, size_t *n)
 {
 	struct names ns = { 0 };
-	int err = collect_inlines(dw, die, &ns, 0);
+	int err = dw_each_inline(dw, die, visit_name, &ns);
 	*out = NULL;
 	*n = 0;
 	if (!err) {

@@ -404,42 +404,17 @@ static int add_site(struct dw *dw, struct sites *s, struct dw_site x)
 	return 0;
 }
 
-/* Every inlined subroutine below die, with its ranges and call line. */
-static int walk_sites(struct dw *dw, Dwarf_Die die, struct sites *s, int depth)
+/* One inlined call: each of its ranges, with the line it was called from. */
+static int visit_site(struct dw *dw, Dwarf_Die die, void *arg)
 {
-	Dwarf_Die child = NULL;
-	int rc = dwarf_child(die, &child, &dw->err);
-	if (rc == DW_DLV_ERROR)
-		return dw_fail(dw, "reading a function's children");
-	int err = 0;
-	while (rc == DW_DLV_OK && !err) {
-		Dwarf_Half tag = dw_tag(dw, child);
-		if (tag == DW_TAG_inlined_subroutine) {
-			uint64_t r[256][2];
-			size_t nr = 0;
-			Dwarf_Unsigned line = 0;
-			Dwarf_Attribute attr;
-			if (dwarf_attr(child, DW_AT_call_line, &attr, &dw->err) == DW_DLV_OK) {
-				if (dwarf_formudata(attr, &line, &dw->err) != DW_DLV_OK)
-					dw_forget(dw);
-				dwarf_dealloc(dw->dbg, attr, DW_DLA_ATTR);
-			} else {
-				dw_forget(dw);
-			}
-			err = dw_ranges(dw, child, r, 256, &nr);
-			for (size_t i = 0; i < nr && !err && line; i++)
-				err = add_site(dw, s, (struct dw_site){ r[i][0], r[i][1], (uint32_t)line });
-		}
-		if (!err && depth < 64 &&
-		    (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block))
-			err = walk_sites(dw, child, s, depth + 1);
-		Dwarf_Die next = NULL;
-		rc = dwarf_siblingof_b(dw->dbg, child, 1, &next, &dw->err);
-		dwarf_dealloc(dw->dbg, child, DW_DLA_DIE);
-		child = next;
-		if (rc == DW_DLV_ERROR && !err)
-			err = dw_fail(dw, "reading a sibling");
-	}
+	uint64_t r[256][2];
+	size_t nr = 0;
+	uint64_t line = 0;
+	if (!dw_udata(dw, die, DW_AT_call_line, &line) || line == 0 || line > UINT32_MAX)
+		return 0; /* no call line: nothing to place */
+	int err = dw_ranges(dw, die, r, 256, &nr);
+	for (size_t i = 0; i < nr && !err; i++)
+		err = add_site(dw, arg, (struct dw_site){ r[i][0], r[i][1], (uint32_t)line });
 	return err;
 }
 
@@ -462,7 +437,7 @@ int dw_inline_sites(struct dw *dw, const struct obj_sec *sec, uint64_t entry,
 	if (err < 0)
 		return err;
 	struct sites s = { 0 };
-	err = walk_sites(dw, die, &s, 0);
+	err = dw_each_inline(dw, die, visit_site, &s);
 	dwarf_dealloc(dw->dbg, die, DW_DLA_DIE);
 	if (err < 0) {
 		free(s.v);

@@ -4,7 +4,9 @@
  * entry is a function symbol, as differ_explain() asks; then the model the
  * safety gate reads (dw_get): each function's subprogram, parameters and
  * locals, each data symbol's variable, and every type they reach, spelled,
- * sized and stripped. The object is read with obj_read_elf_mem first; inputs
+ * sized and stripped; and the line readers (formats/dwlines.c) the line-only
+ * rule asks: each function's line at a few offsets and its inlined call
+ * sites. The object is read with obj_read_elf_mem first; inputs
  * it refuses never reach libdwarf, as in the tools.
  */
 #include "tests/fuzz/fuzz.h"
@@ -73,6 +75,14 @@ static void touch_model(struct obj *obj, struct dw *dw)
 			}
 			for (size_t k = 0; k < sp->ninlines; k++)
 				fuzz_touch_str(sp->inlines[k]);
+			uint32_t line;
+			for (uint64_t off = 0; off < s->size && off < 64; off += 7)
+				dw_line_at(dw, s->sec, s->value + off, &line);
+			struct dw_site *sites = NULL;
+			size_t nsites = 0;
+			if (dw_inline_sites(dw, s->sec, s->value, &sites, &nsites) == 0)
+				fuzz_touch(sites, nsites * sizeof *sites);
+			free(sites);
 		} else if (obj_sym_is_data(s)) {
 			const struct dw_var *v;
 			if (dw_var_at(dw, s->sec, s->value, &v) < 0 || !v)
