@@ -384,6 +384,11 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 				uint64_t count;
 				if (!line_uleb(p, end, &q, &count))
 					return false;
+				/* Entries without formats would take no bytes, and libdwarf
+				 * allocates for each: refuse them. Every form read here takes
+				 * a byte at least, so the bytes bound the entries. */
+				if (count && !nformats)
+					return false;
 				for (uint64_t e = 0; e < count; e++)
 					for (unsigned i = 0; i < nformats; i++) {
 						if (!line_form(p, end, &q, formats[2 * i + 1], offsize, &v))
