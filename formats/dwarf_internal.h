@@ -110,6 +110,12 @@ int dw_section_bytes(struct dw *d, struct obj_sec *s, const uint8_t **out);
 /* The address ranges of die (low_pc/high_pc or DW_AT_ranges), at most cap. */
 int dw_ranges(struct dw *dw, Dwarf_Die die, uint64_t (*v)[2], size_t cap, size_t *n);
 
+/*
+ * The LEB128 number at p[*at], *at in [0, n): advances *at past it. False when
+ * it runs off the end or takes more than 10 bytes (64 bits).
+ */
+bool dw_uleb(const uint8_t *p, size_t n, size_t *at, uint64_t *out);
+bool dw_sleb(const uint8_t *p, size_t n, size_t *at, int64_t *out);
 /* Free what dw_line_at() read (dwlines.c). */
 void dw_lines_free(struct dw *dw);
 

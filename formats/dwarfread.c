@@ -263,8 +263,7 @@ static bool lists_headers_ok(const uint8_t *p, uint64_t n)
 	return true;
 }
 
-/* A ULEB128 at *at in [0, n); false when it runs off the end or past 64 bits. */
-static bool line_uleb(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t *out)
+bool dw_uleb(const uint8_t *p, size_t n, size_t *at, uint64_t *out)
 {
 	uint64_t v = 0;
 	for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -274,6 +273,24 @@ static bool line_uleb(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t *out)
 		v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
 			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool dw_sleb(const uint8_t *p, size_t n, size_t *at, int64_t *out)
+{
+	uint64_t v = 0; /* two's complement in unsigned arithmetic: no shift is UB */
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*at >= n)
+			return false;
+		uint8_t b = p[(*at)++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			if (shift + 7 < 64 && (b & 0x40))
+				v |= ~UINT64_C(0) << (shift + 7);
+			*out = (int64_t)v;
 			return true;
 		}
 	}
@@ -292,11 +309,11 @@ static bool line_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form,
 			(*at)++;
 		return (*at)++ < n;
 	case DW_FORM_udata:
-		return line_uleb(p, n, at, v);
+		return dw_uleb(p, n, at, v);
 	case DW_FORM_sdata:
-		return line_uleb(p, n, at, &len);
+		return dw_uleb(p, n, at, &len);
 	case DW_FORM_block:
-		if (!line_uleb(p, n, at, &len))
+		if (!dw_uleb(p, n, at, &len))
 			return false;
 		break;
 	case DW_FORM_data1:
@@ -379,10 +396,10 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 				uint8_t nformats = p[q++];
 				uint64_t formats[2 * 255];
 				for (unsigned i = 0; i < 2u * nformats; i++)
-					if (!line_uleb(p, end, &q, &formats[i]))
+					if (!dw_uleb(p, end, &q, &formats[i]))
 						return false;
 				uint64_t count;
-				if (!line_uleb(p, end, &q, &count))
+				if (!dw_uleb(p, end, &q, &count))
 					return false;
 				/* Entries without formats would take no bytes, and libdwarf
 				 * allocates for each: refuse them. Every form read here takes
@@ -422,8 +439,8 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 				if (q++ >= end)
 					return false;
 				uint64_t dir, skip;
-				if (!line_uleb(p, end, &q, &dir) || dir > ndirs ||
-				    !line_uleb(p, end, &q, &skip) || !line_uleb(p, end, &q, &skip))
+				if (!dw_uleb(p, end, &q, &dir) || dir > ndirs ||
+				    !dw_uleb(p, end, &q, &skip) || !dw_uleb(p, end, &q, &skip))
 					return false;
 			}
 		}
@@ -451,21 +468,21 @@ static bool abbrevs_ok(const uint8_t *p, uint64_t n)
 {
 	uint64_t at = 0, code, tag, attr, form, skip;
 	while (at < n) {
-		if (!line_uleb(p, n, &at, &code))
+		if (!dw_uleb(p, n, &at, &code))
 			return false;
 		if (code == 0)
 			continue; /* the end of one unit's abbreviations */
-		if (!line_uleb(p, n, &at, &tag) || tag == 0 || at >= n || p[at] > 1)
+		if (!dw_uleb(p, n, &at, &tag) || tag == 0 || at >= n || p[at] > 1)
 			return false;
 		at++;
 		for (;;) {
-			if (!line_uleb(p, n, &at, &attr) || !line_uleb(p, n, &at, &form))
+			if (!dw_uleb(p, n, &at, &attr) || !dw_uleb(p, n, &at, &form))
 				return false;
 			if (attr == 0 && form == 0)
 				break;
 			if (attr == 0 || !abbrev_form_ok(form))
 				return false;
-			if (form == DW_FORM_implicit_const && !line_uleb(p, n, &at, &skip))
+			if (form == DW_FORM_implicit_const && !dw_uleb(p, n, &at, &skip))
 				return false;
 		}
 	}
@@ -857,23 +874,19 @@ void dw_decl(struct dw *dw, Dwarf_Die die, const char **file, uint32_t *line)
 		dwarf_dealloc(dw->dbg, owned, DW_DLA_DIE);
 }
 
-static uint64_t uleb(const uint8_t *p, size_t n, size_t *used)
+/* How many bytes the LEB128 at p[0, n) takes; 0 when it is not one. */
+static size_t uleb_len(const uint8_t *p, size_t n)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
-	size_t i = 0;
-	while (i < n) {
-		uint8_t b = p[i++];
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			*used = i;
-			return v;
-		}
-	}
-	*used = 0;
-	return 0;
+	size_t at = 0;
+	uint64_t v;
+	return dw_uleb(p, n, &at, &v) ? at : 0;
+}
+
+static size_t sleb_len(const uint8_t *p, size_t n)
+{
+	size_t at = 0;
+	int64_t v;
+	return dw_sleb(p, n, &at, &v) ? at : 0;
 }
 
 /* The address a DW_OP_addrx index names, or false. */
@@ -886,27 +899,6 @@ static bool addrx(struct dw *dw, Dwarf_Die die, uint64_t idx, uint64_t *out)
 	}
 	*out = a;
 	return true;
-}
-
-static int64_t sleb(const uint8_t *p, size_t n, size_t *used)
-{
-	int64_t v = 0;
-	unsigned shift = 0;
-	size_t i = 0;
-	while (i < n) {
-		uint8_t b = p[i++];
-		if (shift < 64)
-			v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= -((int64_t)1 << shift);
-			*used = i;
-			return v;
-		}
-	}
-	*used = 0;
-	return 0;
 }
 
 /*
@@ -932,38 +924,39 @@ static int64_t operand_size(uint8_t op, const uint8_t *p, size_t len)
 		return 8;
 	case 0x10: case 0x23: case 0x90: case 0x93: case 0xa1: case 0xa2: case 0xa8: case 0xa9:
 	case 0xfb: case 0xfc: case 0xf7: case 0xf9:
-		uleb(p, len, &u1);
+		u1 = uleb_len(p, len);
 		return u1 ? (int64_t)u1 : -1;
 	case 0x11: case 0x91:
-		sleb(p, len, &u1);
+		u1 = sleb_len(p, len);
 		return u1 ? (int64_t)u1 : -1;
 	case 0x92: /* bregx: register, offset */
 	case 0x9d: /* bit_piece: size, offset */
 	case 0xa5: /* regval_type: register, type */
-		uleb(p, len, &u1);
+		u1 = uleb_len(p, len);
 		if (!u1)
 			return -1;
 		if (op == 0x92)
-			sleb(p + u1, len - u1, &u2);
+			u2 = sleb_len(p + u1, len - u1);
 		else
-			uleb(p + u1, len - u1, &u2);
+			u2 = uleb_len(p + u1, len - u1);
 		return u2 ? (int64_t)(u1 + u2) : -1;
 	case 0x70 ... 0x8f: /* breg0..31 */
-		sleb(p, len, &u1);
+		u1 = sleb_len(p, len);
 		return u1 ? (int64_t)u1 : -1;
 	case 0x9e: /* implicit_value: length, bytes */
 	case 0xa3: /* entry_value: length, expression */
 	case 0xf3: /* GNU_entry_value */
-		n = uleb(p, len, &u1);
-		return u1 && n <= len - u1 ? (int64_t)(u1 + n) : -1;
+		if (!dw_uleb(p, len, &u1, &n))
+			return -1;
+		return n <= len - u1 ? (int64_t)(u1 + n) : -1;
 	case 0xa0: /* implicit_pointer: 4-byte reference, offset */
 	case 0xf2:
 		if (len < 4)
 			return -1;
-		sleb(p + 4, len - 4, &u2);
+		u2 = sleb_len(p + 4, len - 4);
 		return u2 ? (int64_t)(4 + u2) : -1;
 	case 0xa4: /* const_type: type, size byte, bytes */
-		uleb(p, len, &u1);
+		u1 = uleb_len(p, len);
 		if (!u1 || u1 >= len)
 			return -1;
 		return u1 + 1 + p[u1] <= len ? (int64_t)(u1 + 1 + p[u1]) : -1;
@@ -971,7 +964,7 @@ static int64_t operand_size(uint8_t op, const uint8_t *p, size_t len)
 	case 0xa7:
 		if (len < 1)
 			return -1;
-		uleb(p + 1, len - 1, &u2);
+		u2 = uleb_len(p + 1, len - 1);
 		return u2 ? (int64_t)(1 + u2) : -1;
 	default:
 		return -1;
@@ -1017,7 +1010,7 @@ static size_t parse_location(struct dw *dw, Dwarf_Die die, const uint8_t *p, siz
 				a = hp_load_le32(p + i);
 			} else if (op == DW_OP_const8u) {
 				a = hp_load_le64(p + i);
-			} else if (!addrx(dw, die, uleb(p + i, len - i, &used), &a)) {
+			} else if (used = 0, !dw_uleb(p + i, len - i, &used, &a) || !addrx(dw, die, a, &a)) {
 				i += (size_t)size;
 				continue;
 			}
@@ -1038,7 +1031,10 @@ static size_t parse_location(struct dw *dw, Dwarf_Die die, const uint8_t *p, siz
 		} else if (op == DW_OP_piece) {
 			if (have && n < cap)
 				out[n++] = (struct dw_loc){ addr, piece, ops == 2 };
-			piece += uleb(p + i, len - i, &used);
+			uint64_t bytes = 0;
+			used = 0;
+			dw_uleb(p + i, len - i, &used, &bytes); /* operand_size() read it */
+			piece += bytes;
 			have = false;
 			ops = 0;
 		}

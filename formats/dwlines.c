@@ -42,35 +42,16 @@ static uint64_t lp_u(struct lp *c, size_t n)
 static uint64_t lp_uleb(struct lp *c)
 {
 	uint64_t v = 0;
-	for (int shift = 0; !c->bad; shift += 7) {
-		if (c->off >= c->len || shift > 63) {
-			c->bad = true;
-			return 0;
-		}
-		uint8_t b = c->p[c->off++];
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			break;
-	}
+	if (!c->bad && !dw_uleb(c->p, c->len, &c->off, &v))
+		c->bad = true;
 	return v;
 }
 
 static int64_t lp_sleb(struct lp *c)
 {
 	int64_t v = 0;
-	int shift = 0;
-	uint8_t b = 0;
-	do {
-		if (c->off >= c->len || shift > 63) {
-			c->bad = true;
-			return 0;
-		}
-		b = c->p[c->off++];
-		v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= -((int64_t)1 << shift);
+	if (!c->bad && !dw_sleb(c->p, c->len, &c->off, &v))
+		c->bad = true;
 	return v;
 }
 
