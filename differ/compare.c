@@ -774,6 +774,39 @@ static bool compared(const struct obj_sym *s)
 	return obj_sym_is_func(s) || obj_sym_is_data(s);
 }
 
+/* Whether data s starts zero-filled: in .bss, or all zero bytes that no relocation fills. */
+static bool zero_filled(const struct obj_sym *s)
+{
+	if (s->sec->type == SHT_NOBITS)
+		return true;
+	const uint8_t *b = obj_sym_bytes(s);
+	if (!b)
+		return false;
+	for (uint64_t i = 0; i < s->size; i++)
+		if (b[i])
+			return false;
+	size_t k = obj_rel_lower_bound(s->sec, s->value);
+	return k == s->sec->nrels || s->sec->rels[k].offset >= s->value + s->size;
+}
+
+/*
+ * A variable defined in new whose old twin is a common symbol (old built with
+ * -fcommon): the process holds it, zero-filled, where the static linker put it.
+ * It is the same variable when it is as large and starts zero-filled.
+ */
+static void compare_common(struct cmp *c, struct obj_sym *o, struct obj_sym *n)
+{
+	const char *why = NULL;
+	if (o->size != n->size)
+		why = hp_arena_printf(c->ctx, "size %#llx -> %#llx", (unsigned long long)o->size,
+				      (unsigned long long)n->size);
+	else if (!zero_filled(n))
+		why = hp_arena_printf(c->ctx, "a common symbol (zero-filled) -> initialized in %s",
+				      n->sec->name);
+	n->status = o->status = why ? OBJ_CHANGED : OBJ_SAME;
+	n->why = o->why = why;
+}
+
 static void compare_pair(struct cmp *c, struct lines *L, struct obj_sym *o, struct obj_sym *n)
 {
 	c->why = NULL;
@@ -843,6 +876,12 @@ static int compare_all(struct cmp *c0, struct lines *L, struct obj *old, struct 
 		struct obj_sym *n = &new->syms[i];
 		if (!compared(n))
 			continue;
+		if (n->twin && obj_sym_is_data(n) && obj_sym_is_common(n->twin)) {
+			compare_common(cp, n->twin, n);
+			if (ctx->oom)
+				return hp_nomem(ctx);
+			continue;
+		}
 		if (!n->twin || !compared(n->twin) || obj_sym_is_func(n) != obj_sym_is_func(n->twin)) {
 			n->status = OBJ_NEW;
 			continue;

@@ -390,7 +390,8 @@ static void pair_sections(struct obj *old, struct obj *new)
 	for (size_t i = 1; i < new->nsecs; i++) {
 		struct obj_sec *n = &new->secs[i];
 		struct obj_sym *ns = owner(n);
-		if (ns && ns->twin && owner(ns->twin->sec) == ns->twin && !ns->twin->sec->twin) {
+		if (ns && ns->twin && ns->twin->sec && owner(ns->twin->sec) == ns->twin &&
+		    !ns->twin->sec->twin) {
 			n->twin = ns->twin->sec;
 			n->twin->twin = n;
 		}

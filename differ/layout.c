@@ -237,6 +237,47 @@ static bool is_tls(const struct obj_sym *s)
 	return s->type == STT_TLS || (s->sec && (s->sec->flags & SHF_TLS));
 }
 
+/*
+ * Common symbols (-fcommon): zero-filled variables the static linker
+ * allocated. The compare pass sees none of them; here each variable with a
+ * common symbol on either side must keep its size and start zero-filled, and a
+ * new one cannot come: the patch has no linker to allocate it.
+ */
+static int check_common(struct layout *l)
+{
+	for (size_t i = 1; i < l->new->nsyms; i++) {
+		struct obj_sym *n = &l->new->syms[i];
+		const struct obj_sym *o = n->twin;
+		bool common = obj_sym_is_common(n);
+		if (!common && !(o && obj_sym_is_data(n) && obj_sym_is_common(o)))
+			continue;
+		struct differ_finding f = { DIFFER_RULE_VARIABLE, l->new->path, n->name };
+		f.entity = hp_arena_printf(l->ctx, "variable '%s'", n->name);
+		int err;
+		if (!o) {
+			f.rule = DIFFER_RULE_UNKNOWN;
+			err = FINDING(l, f, "new common symbol (built with -fcommon); the static linker allocates those and a patch has none; build with -fno-common and it travels in the patch");
+		} else if (!common) {
+			if (n->status != OBJ_CHANGED)
+				continue;
+			err = FINDING(l, f, "%s changed: %s; the running process holds the old one, zero-filled",
+				      f.entity, n->why);
+		} else if (o->size != n->size) {
+			err = FINDING(l, f, "%s changed: size %llu -> %llu (a common symbol); the running process holds only the old %llu bytes",
+				      f.entity, (unsigned long long)o->size, (unsigned long long)n->size,
+				      (unsigned long long)o->size);
+		} else if (!obj_sym_is_common(o) && o->sec->type != SHT_NOBITS) {
+			err = FINDING(l, f, "%s changed: initialized in %s -> a common symbol (zero-filled); the running process keeps its current value",
+				      f.entity, o->sec->name);
+		} else {
+			continue;
+		}
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 static int check_tls(struct layout *l)
 {
 	for (size_t i = 1; i < l->new->nsyms; i++) {
@@ -1048,6 +1089,8 @@ static void mark_changed(struct obj_sym *f, const char *why)
  */
 static int check_changed_data(struct layout *l, struct obj_sym *n)
 {
+	if (obj_sym_is_common(n->twin))
+		return 0; /* check_common() */
 	if (!need_dwarf(l, n))
 		return l->err;
 	const struct dw_var *vn = NULL, *vo = NULL;
@@ -1119,6 +1162,8 @@ static int check_anonymous(struct layout *l, const struct obj_sym *fn, const str
 	int err = element_type(l->dwn, v->type, &nt);
 	if (err < 0 || nt->name || (nt->kind != DWT_STRUCT && nt->kind != DWT_UNION && nt->kind != DWT_ENUM))
 		return err;
+	if (!x->twin->sec) /* a common symbol: no address to find its DWARF by */
+		return 0;
 	if ((err = dw_var_at(l->dwo, x->twin->sec, x->twin->value, &vo)) < 0 || !vo)
 		return err;
 	if ((err = element_type(l->dwo, vo->type, &ot)) < 0)
@@ -1180,7 +1225,7 @@ static int check_touched(struct layout *l, struct reach *r, const struct obj_sym
 		if ((err = hp_map_put(l->ctx, &l->vars_seen, key, (void *)1, NULL)) < 0)
 			return err;
 		const struct dw_var *vo = NULL;
-		if ((err = dw_var_at(l->dwo, x->twin->sec, x->twin->value, &vo)) < 0)
+		if (x->twin->sec && (err = dw_var_at(l->dwo, x->twin->sec, x->twin->value, &vo)) < 0)
 			return unsupported(l, err, fn);
 		if (vo && (vo->transformed || v->transformed) &&
 		    (!vo->encoding || !v->encoding || strcmp(vo->encoding, v->encoding))) {
@@ -1378,7 +1423,7 @@ int differ_check_layout(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 	    (err = hp_map_init(ctx, &l.vars_seen, 16)) < 0 || (err = hp_map_init(ctx, &done, 64)) < 0)
 		return err;
 	/* What the ELF alone tells. */
-	if ((err = check_tls(&l)) < 0 || (err = check_tables(&l)) < 0)
+	if ((err = check_tls(&l)) < 0 || (err = check_common(&l)) < 0 || (err = check_tables(&l)) < 0)
 		return err;
 	/* Changed data first: a table the compiler made changes the functions that read it. */
 	for (size_t i = 1; i < new->nsyms && !l.err; i++) {

@@ -160,7 +160,7 @@ void differ_report_text(FILE *f, const struct differ_report *r, bool all)
 static void json_sym(FILE *f, const char *key, const struct obj_sym *s)
 {
 	fprintf(f, ", \"%s\": {\"section\": ", key);
-	hp_json_string(f, s->sec->name);
+	hp_json_string(f, s->sec ? s->sec->name : "COMMON");
 	fprintf(f, ", \"offset\": %llu, \"size\": %llu, \"binding\": \"%s\"}",
 		(unsigned long long)s->value, (unsigned long long)s->size,
 		s->bind == STB_LOCAL ? "local" : s->bind == STB_WEAK ? "weak" : "global");

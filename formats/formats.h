@@ -371,6 +371,11 @@ static inline bool obj_sym_is_data(const struct obj_sym *s)
 {
 	return (s->type == 1 /* STT_OBJECT */ || s->type == 6 /* STT_TLS */) && s->sec && !s->label;
 }
+/* A common symbol (-fcommon): a zero-filled variable the static linker allocates. */
+static inline bool obj_sym_is_common(const struct obj_sym *s)
+{
+	return s->shndx == 0xfff2 /* SHN_COMMON */ && s->type == 1 /* STT_OBJECT */;
+}
 static inline bool obj_sec_is_text(const struct obj_sec *s)
 {
 	return (s->flags & 0x4 /* SHF_EXECINSTR */) && (s->flags & 0x2 /* SHF_ALLOC */);

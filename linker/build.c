@@ -180,7 +180,7 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 	const char *key;
 	if (s->sec) {
 		o = s->twin;
-		if (!o || !(obj_sym_is_func(o) || obj_sym_is_data(o)))
+		if (!o || !(obj_sym_is_func(o) || obj_sym_is_data(o) || obj_sym_is_common(o)))
 			return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, pair_path(l, pair),
 						   s->name,
 						   "referred to by patched code but has no counterpart in the old object to find it by");

@@ -628,6 +628,80 @@ static void test_differ_layout__levels(void **state)
 	free(variant);
 }
 
+/*
+ * Common symbols (-fcommon, the default before gcc 10 and clang 11): a variable
+ * the static linker allocates, zero-filled. The running build may have one
+ * where the fix has a .bss definition, or the other way round; it is the same
+ * variable as long as it keeps its size and starts zero-filled.
+ */
+static void common_case(struct pair *p, const char *cc, const char *old_flags, const char *old_src,
+			const char *new_flags, const char *new_src)
+{
+	static unsigned seq;
+	char name[64];
+	memset(p, 0, sizeof *p);
+	p->cc = cc;
+	p->opt = "-O2";
+	hp_ctx_init(&p->ctx, "test");
+	snprintf(name, sizeof name, "common-old-%u", seq);
+	p->paths[0] = th_compile(cc, old_flags, name, old_src);
+	snprintf(name, sizeof name, "common-new-%u", seq++);
+	p->paths[1] = th_compile(cc, new_flags, name, new_src);
+	p->old = th_read_obj(&p->ctx, p->paths[0]);
+	p->new = th_read_obj(&p->ctx, p->paths[1]);
+	assert_int_equal(differ_correlate(&p->ctx, p->old, p->new), 0);
+	assert_int_equal(differ_compare(&p->ctx, p->old, p->new), 0);
+	p->rc = differ_check_layout(&p->ctx, p->old, p->new, HP_LEVEL_WARNING, &p->f);
+	assert_int_equal(p->rc, 0);
+}
+
+static void test_differ_layout__common_symbols(void **state)
+{
+	(void)state;
+	const char *common = "-O2 -g -fcommon -ffunction-sections -fdata-sections";
+	const char *defined = "-O2 -g -fno-common -ffunction-sections -fdata-sections";
+	const char *base = "int counter;\nint bump(int x) { counter += x; return counter; }\n";
+	const char *fixed = "int counter;\nint bump(int x) { counter += x + 1; return counter; }\n";
+	const char *grown = "long counter;\nint bump(int x) { counter += x + 1; return counter; }\n";
+	const char *inited = "int counter = 5;\nint bump(int x) { counter += x + 1; return counter; }\n";
+	const char *added = "int counter, extra;\nint bump(int x) { extra++; counter += x; return counter; }\n";
+	static const char *const ccs[] = { "gcc", "clang" };
+	for (size_t c = 0; c < 2; c++) {
+		struct pair p;
+		/* common -> .bss, as large: the same variable, nothing to say, nothing new */
+		common_case(&p, ccs[c], common, base, defined, fixed);
+		assert_int_equal(p.f.n, 0);
+		struct obj_sym *n = th_sym(p.new, "counter");
+		assert_int_equal(n->status, OBJ_SAME);
+		assert_int_equal(th_sym(p.new, "bump")->status, OBJ_CHANGED);
+		done(&p);
+		/* .bss -> common: the same */
+		common_case(&p, ccs[c], defined, base, common, fixed);
+		assert_int_equal(p.f.n, 0);
+		done(&p);
+		/* common -> common, int -> long */
+		common_case(&p, ccs[c], common, base, common, grown);
+		assert_non_null(strstr(one(&p, DIFFER_RULE_VARIABLE, "counter")->text,
+					"size 4 -> 8 (a common symbol)"));
+		done(&p);
+		/* common -> initialized */
+		common_case(&p, ccs[c], common, base, defined, inited);
+		assert_non_null(strstr(one(&p, DIFFER_RULE_VARIABLE, "counter")->text,
+					"a common symbol (zero-filled) -> initialized in .data"));
+		done(&p);
+		/* initialized -> common */
+		common_case(&p, ccs[c], defined, inited, common, base);
+		assert_non_null(strstr(one(&p, DIFFER_RULE_VARIABLE, "counter")->text,
+					"initialized in .data.counter -> a common symbol"));
+		done(&p);
+		/* a new common variable: no linker to allocate it */
+		common_case(&p, ccs[c], defined, base, common, added);
+		assert_non_null(strstr(one(&p, DIFFER_RULE_UNKNOWN, "extra")->text,
+					"build with -fno-common"));
+		done(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_differ_layout__too_small),
 		cmocka_unit_test(test_differ_layout__no_dwarf),
 		cmocka_unit_test(test_differ_layout__levels),
+		cmocka_unit_test(test_differ_layout__common_symbols),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
