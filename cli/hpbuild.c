@@ -227,36 +227,65 @@ static int diff_pair(struct hp_ctx *ctx, struct pair *p)
 	return differ_collect(ctx, p->old, p->new, &p->closure);
 }
 
-/* A changed function that calls a function new in another object cannot be linked yet. */
-static int check_cross_object(struct hp_ctx *ctx, struct pair *pairs, size_t n)
+/*
+ * Code of one object that refers to a function or variable new in another
+ * (a new helper in util.c that the fix in parse.c calls) cannot find it in the
+ * process: it travels in the patch, with what it needs, and the linker binds
+ * the reference to it there, as the static linker would have. Repeated until
+ * no closure grows, since what was added may refer to what is new elsewhere.
+ */
+static int link_cross_object(struct hp_ctx *ctx, struct pair *pairs, size_t n)
 {
-	int err = 0;
-	for (size_t a = 0; a < n; a++) {
-		if (pairs[a].identical)
-			continue;
-		const struct differ_closure *c = &pairs[a].closure;
-		for (size_t i = 0; i < c->nitems; i++) {
-			const struct obj_sec *sec = c->items[i].sec;
-			for (size_t k = obj_rel_lower_bound(sec, c->items[i].start);
-			     k < sec->nrels && sec->rels[k].offset < c->items[i].start + c->items[i].size;
-			     k++) {
-				const struct obj_sym *s = sec->rels[k].sym;
-				if (s->sec || !s->name[0])
-					continue;
-				for (size_t b = 0; b < n; b++) {
-					if (b == a || pairs[b].identical)
+	int refused = 0;
+	for (bool grew = true; grew;) {
+		grew = false;
+		for (size_t a = 0; a < n; a++) {
+			if (pairs[a].identical)
+				continue;
+			const struct differ_closure *c = &pairs[a].closure;
+			for (size_t i = 0; i < c->nitems; i++) {
+				const struct obj_sec *sec = c->items[i].sec;
+				uint64_t end = c->items[i].start + c->items[i].size;
+				for (size_t k = obj_rel_lower_bound(sec, c->items[i].start);
+				     k < sec->nrels && sec->rels[k].offset < end; k++) {
+					const struct obj_sym *s = sec->rels[k].sym;
+					if (s->sec || !s->name[0])
 						continue;
-					const struct obj_sym *d = obj_find_sym(pairs[b].new, s->name);
-					if (d && d->sec && d->status == OBJ_NEW && d->bind != STB_LOCAL)
-						err = hp_err(ctx, HP_EUNPATCHABLE, pairs[a].new_path,
-							     s->name,
-							     "is new in %s; references between objects to new symbols are not supported",
-							     pairs[b].new_path);
+					struct obj_sym *def = NULL;
+					size_t home = 0;
+					for (size_t b = 0; b < n; b++) {
+						if (b == a || pairs[b].identical)
+							continue;
+						struct obj_sym *d = obj_find_sym(pairs[b].new, s->name);
+						while (d && (d->bind == STB_LOCAL || !d->sec))
+							d = d->next_same_name;
+						if (!d || d->status != OBJ_NEW)
+							continue;
+						if (def) {
+							refused = hp_err(
+								ctx, HP_EUNPATCHABLE, pairs[b].new_path,
+								s->name,
+								"new global, also defined in %s; the static linker would refuse it too",
+								pairs[home].new_path);
+							break;
+						}
+						def = d;
+						home = b;
+					}
+					if (!def || def->include)
+						continue;
+					int err = differ_collect_add(ctx, pairs[home].new,
+								     &pairs[home].closure, def);
+					if (err == -HP_EUNPATCHABLE)
+						refused = err;
+					else if (err < 0)
+						return err;
+					grew = true;
 				}
 			}
 		}
 	}
-	return err;
+	return refused;
 }
 
 /* ----- checking the target binary ------------------------------------------ */
@@ -554,8 +583,11 @@ int main(int argc, char **argv)
 		else if (err < 0)
 			goto out;
 	}
-	if ((err = check_cross_object(&ctx, pairs, npairs)) == -HP_EUNPATCHABLE)
+	if (!refused && (err = link_cross_object(&ctx, pairs, npairs)) < 0) {
+		if (err != -HP_EUNPATCHABLE)
+			goto out;
 		refused = true;
+	}
 	if (refused) {
 		err = -HP_EUNPATCHABLE;
 		goto out;

@@ -21,25 +21,24 @@
 struct collector {
 	struct hp_ctx *ctx;
 	struct obj *new;
-	struct differ_item *items;
-	size_t n, cap;
-	struct hp_map pieces; /* "sec:start" -> item index + 1 */
+	struct differ_closure *out; /* items so far, and the pieces already in */
 	int refused;
 };
 
 static int push(struct collector *c, struct differ_item it)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 32;
+	struct differ_closure *o = c->out;
+	if (o->nitems == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 32;
 		struct differ_item *p = hp_arena_array(c->ctx, cap, sizeof *p);
 		if (!p)
 			return hp_nomem(c->ctx);
-		if (c->n)
-			memcpy(p, c->items, c->n * sizeof *p);
-		c->items = p;
-		c->cap = cap;
+		if (o->nitems)
+			memcpy(p, o->items, o->nitems * sizeof *p);
+		o->items = p;
+		o->cap = cap;
 	}
-	c->items[c->n++] = it;
+	o->items[o->nitems++] = it;
 	return 0;
 }
 
@@ -56,12 +55,13 @@ static int add_piece(struct collector *c, const struct differ_ref *ref)
 {
 	char key[48];
 	snprintf(key, sizeof key, "%u:%llu", ref->sec->index, (unsigned long long)ref->start);
-	if (hp_map_get(&c->pieces, key))
+	if (hp_map_get(&c->out->pieces, key))
 		return 0;
 	const char *k = hp_arena_strdup(c->ctx, key);
 	if (!k)
 		return hp_nomem(c->ctx);
-	int err = hp_map_put(c->ctx, &c->pieces, k, (void *)(uintptr_t)(c->n + 1), NULL);
+	int err = hp_map_put(c->ctx, &c->out->pieces, k, (void *)(uintptr_t)(c->out->nitems + 1),
+			     NULL);
 	if (err < 0)
 		return err;
 	return push(c, (struct differ_item){ DIFFER_ITEM_PIECE, NULL, ref->sec, ref->start,
@@ -71,7 +71,7 @@ static int add_piece(struct collector *c, const struct differ_ref *ref)
 /* Follow the relocations of item i, adding what it needs. */
 static int visit(struct collector *c, size_t i)
 {
-	const struct differ_item it = c->items[i];
+	const struct differ_item it = c->out->items[i];
 	const struct obj_sec *sec = it.sec;
 	for (size_t k = obj_rel_lower_bound(sec, it.start);
 	     k < sec->nrels && sec->rels[k].offset < it.start + it.size; k++) {
@@ -102,15 +102,36 @@ static int visit(struct collector *c, size_t i)
 	return 0;
 }
 
+/* Visit every item from index `from` on, and what each adds in turn, until the
+ * closure stops growing. A NEW function reached this way may have a cold part. */
+static int close_over(struct collector *c, size_t from)
+{
+	struct obj *new = c->new;
+	int err;
+	for (size_t i = from; i < c->out->nitems; i++) {
+		if ((err = visit(c, i)) < 0)
+			return err;
+		if (i + 1 == c->out->nitems) {
+			for (size_t k = 1; k < new->nsyms; k++) {
+				struct obj_sym *s = &new->syms[k];
+				if (obj_sym_is_func(s) && s->parent && s->parent->include &&
+				    (err = add_sym(c, s, false, s->twin != NULL)) < 0)
+					return err;
+			}
+		}
+	}
+	return 0;
+}
+
 int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 		   struct differ_closure *out)
 {
 	(void)old;
-	struct collector c = { ctx, new, NULL, 0, 0, { 0 }, 0 };
-	int err = hp_map_init(ctx, &c.pieces, 64);
+	memset(out, 0, sizeof *out);
+	struct collector c = { ctx, new, out, 0 };
+	int err = hp_map_init(ctx, &out->pieces, 64);
 	if (err < 0)
 		return err;
-	memset(out, 0, sizeof *out);
 	/* Data that changed cannot travel: the process keeps what it has.
 	 * differ_check_layout() refuses it with the reason; this guards callers
 	 * that skipped it. Tables the compiler made travel with their readers. */
@@ -136,20 +157,23 @@ int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 		    (err = add_sym(&c, s, false, s->twin != NULL)) < 0)
 			return err;
 	}
-	for (size_t i = 0; i < c.n; i++) {
-		if ((err = visit(&c, i)) < 0)
-			return err;
-		/* A NEW function reached from the roots may have a cold part too. */
-		if (i + 1 == c.n) {
-			for (size_t k = 1; k < new->nsyms; k++) {
-				struct obj_sym *s = &new->syms[k];
-				if (obj_sym_is_func(s) && s->parent && s->parent->include &&
-				    (err = add_sym(&c, s, false, s->twin != NULL)) < 0)
-					return err;
-			}
-		}
-	}
-	out->items = c.items;
-	out->nitems = c.n;
+	if ((err = close_over(&c, 0)) < 0)
+		return err;
+	return c.refused;
+}
+
+int differ_collect_add(struct hp_ctx *ctx, struct obj *new, struct differ_closure *closure,
+		       struct obj_sym *sym)
+{
+	if (sym->include)
+		return 0;
+	if (sym->status != OBJ_NEW || !(obj_sym_is_func(sym) || obj_sym_is_data(sym)))
+		return hp_err(ctx, HP_ERROR, new->path, sym->name,
+			      "only a NEW function or data object can be added to a closure; internal error");
+	struct collector c = { ctx, new, closure, 0 };
+	size_t from = closure->nitems;
+	int err = add_sym(&c, sym, false, false);
+	if (err < 0 || (err = close_over(&c, from)) < 0)
+		return err;
 	return c.refused;
 }

@@ -266,7 +266,8 @@ struct differ_item {
 
 struct differ_closure {
 	struct differ_item *items; /* roots first, then what they need, in discovery order */
-	size_t nitems;
+	size_t nitems, cap;
+	struct hp_map pieces; /* "section index:start" -> item index + 1 */
 };
 
 /*
@@ -281,6 +282,14 @@ struct differ_closure {
  */
 int differ_collect(struct hp_ctx *ctx, struct obj *old, struct obj *new,
 		   struct differ_closure *out);
+
+/*
+ * Add sym, a NEW function or data object of new that code of another object
+ * in the same patch refers to, and what it needs in turn, to a closure
+ * differ_collect() made. Nothing happens if it is already included.
+ */
+int differ_collect_add(struct hp_ctx *ctx, struct obj *new, struct differ_closure *closure,
+		       struct obj_sym *sym);
 
 /* ===================================================================== */
 /* report.c                                                              */

@@ -109,6 +109,34 @@ static struct litem *item_of(struct linker *l, size_t pair, const struct differ_
 	return v ? &l->items[v - 1] : NULL;
 }
 
+/*
+ * An undefined symbol of one object that another object of the patch defines
+ * and carries (a function or variable new there): bind to it in the image, as
+ * the static linker did. On success ref names the definition.
+ */
+static struct litem *item_elsewhere(struct linker *l, size_t pair, struct differ_ref *ref)
+{
+	if (!ref->sym->name[0])
+		return NULL;
+	for (size_t p = 0; p < l->nin; p++) {
+		if (p == pair)
+			continue;
+		for (const struct obj_sym *d = obj_find_sym(l->in[p].new, ref->sym->name); d;
+		     d = d->next_same_name) {
+			if (d->bind == STB_LOCAL || !d->sec || !d->include || d->status != OBJ_NEW)
+				continue;
+			struct differ_ref r = *ref;
+			r.sym = d;
+			struct litem *li = item_of(l, p, &r);
+			if (li) {
+				*ref = r;
+				return li;
+			}
+		}
+	}
+	return NULL;
+}
+
 /* ----- phase 1: items --------------------------------------------------- */
 
 static enum region region_of(const struct differ_item *it)
@@ -301,6 +329,9 @@ static int resolve(struct linker *l, const struct litem *li, const struct obj_re
 					   "GOT-relative reference to a section; not understood");
 	t->item = item_of(l, li->pair, &t->ref);
 	if (t->item)
+		return 0;
+	if (t->ref.kind == DIFFER_REF_SYM && !t->ref.sym->sec &&
+	    (t->item = item_elsewhere(l, li->pair, &t->ref)))
 		return 0;
 	if (t->ref.kind == DIFFER_REF_PIECE)
 		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,

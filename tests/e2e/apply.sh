@@ -4,7 +4,8 @@
 # function, then success once it leaves; refusals for a wrong build-id, wrong
 # old bytes, an unsigned or tampered patch, each leaving the process's code
 # and mappings exactly as they were; a patch to a shared library; stacked
-# patches, reverted one layer at a time.
+# patches, reverted one layer at a time; a fix whose new helper is in another
+# object (samples/cross-object-helper).
 set -eu
 BIN=$(cd "${BIN:-bin}" && pwd)
 HERE=$(cd "$(dirname "$0")/apply" && pwd)
@@ -34,11 +35,20 @@ gcc -Wl,--build-id -o target-so target.o -L. -lwork -Wl,-rpath,"$T" -lpthread
 gcc $F -DOFFSET=5 -c "$HERE/work.c" -o work5.o
 "$BIN/hpbuild" work5.o work2.o -o wrong-bytes.hpx
 "$BIN/hpbuild" --target libwork.so pic1.o pic2.o -o lib2.hpx
+# Two objects: the fix in frame.c calls a function new in util.c.
+XO="$HERE/../../../samples/cross-object-helper"
+for v in old new; do
+	mkdir $v
+	for f in util frame; do gcc $F -c "$XO/$v/$f.c" -o $v/$f.o; done
+done
+gcc $F -c "$HERE/frames.c" -o frames.o
+gcc -Wl,--build-id -o frames frames.o old/frame.o old/util.o
+"$BIN/hpbuild" --target frames --old-dir old --new-dir new -o xo.hpx
 
 # A key, a trust store, signed patches.
 openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
-for p in fix2 fix3 wrong-id wrong-bytes lib2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+for p in fix2 fix3 wrong-id wrong-bytes lib2 xo; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
 APPLY="$BIN/hpapply --trust trust --timeout 2000"
 
 start() # start OUT ARGS...: start a target, wait for its first line, set PID
@@ -116,6 +126,15 @@ start outs ./target-so 2
 $APPLY -q --pid $PID lib2.signed.hpx || fail "shared library: apply"
 [ "$(value outs)" = 24 ] || fail "shared library: after apply: $(value outs)"
 "$BIN/hpstatus" --pid $PID | grep -q 'target libwork.so' || fail "shared library: hpstatus"
+kill $PID
+
+# --- a new function in one object called from a fix in another --------------------
+start outx ./frames
+[ "$(value outx)" = 0 ] || fail "cross-object: before: $(value outx)"
+$APPLY -q --pid $PID xo.signed.hpx || fail "cross-object: apply"
+[ "$(value outx)" = -1 ] || fail "cross-object: after apply: $(value outx)"
+$APPLY -q --pid $PID --revert || fail "cross-object: revert"
+[ "$(value outx)" = 0 ] || fail "cross-object: after revert: $(value outx)"
 kill $PID
 
 # --- stacked patches, reverted one layer at a time --------------------------------

@@ -92,6 +92,26 @@ assert f[0]["changes"] == [{"what": "initial value", "old": "0 (.bss)", "new": "
 assert f[0]["declared"]["line"] == 2 and f[0]["declared"]["file"].endswith("init.c"), f
 PY
 
+# A new global that two objects of one patch define, called from a third: the
+# static linker refuses that build, and so does hpbuild (exit 2), naming both.
+mkdir -p "$T/dup/old" "$T/dup/new"
+echo 'int use(int x) { return x * 3 + 7; }' > "$T/dup/old/use.c"
+printf 'int helper(int x);\nint use(int x) { return helper(x) * 3 + 7; }\n' > "$T/dup/new/use.c"
+for f in a b; do
+	echo "int keep_$f(void) { return 1; }" > "$T/dup/old/$f.c"
+	printf 'int keep_%s(void) { return 1; }\nint helper(int x) { return x + 1; }\n' $f > "$T/dup/new/$f.c"
+done
+for v in old new; do for f in use a b; do gcc $FLAGS -c "$T/dup/$v/$f.c" -o "$T/dup/$v/$f.o"; done; done
+rc=0; "$BIN/hpbuild" --old-dir "$T/dup/old" --new-dir "$T/dup/new" -o "$T/dup.hpx" 2> "$T/err" || rc=$?
+[ $rc -eq 2 ] || fail "a new global in two objects: exit $rc: $(cat "$T/err")"
+grep -q "^hpbuild: $T/dup/new/b.o: helper: new global, also defined in $T/dup/new/a.o; " "$T/err" ||
+	fail "a new global in two objects: $(cat "$T/err")"
+[ -e "$T/dup.hpx" ] && fail "a refusal left a file"
+# With one definition, the call is bound to it inside the patch: nothing to import.
+rm "$T/dup/new/b.o" "$T/dup/old/b.o"
+"$BIN/hpbuild" --old-dir "$T/dup/old" --new-dir "$T/dup/new" -o "$T/dup.hpx" || fail "a new global in one object"
+"$BIN/hpinspect" "$T/dup.hpx" | grep -q '^symbols (0)' || fail "helper imported: $("$BIN/hpinspect" "$T/dup.hpx")"
+
 # Errors: exit 1, one line naming the file, no output left behind.
 printf 'junk' > "$T/junk.o"
 rc=0; "$BIN/hpbuild" "$T/junk.o" "$T/new/parse.o" -o "$T/j.hpx" 2> "$T/err" || rc=$?
