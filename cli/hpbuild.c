@@ -290,6 +290,9 @@ static int link_cross_object(struct hp_ctx *ctx, struct pair *pairs, size_t n)
 
 /* ----- checking the target binary ------------------------------------------ */
 
+#define TARGET_STRIPPED \
+	" (it is stripped: give --target the binary before strip; processes may run the stripped copy)"
+
 static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 {
 	struct image *img;
@@ -306,13 +309,13 @@ static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 	const char *base = strrchr(path, '/');
 	h->target_name = base ? base + 1 : path;
 	for (size_t i = 0; i < h->nfuncs; i++) {
-		const struct hpx_func *f = &h->funcs[i];
+		struct hpx_func *f = &h->funcs[i];
 		const struct image_sym *c[8];
 		size_t n = image_find(img, f->name, f->file, f->ordinal, c, 8);
 		if (n == 0) {
 			err = hp_err(ctx, HP_ERROR, path, f->name,
 				     "not found in the target%s; was %s linked into it?",
-				     f->file[0] && !img->has_symtab ? " (it has no .symtab: stripped?)" : "",
+				     img->has_symtab ? "" : TARGET_STRIPPED,
 				     h->objects[f->object].path);
 			continue;
 		}
@@ -328,8 +331,10 @@ static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 				continue;
 			hpx_masked_hash(bytes, f->old_size, h->masks + f->mask_first, f->mask_count,
 					hash);
-			if (!memcmp(hash, f->old_hash, 32))
+			if (!memcmp(hash, f->old_hash, 32)) {
 				match++;
+				f->addr = c[k]->value; /* several matches: refused below */
+			}
 		}
 		if (!sized)
 			err = hp_err(ctx, HP_ERROR, path, f->name,
@@ -344,15 +349,28 @@ static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 				     "%zu identical copies in the target; cannot tell which to replace",
 				     match);
 	}
+	/* Where the target has each symbol, so that a stripped copy of it can be
+	 * patched: a symbol of the patched objects exactly; an import only when the
+	 * target defines it itself (hpapply looks there first too), never an IFUNC,
+	 * whose implementation the dynamic linker chooses at run time. */
 	for (size_t i = 0; i < h->nsyms; i++) {
-		const struct hpx_sym *s = &h->syms[i];
+		struct hpx_sym *s = &h->syms[i];
 		const struct image_sym *c[2];
-		if (s->scope != HPX_SCOPE_TARGET)
+		size_t n = image_find(img, s->name, s->file, s->ordinal, c, 2);
+		if (s->scope != HPX_SCOPE_TARGET) {
+			if (n && c[0]->type != STT_GNU_IFUNC)
+				s->addr = c[0]->value;
 			continue;
-		if (!image_find(img, s->name, s->file, s->ordinal, c, 2))
+		}
+		if (!n)
 			err = hp_err(ctx, HP_ERROR, path, s->name,
 				     "the patch refers to it, but the target has no such symbol%s",
-				     s->file[0] && !img->has_symtab ? " (no .symtab: stripped?)" : "");
+				     img->has_symtab ? "" : TARGET_STRIPPED);
+		else if (n > 1)
+			err = hp_err(ctx, HP_ERROR, path, s->name,
+				     "several symbols of that name and file in the target; cannot tell which the patch means");
+		else
+			s->addr = c[0]->value;
 	}
 out:
 	image_free(img);

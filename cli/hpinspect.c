@@ -110,8 +110,10 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 		printf("  %s", f->name);
 		if (f->file[0])
 			printf(" [static in %s #%u]", f->file, f->ordinal);
-		printf(" in object %u: old %llu bytes, hash ", f->object,
-		       (unsigned long long)f->old_size);
+		printf(" in object %u", f->object);
+		if (f->addr)
+			printf(", at %#llx in the target", (unsigned long long)f->addr);
+		printf(": old %llu bytes, hash ", (unsigned long long)f->old_size);
 		hex(stdout, f->old_hash, 8);
 		printf("..., %u masked ranges; ", f->mask_count);
 		if (f->flags & HPX_FUNC_CHECK_ONLY)
@@ -130,6 +132,8 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 			printf(", %llu bytes", (unsigned long long)s->size);
 		if (s->stub != HPX_NO_STUB)
 			printf(", stub at +%#x", s->stub);
+		if (s->addr)
+			printf(", at %#llx in the target", (unsigned long long)s->addr);
 		printf("\n");
 	}
 	printf("\nsegments (%zu):\n", h->nsegments);
@@ -196,9 +200,12 @@ static void print_json(const char *path, size_t len, const struct hpx *h,
 		for (uint32_t k = 0; k < x->mask_count; k++)
 			fprintf(f, "%s[%u, %u]", k ? ", " : "", h->masks[x->mask_first + k].offset,
 				h->masks[x->mask_first + k].length);
-		fprintf(f, "], \"check_only\": %s, \"new_offset\": %llu, \"new_size\": %llu}",
+		fprintf(f, "], \"check_only\": %s, \"new_offset\": %llu, \"new_size\": %llu",
 			x->flags & HPX_FUNC_CHECK_ONLY ? "true" : "false",
 			(unsigned long long)x->new_offset, (unsigned long long)x->new_size);
+		if (x->addr)
+			fprintf(f, ", \"addr\": %llu", (unsigned long long)x->addr);
+		fputs("}", f);
 	}
 	fputs("\n  ],\n  \"symbols\": [", f);
 	for (size_t i = 0; i < h->nsyms; i++) {
@@ -212,6 +219,8 @@ static void print_json(const char *path, size_t len, const struct hpx *h,
 			(unsigned long long)s->size);
 		if (s->stub != HPX_NO_STUB)
 			fprintf(f, ", \"stub\": %u", s->stub);
+		if (s->addr)
+			fprintf(f, ", \"addr\": %llu", (unsigned long long)s->addr);
 		fputs("}", f);
 	}
 	fputs("\n  ],\n  \"segments\": [", f);

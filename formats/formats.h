@@ -483,6 +483,7 @@ struct hpx_func {
 	uint32_t mask_first, mask_count; /* its ranges in masks */
 	uint64_t new_offset, new_size;   /* its new code in the image */
 	uint32_t flags;         /* HPX_FUNC_CHECK_ONLY */
+	uint64_t addr;          /* its st_value in the bound target (ADDRS); 0: not recorded */
 };
 
 struct hpx_sym {
@@ -493,6 +494,7 @@ struct hpx_sym {
 	uint8_t scope;          /* enum hpx_sym_scope */
 	uint64_t size;          /* expected st_size, 0 when unknown */
 	uint32_t stub;          /* image offset of its jump stub, or HPX_NO_STUB */
+	uint64_t addr;          /* its st_value in the bound target (ADDRS); 0: not recorded */
 };
 
 struct hpx_segment {

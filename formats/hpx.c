@@ -28,13 +28,15 @@ enum sec_type {
 	SEC_SEGMENTS,
 	SEC_IMAGE,
 	SEC_FIXUPS,
-	SEC_COUNT = SEC_FIXUPS,
+	SEC_ADDRS,                  /* optional: only a patch bound to a build-id has it */
+	SEC_COUNT = SEC_ADDRS,
+	SEC_REQUIRED = SEC_FIXUPS, /* types 1..SEC_REQUIRED are in every patch */
 };
 
 static const uint32_t entsize_of[SEC_COUNT + 1] = {
 	[SEC_STRINGS] = 1,  [SEC_PATCH] = 88,   [SEC_OBJECTS] = 16,  [SEC_FUNCS] = 88,
 	[SEC_MASKS] = 8,    [SEC_SYMBOLS] = 32, [SEC_SEGMENTS] = 24, [SEC_IMAGE] = 1,
-	[SEC_FIXUPS] = 24,
+	[SEC_FIXUPS] = 24,  [SEC_ADDRS] = 8,
 };
 
 #define SECTION_HEADER_SIZE 24
@@ -220,21 +222,37 @@ int hpx_write(struct hp_ctx *ctx, struct hpx *h, uint8_t **out, size_t *len)
 		put32(&sec[SEC_FIXUPS], h->fixups[i].target);
 		put64(&sec[SEC_FIXUPS], (uint64_t)h->fixups[i].addend);
 	}
+	/* ADDRS: where the bound target has each function and symbol, when recorded */
+	bool addrs = false;
+	for (size_t i = 0; i < h->nfuncs; i++)
+		addrs |= h->funcs[i].addr != 0;
+	for (size_t i = 0; i < h->nsyms; i++)
+		addrs |= h->syms[i].addr != 0;
+	if (addrs && !h->build_id_size) {
+		err = hp_err(ctx, HP_ERROR, NULL, NULL,
+			     "addresses recorded for a patch bound to no build-id; internal error");
+		goto out;
+	}
+	for (size_t i = 0; addrs && i < h->nfuncs; i++)
+		put64(&sec[SEC_ADDRS], h->funcs[i].addr);
+	for (size_t i = 0; addrs && i < h->nsyms; i++)
+		put64(&sec[SEC_ADDRS], h->syms[i].addr);
+	int nsec = addrs ? SEC_ADDRS : SEC_REQUIRED;
 	sec[SEC_STRINGS] = st.b;
 	st.b = (struct buf){ 0 };
 
 	/* The payload: the section table, then each section, 8-aligned. */
-	put32(&payload, SEC_COUNT);
+	put32(&payload, (uint32_t)nsec);
 	put32(&payload, 0);
-	uint64_t off = TABLE_HEADER_SIZE + SECTION_HEADER_SIZE * SEC_COUNT;
-	for (int t = 1; t <= SEC_COUNT; t++) {
+	uint64_t off = TABLE_HEADER_SIZE + SECTION_HEADER_SIZE * (uint64_t)nsec;
+	for (int t = 1; t <= nsec; t++) {
 		put32(&payload, (uint32_t)t);
 		put32(&payload, entsize_of[t]);
 		put64(&payload, off);
 		put64(&payload, sec[t].len);
 		off += (sec[t].len + 7) & ~(uint64_t)7;
 	}
-	for (int t = 1; t <= SEC_COUNT; t++) {
+	for (int t = 1; t <= nsec; t++) {
 		buf_put(&payload, sec[t].p, sec[t].len);
 		buf_put(&payload, NULL, ((sec[t].len + 7) & ~(size_t)7) - sec[t].len);
 	}
@@ -532,7 +550,7 @@ static int read_table(struct hp_ctx *ctx, const char *name, const uint8_t *pl, s
 		sec[type].size = (size_t)size;
 		sec[type].n = (size_t)(size / ent);
 	}
-	for (int t = 1; t <= SEC_COUNT; t++)
+	for (int t = 1; t <= SEC_REQUIRED; t++)
 		if (!sec[t].p)
 			return BAD("required section type %d is missing", t);
 	return 0;
@@ -793,6 +811,18 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 		if (f->type == HPX_FIX_BRANCH32 && f->target == HPX_TARGET_IMAGE)
 			return BAD("fixup %zu: a branch into the image needs no fixup", i);
 		order[i] = f;
+	}
+	/* ADDRS: u64 per function, then per symbol; only in a patch bound to a build-id */
+	if (sec[SEC_ADDRS].p) {
+		if (!h->build_id_size)
+			return BAD("addresses recorded, but the patch is bound to no build-id");
+		if (sec[SEC_ADDRS].n != h->nfuncs + h->nsyms)
+			return BAD("%zu addresses for %zu functions and %zu symbols", sec[SEC_ADDRS].n,
+				   h->nfuncs, h->nsyms);
+		for (size_t i = 0; i < h->nfuncs; i++)
+			h->funcs[i].addr = hp_load_le64(sec[SEC_ADDRS].p + 8 * i);
+		for (size_t i = 0; i < h->nsyms; i++)
+			h->syms[i].addr = hp_load_le64(sec[SEC_ADDRS].p + 8 * (h->nfuncs + i));
 	}
 	qsort(order, h->nfixups, sizeof *order, cmp_fixup_off);
 	for (size_t i = 1; i < h->nfixups; i++)

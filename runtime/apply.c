@@ -210,6 +210,10 @@ static int state_create_remote(struct rt_proc *p, uint64_t insn, uint64_t scratc
 
 /* ----- finding things in the process ------------------------------------------- */
 
+/* Why a name is not found in an image without .symtab, and what works instead. */
+#define STRIPPED_HINT \
+	" (it is stripped: build the patch with hpbuild --target on the unstripped binary, which records where each function is)"
+
 static const struct rt_image *find_target(struct rt_proc *p, const struct hpx *h)
 {
 	for (size_t i = 0; i < p->nimages; i++) {
@@ -230,12 +234,18 @@ static int locate_func(struct rt_proc *p, const struct rt_image *ti, const struc
 		       const struct hpx_func *f, const struct rt_state *st, uint64_t *out)
 {
 	const struct image_sym *c[8];
-	size_t n = image_find(ti->img, f->name, f->file, f->ordinal, c, 8);
+	/* Where hpbuild --target found it (the image matched by build-id): a stripped
+	 * copy of the binary has no .symtab to search. The old bytes decide as ever. */
+	struct image_sym at = { .name = f->name, .type = 2 /* STT_FUNC */, .value = f->addr,
+				.size = f->old_size };
+	size_t n = 1;
+	if (f->addr)
+		c[0] = &at;
+	else
+		n = image_find(ti->img, f->name, f->file, f->ordinal, c, 8);
 	if (n == 0)
-		return hp_err(p->ctx, HP_EMISMATCH, ti->path, f->name,
-			      "not found in the target%s", f->file[0] && !ti->img->has_symtab
-								   ? " (it has no .symtab: stripped?)"
-								   : "");
+		return hp_err(p->ctx, HP_EMISMATCH, ti->path, f->name, "not found in the target%s",
+			      ti->img->has_symtab ? "" : STRIPPED_HINT);
 	uint8_t *bytes = malloc(f->old_size ? f->old_size : 1);
 	if (!bytes)
 		return hp_nomem(p->ctx);
@@ -287,12 +297,17 @@ static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struc
 		       uint64_t *out)
 {
 	const struct image_sym *c[2];
+	if (s->addr) { /* recorded by hpbuild --target: defined in the target itself */
+		*out = ti->bias + s->addr;
+		return 0;
+	}
 	if (s->scope == HPX_SCOPE_TARGET) {
 		size_t n = image_find(ti->img, s->name, s->file, s->ordinal, c, 2);
 		if (n != 1)
-			return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
+			return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name, "%s%s",
 				      n ? "several symbols of that name; cannot tell which"
-					: "the patch refers to it, but the target has no such symbol");
+					: "the patch refers to it, but the target has no such symbol",
+				      n || ti->img->has_symtab ? "" : STRIPPED_HINT);
 		*out = ti->bias + c[0]->value;
 		return 0;
 	}
@@ -588,9 +603,16 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 			}
 		}
 		if (!ti) {
+			/* A stripped executable is the likely reason; libraries usually are. */
+			const char *stripped = NULL;
+			for (size_t i = 0; i < p.nimages && !stripped; i++)
+				if (p.images[i].main && !p.images[i].img->has_symtab)
+					stripped = p.images[i].path;
 			err = hp_err(ctx, HP_EMISMATCH, NULL, NULL,
-				     "process %d: no image defines the functions the patch replaces (%s ...)",
-				     (int)pid, h->nfuncs ? h->funcs[0].name : "");
+				     "process %d: no image defines the functions the patch replaces (%s ...)%s%s%s",
+				     (int)pid, h->nfuncs ? h->funcs[0].name : "",
+				     stripped ? "; " : "", stripped ? stripped : "",
+				     stripped ? STRIPPED_HINT : "");
 			goto out_close;
 		}
 	}

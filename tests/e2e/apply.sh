@@ -5,7 +5,7 @@
 # old bytes, an unsigned or tampered patch, each leaving the process's code
 # and mappings exactly as they were; a patch to a shared library; stacked
 # patches, reverted one layer at a time; a fix whose new helper is in another
-# object (samples/cross-object-helper).
+# object (samples/cross-object-helper); stripped executables and libraries.
 set -eu
 BIN=$(cd "${BIN:-bin}" && pwd)
 HERE=$(cd "$(dirname "$0")/apply" && pwd)
@@ -35,6 +35,12 @@ gcc -Wl,--build-id -o target-so target.o -L. -lwork -Wl,-rpath,"$T" -lpthread
 gcc $F -DOFFSET=5 -c "$HERE/work.c" -o work5.o
 "$BIN/hpbuild" work5.o work2.o -o wrong-bytes.hpx
 "$BIN/hpbuild" --target libwork.so pic1.o pic2.o -o lib2.hpx
+# Stripped copies, as a distribution ships them: same build-ids, no .symtab.
+strip -o target-stripped target
+mkdir stripped && strip -o stripped/libwork.so libwork.so
+gcc -Wl,--build-id -o target-so-stripped target.o -L. -lwork -Wl,-rpath,"$T/stripped" -lpthread
+# Without --target the patch records no addresses: only names to search for.
+"$BIN/hpbuild" work1.o work2.o -o unbound2.hpx
 # Two objects: the fix in frame.c calls a function new in util.c.
 XO="$HERE/../../../samples/cross-object-helper"
 for v in old new; do
@@ -48,7 +54,7 @@ gcc -Wl,--build-id -o frames frames.o old/frame.o old/util.o
 # A key, a trust store, signed patches.
 openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
-for p in fix2 fix3 wrong-id wrong-bytes lib2 xo; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
 APPLY="$BIN/hpapply --trust trust --timeout 2000"
 
 start() # start OUT ARGS...: start a target, wait for its first line, set PID
@@ -126,6 +132,27 @@ start outs ./target-so 2
 $APPLY -q --pid $PID lib2.signed.hpx || fail "shared library: apply"
 [ "$(value outs)" = 24 ] || fail "shared library: after apply: $(value outs)"
 "$BIN/hpstatus" --pid $PID | grep -q 'target libwork.so' || fail "shared library: hpstatus"
+kill $PID
+
+# --- stripped binaries: found by the addresses hpbuild --target recorded ---------------
+"$BIN/hpinspect" fix2.hpx | grep -q '^  value in object 0, at 0x[0-9a-f]* in the target' ||
+	fail "fix2.hpx records no address for value"
+start outst ./target-stripped 2
+python3 "$HERE/snapshot.py" $PID > before
+rc=0; $APPLY --pid $PID unbound2.signed.hpx 2> err || rc=$?
+[ $rc -eq 2 ] && grep -q 'no image defines the functions the patch replaces (value ...); .*/target-stripped (it is stripped: build the patch with hpbuild --target' err ||
+	fail "stripped, patch without addresses: exit $rc: $(cat err)"
+python3 "$HERE/snapshot.py" $PID > after
+cmp -s before after || { diff before after; fail "stripped: the process changed after a refusal"; }
+$APPLY -q --pid $PID fix2.signed.hpx || fail "stripped executable: apply"
+[ "$(value outst)" = 24 ] || fail "stripped executable: after apply: $(value outst)"
+$APPLY -q --pid $PID --revert || fail "stripped executable: revert"
+[ "$(value outst)" = 22 ] || fail "stripped executable: after revert: $(value outst)"
+kill $PID
+start outsl ./target-so-stripped 2
+grep -q "$T/stripped/libwork.so" /proc/$PID/maps || fail "the stripped library is not the one loaded"
+$APPLY -q --pid $PID lib2.signed.hpx || fail "stripped library: apply"
+[ "$(value outsl)" = 24 ] || fail "stripped library: after apply: $(value outsl)"
 kill $PID
 
 # --- a new function in one object called from a fix in another --------------------

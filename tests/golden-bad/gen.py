@@ -85,10 +85,10 @@ def fcs_field(frame):
 # ----- .hpx ------------------------------------------------------------------
 
 MAGIC = b'\x89HPX\r\n\x1a\n'
-STRINGS, PATCH, OBJECTS, FUNCS, MASKS, SYMBOLS, SEGMENTS, IMAGE, FIXUPS = range(1, 10)
+STRINGS, PATCH, OBJECTS, FUNCS, MASKS, SYMBOLS, SEGMENTS, IMAGE, FIXUPS, ADDRS = range(1, 11)
 SEC_NAMES = {1: 'strings', 2: 'patch', 3: 'objects', 4: 'funcs', 5: 'masks', 6: 'symbols',
-             7: 'segments', 8: 'image', 9: 'fixups'}
-ENTSIZE = {1: 1, 2: 88, 3: 16, 4: 88, 5: 8, 6: 32, 7: 24, 8: 1, 9: 24}
+             7: 'segments', 8: 'image', 9: 'fixups', 10: 'addrs'}
+ENTSIZE = {1: 1, 2: 88, 3: 16, 4: 88, 5: 8, 6: 32, 7: 24, 8: 1, 9: 24, 10: 8}
 
 
 def hpx_parse(f):
@@ -259,7 +259,17 @@ def hpx_cases():
          'section type 4: size %d is not a whole number of 88-byte records' % len(odd[FUNCS]))
     case('section-duplicate', container(payload_of(secs, order=[1, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
          'section type 1 appears twice')
-    case('section-unknown-type', container(put(pl, 'I', 8 + 24 * 8, 10)), 'unknown section type 10')
+    case('section-unknown-type', container(put(pl, 'I', 8 + 24 * 8, 11)), 'unknown section type 11')
+    # ADDRS (optional): one address per function and symbol, only with a build-id.
+    nrec = len(secs[FUNCS]) // 88 + len(secs[SYMBOLS]) // 32
+    s = dict(secs)
+    s[ADDRS] = struct.pack('<%dQ' % nrec, *range(0x1000, 0x1000 + nrec))
+    case('addrs-unbound', container(payload_of(s)),
+         'addresses recorded, but the patch is bound to no build-id')
+    s = rec(s, PATCH, 0, 'I', 8, 20)
+    s[ADDRS] = s[ADDRS][:-8]
+    case('addrs-count-wrong', container(payload_of(s)),
+         '%d addresses for 2 functions and 2 symbols' % (nrec - 1))
     case('section-missing', container(payload_of(secs, order=[1, 2, 3, 4, 5, 6, 7, 8])),
          'required section type 9 is missing')
     case('sections-overlap',

@@ -354,6 +354,57 @@ static void test_formats_hpx__semantic_checks(void **state)
 	expect_write_read_refusal(h, "not in an executable segment");
 }
 
+/* ADDRS: written only when recorded, read back per function and symbol, and only
+ * for a patch bound to a build-id. */
+static void test_formats_hpx__addresses(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	uint8_t *plain, *with;
+	size_t plain_len, with_len;
+	write_sample(&ctx, &plain, &plain_len);
+	struct hpx r;
+	assert_int_equal(hpx_read(&ctx, "t.hpx", plain, plain_len, &r), 0);
+	for (size_t i = 0; i < r.nfuncs; i++)
+		assert_int_equal(r.funcs[i].addr, 0);
+	for (size_t i = 0; i < r.nsyms; i++)
+		assert_int_equal(r.syms[i].addr, 0);
+
+	struct hpx h = sample();
+	struct hpx_func f[3];
+	struct hpx_sym s[2];
+	memcpy(f, funcs, sizeof f);
+	memcpy(s, syms, sizeof s);
+	f[0].addr = 0x1130;
+	f[1].addr = 0xffffffff80001000ull;
+	f[2].addr = 0x2f00;
+	s[1].addr = 0x4010; /* s[0], an import, stays unrecorded */
+	h.funcs = f;
+	h.syms = s;
+	assert_int_equal(hpx_write(&ctx, &h, &with, &with_len), 0);
+	assert_int_equal(hpx_read(&ctx, "t.hpx", with, with_len, &r), 0);
+	assert_int_equal(r.funcs[0].addr, 0x1130);
+	assert_int_equal(r.funcs[1].addr, 0xffffffff80001000ull);
+	assert_int_equal(r.funcs[2].addr, 0x2f00);
+	assert_int_equal(r.syms[0].addr, 0);
+	assert_int_equal(r.syms[1].addr, 0x4010);
+	assert_true(with_len > plain_len); /* one more section */
+	assert_memory_not_equal(with + 24, plain + 24, 16); /* so another patch id */
+
+	/* Addresses mean nothing without the build-id of the binary they are in. */
+	h.build_id_size = 0;
+	memset(h.build_id, 0, sizeof h.build_id);
+	uint8_t *bad = NULL;
+	size_t bad_len;
+	assert_int_equal(hpx_write(&ctx, &h, &bad, &bad_len), -HP_ERROR);
+	assert_null(bad);
+	assert_non_null(strstr(th_last_diag(&ctx), "bound to no build-id"));
+	free(plain);
+	free(with);
+	hp_ctx_fini(&ctx);
+}
+
 /* No two functions share MASKS records: checking masks costs one pass over them. */
 static void test_formats_hpx__shared_masks_refused(void **state)
 {
@@ -429,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_formats_hpx__signature_blocks),
 		cmocka_unit_test(test_formats_hpx__signature_message),
 		cmocka_unit_test(test_formats_hpx__semantic_checks),
+		cmocka_unit_test(test_formats_hpx__addresses),
 		cmocka_unit_test(test_formats_hpx__shared_masks_refused),
 		cmocka_unit_test(test_formats_hpx__many_segments_read_fast),
 	};
