@@ -8,7 +8,8 @@
 # -O2 -g -ffunction-sections -fdata-sections, and hpbuild runs on the pair. The verdict must be
 # the one listed below: a fix that changes only code gives a patch (exit 0); a fix that grows
 # struct XML_ParserStruct (every live parser has the old layout) is refused (exit 2), and the
-# refusal names the struct. A patch not listed is reported, not judged.
+# refusal names the struct. A patch not listed is reported, not judged. CVE-2024-45490's patch
+# is then applied live to a running, stripped process that uses the release's parser (below).
 #
 # The source is fetched with apt-get from a private list (TOOLCHAIN.md section 7; nothing in the
 # system's apt configuration changes) into .cache/realfix. Exits 1 if a verdict differs.
@@ -31,6 +32,48 @@ declare -A expect=(
 	[expat-2.5.0-CVE-2024-8176.patch]=2
 )
 refusal="uses struct XML_ParserStruct ("
+
+# ----- live: CVE-2024-45490's fix applied to a running process ----------------------------
+# The release's xmlparse.o linked with expat's other two files and tests/realfix/parse-loop.c
+# into an executable, stripped as a distribution ships it; the patch is built against the
+# unstripped one (--target), signed, applied to the running stripped copy, and reverted.
+LIVE_PID=
+trap '[ -z "$LIVE_PID" ] || kill "$LIVE_PID" 2>/dev/null || true' EXIT
+live_value() { # live_value OUT: the last "value" line, once three more have come
+	local n i=0
+	n=$(wc -l <"$1")
+	while [ "$(wc -l <"$1")" -lt $((n + 3)) ] && [ $i -lt 300 ]; do sleep 0.01; i=$((i + 1)); done
+	grep '^value' "$1" | tail -n 1 | cut -d' ' -f2-
+}
+live() { # live OLD.o NEW.o
+	local L=$W/live v
+	rm -rf "$L"
+	mkdir -p "$L/trust"
+	for f in xmltok xmlrole; do
+		"$cc" -O2 -g -DHAVE_EXPAT_CONFIG_H -I"$C" -I"$src/expat/lib" -w -c "$src/expat/lib/$f.c" -o "$L/$f.o"
+	done
+	"$cc" -O2 -g -I"$src/expat/lib" -c "$here/realfix/parse-loop.c" -o "$L/main.o"
+	"$cc" -Wl,--build-id -o "$L/parse-loop" "$L/main.o" "$1" "$L/xmltok.o" "$L/xmlrole.o"
+	strip -o "$L/parse-loop-stripped" "$L/parse-loop"
+	"$BIN/hpbuild" --target "$L/parse-loop" "$1" "$2" -o "$L/fix.hpx"
+	openssl genpkey -algorithm ed25519 -out "$L/key.pem" 2>/dev/null
+	openssl pkey -in "$L/key.pem" -pubout -out "$L/trust/realfix.pem" 2>/dev/null
+	"$BIN/hpsign" "$L/fix.hpx" --key "$L/key.pem"
+	"$L/parse-loop-stripped" >"$L/out" &
+	LIVE_PID=$!
+	local apply=("$BIN/hpapply" --trust "$L/trust" --audit "$L/audit.jsonl" --pid "$LIVE_PID")
+	v=$(live_value "$L/out")
+	[ "$v" = "1 0" ] || { echo "  FAIL live: the release printed '$v', expected '1 0'"; return 1; }
+	"${apply[@]}" "$L/fix.hpx" | sed 's/^/      /'
+	v=$(live_value "$L/out")
+	[ "$v" = "0 41" ] || { echo "  FAIL live: after the patch '$v', expected '0 41'"; return 1; }
+	"${apply[@]}" --revert | sed 's/^/      /'
+	v=$(live_value "$L/out")
+	[ "$v" = "1 0" ] || { echo "  FAIL live: after the revert '$v', expected '1 0'"; return 1; }
+	kill "$LIVE_PID"
+	LIVE_PID=
+	echo "  ok   $cc live: a stripped process using expat takes the fix (XML_ParseBuffer(-1) -> error 41) and gives it back"
+}
 
 # ----- the source package ----------------------------------------------------------------
 if ! ls "$C"/expat_*.debian.tar.xz >/dev/null 2>&1; then
@@ -94,6 +137,9 @@ for cc in gcc clang; do
 		else
 			echo "  ok   $cc $p: $verdict"
 			[ $rc -ne 2 ] || grep -m1 -F "$refusal" "$W/out$n" | cut -c1-200 | sed 's/^/      /'
+		fi
+		if [ "$p" = CVE-2024-45490.patch ] && [ "$rc" = 0 ]; then
+			live "$prev/xmlparse.o" "$W/o$n/xmlparse.o" || failed=$((failed + 1))
 		fi
 		prev=$W/o$n
 	done <"$src/debian/patches/series"
