@@ -234,8 +234,43 @@ static int diff_pair(struct hp_ctx *ctx, struct pair *p)
  * the reference to it there, as the static linker would have. Repeated until
  * no closure grows, since what was added may refer to what is new elsewhere.
  */
+/* Where a global that is new in this patch is defined: its pair, and a second
+ * pair that defines it too (which ld would refuse), if any. */
+struct new_global {
+	size_t pair, other;
+	struct obj_sym *sym;
+	bool reported;
+};
+
 static int link_cross_object(struct hp_ctx *ctx, struct pair *pairs, size_t n)
 {
+	struct hp_map defs; /* name -> struct new_global */
+	int err = hp_map_init(ctx, &defs, 64);
+	if (err < 0)
+		return err;
+	for (size_t b = 0; b < n; b++) {
+		if (pairs[b].identical)
+			continue;
+		struct obj *o = pairs[b].new;
+		for (size_t i = 1; i < o->nsyms; i++) {
+			struct obj_sym *d = &o->syms[i];
+			if (d->status != OBJ_NEW || d->bind == STB_LOCAL || !d->sec || !d->name[0])
+				continue;
+			struct new_global *g = hp_map_get(&defs, d->name);
+			if (g) {
+				if (g->other == SIZE_MAX && g->pair != b)
+					g->other = b;
+				continue;
+			}
+			if (!(g = hp_arena_array(ctx, 1, sizeof *g)))
+				return hp_nomem(ctx);
+			*g = (struct new_global){ b, SIZE_MAX, d, false };
+			if ((err = hp_map_put(ctx, &defs, d->name, g, NULL)) < 0)
+				return err;
+		}
+	}
+	if (defs.len == 0)
+		return 0;
 	int refused = 0;
 	for (bool grew = true; grew;) {
 		grew = false;
@@ -249,33 +284,20 @@ static int link_cross_object(struct hp_ctx *ctx, struct pair *pairs, size_t n)
 				for (size_t k = obj_rel_lower_bound(sec, c->items[i].start);
 				     k < sec->nrels && sec->rels[k].offset < end; k++) {
 					const struct obj_sym *s = sec->rels[k].sym;
-					if (s->sec || !s->name[0])
+					struct new_global *g;
+					if (s->sec || !s->name[0] || !(g = hp_map_get(&defs, s->name)) ||
+					    g->pair == a || g->sym->include || g->reported)
 						continue;
-					struct obj_sym *def = NULL;
-					size_t home = 0;
-					for (size_t b = 0; b < n; b++) {
-						if (b == a || pairs[b].identical)
-							continue;
-						struct obj_sym *d = obj_find_sym(pairs[b].new, s->name);
-						while (d && (d->bind == STB_LOCAL || !d->sec))
-							d = d->next_same_name;
-						if (!d || d->status != OBJ_NEW)
-							continue;
-						if (def) {
-							refused = hp_err(
-								ctx, HP_EUNPATCHABLE, pairs[b].new_path,
-								s->name,
-								"new global, also defined in %s; the static linker would refuse it too",
-								pairs[home].new_path);
-							break;
-						}
-						def = d;
-						home = b;
+					if (g->other != SIZE_MAX) {
+						refused = hp_err(
+							ctx, HP_EUNPATCHABLE, pairs[g->other].new_path, s->name,
+							"new global, also defined in %s; the static linker would refuse it too",
+							pairs[g->pair].new_path);
+						g->reported = true;
+						continue;
 					}
-					if (!def || def->include)
-						continue;
-					int err = differ_collect_add(ctx, pairs[home].new,
-								     &pairs[home].closure, def);
+					err = differ_collect_add(ctx, pairs[g->pair].new, &pairs[g->pair].closure,
+								 g->sym);
 					if (err == -HP_EUNPATCHABLE)
 						refused = err;
 					else if (err < 0)
