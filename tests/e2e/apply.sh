@@ -5,7 +5,8 @@
 # old bytes, an unsigned or tampered patch, each leaving the process's code
 # and mappings exactly as they were; a patch to a shared library; stacked
 # patches, reverted one layer at a time; a fix whose new helper is in another
-# object (samples/cross-object-helper); stripped executables and libraries.
+# object (samples/cross-object-helper); stripped executables and libraries; a
+# hardened build (CET, stack protector, fortify, -z now, -fno-plt).
 set -eu
 BIN=$(cd "${BIN:-bin}" && pwd)
 HERE=$(cd "$(dirname "$0")/apply" && pwd)
@@ -39,6 +40,13 @@ gcc $F -DOFFSET=5 -c "$HERE/work.c" -o work5.o
 strip -o target-stripped target
 mkdir stripped && strip -o stripped/libwork.so libwork.so
 gcc -Wl,--build-id -o target-so-stripped target.o -L. -lwork -Wl,-rpath,"$T/stripped" -lpthread
+# Built as Debian 13 and Ubuntu build: CET (every function starts with endbr64),
+# stack protector, fortified libc calls, -z now, -fno-plt.
+HARD="-fcf-protection=full -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-plt"
+for v in 1 2; do gcc $F $HARD -DOFFSET=$v -c "$HERE/work.c" -o cet$v.o; done
+gcc $F $HARD -c "$HERE/target.c" -o target-cet.o
+gcc -Wl,--build-id -Wl,-z,now -o target-cet target-cet.o cet1.o -lpthread
+"$BIN/hpbuild" --target target-cet cet1.o cet2.o -o cet2.hpx
 # Without --target the patch records no addresses: only names to search for.
 "$BIN/hpbuild" work1.o work2.o -o unbound2.hpx
 # Two objects: the fix in frame.c calls a function new in util.c.
@@ -54,7 +62,7 @@ gcc -Wl,--build-id -o frames frames.o old/frame.o old/util.o
 # A key, a trust store, signed patches.
 openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
-for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2 cet2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
 APPLY="$BIN/hpapply --trust trust --timeout 2000"
 
 start() # start OUT ARGS...: start a target, wait for its first line, set PID
@@ -153,6 +161,14 @@ start outsl ./target-so-stripped 2
 grep -q "$T/stripped/libwork.so" /proc/$PID/maps || fail "the stripped library is not the one loaded"
 $APPLY -q --pid $PID lib2.signed.hpx || fail "stripped library: apply"
 [ "$(value outsl)" = 24 ] || fail "stripped library: after apply: $(value outsl)"
+kill $PID
+
+# --- hardened build flags ---------------------------------------------------------
+start outc ./target-cet 4
+$APPLY -q --pid $PID cet2.signed.hpx || fail "CET build: apply"
+[ "$(value outc)" = 24 ] || fail "CET build: after apply: $(value outc)"
+$APPLY -q --pid $PID --revert || fail "CET build: revert"
+[ "$(value outc)" = 22 ] || fail "CET build: after revert: $(value outc)"
 kill $PID
 
 # --- a new function in one object called from a fix in another --------------------
