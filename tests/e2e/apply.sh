@@ -42,7 +42,7 @@ mkdir stripped && strip -o stripped/libwork.so libwork.so
 gcc -Wl,--build-id -o target-so-stripped target.o -L. -lwork -Wl,-rpath,"$T/stripped" -lpthread
 # Built as Debian 13 and Ubuntu build: CET (every function starts with endbr64),
 # stack protector, fortified libc calls, -z now, -fno-plt.
-HARD="-fcf-protection=full -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-plt"
+HARD="-fcf-protection=full -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-plt -DWITH_LIBC"
 for v in 1 2; do gcc $F $HARD -DOFFSET=$v -c "$HERE/work.c" -o cet$v.o; done
 gcc $F $HARD -c "$HERE/target.c" -o target-cet.o
 gcc -Wl,--build-id -Wl,-z,now -o target-cet target-cet.o cet1.o -lpthread
@@ -164,7 +164,7 @@ $APPLY -q --pid $PID lib2.signed.hpx || fail "stripped library: apply"
 kill $PID
 
 # --- hardened build flags ---------------------------------------------------------
-start outc ./target-cet 4
+start outc ./target-cet 4 sleep
 $APPLY -q --pid $PID cet2.signed.hpx || fail "CET build: apply"
 [ "$(value outc)" = 24 ] || fail "CET build: after apply: $(value outc)"
 $APPLY -q --pid $PID --revert || fail "CET build: revert"
