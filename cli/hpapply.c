@@ -3,6 +3,8 @@
  *
  *   hpapply --pid PID FIX.hpx           apply to one process
  *   hpapply --exe PATH FIX.hpx          apply to every process running PATH
+ *   hpapply --all FIX.hpx               apply to every process that maps the binary
+ *                                       the patch is bound to (an executable or a library)
  *   hpapply --pid PID --revert [ID]     revert the last patch, or patch ID
  *
  * Nothing in a process is touched before the container's signatures verify
@@ -36,12 +38,15 @@ enum {
 static const char usage[] =
 	"usage: hpapply [options] --pid PID FIX.hpx\n"
 	"       hpapply [options] --exe PATH FIX.hpx\n"
+	"       hpapply [options] --all FIX.hpx\n"
 	"       hpapply [options] --pid PID --revert [PATCH_ID]\n"
 	"Apply a signed live patch to running processes, or revert one, without\n"
 	"restarting them.\n"
 	"\n"
 	"  --pid PID             the process\n"
 	"  --exe PATH            every process running the executable PATH\n"
+	"  --all                 every process that maps the executable or library\n"
+	"                        the patch is bound to (its build-id)\n"
 	"  --revert              revert the last patch applied (or PATCH_ID)\n"
 	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ")\n"
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
@@ -60,7 +65,7 @@ static const char usage[] =
 struct opts {
 	pid_t pid;
 	const char *exe, *trust, *audit, *file, *revert_id;
-	bool revert, insecure, quiet;
+	bool revert, insecure, quiet, all;
 	int verbose;
 	size_t require;
 	unsigned timeout_ms;
@@ -117,6 +122,21 @@ static bool parse_id(const char *s, uint8_t out[16])
 	return true;
 }
 
+/* Append pid to *v (capacity *cap, count *n); false when out of memory. */
+static bool push_pid(pid_t **v, size_t *n, size_t *cap, pid_t pid)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		pid_t *w = realloc(*v, c * sizeof *w);
+		if (!w)
+			return false;
+		*v = w;
+		*cap = c;
+	}
+	(*v)[(*n)++] = pid;
+	return true;
+}
+
 /* Every process whose /proc/PID/exe is path (resolved), but us. */
 static int pids_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n)
 {
@@ -126,11 +146,11 @@ static int pids_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_
 	DIR *d = opendir("/proc");
 	if (!d)
 		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
-	size_t cap = 16;
-	pid_t *v = malloc(cap * sizeof *v);
+	pid_t *v = NULL;
+	size_t cap = 0;
 	*n = 0;
 	struct dirent *e;
-	while (v && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end || pid <= 0 || pid == getpid())
@@ -141,23 +161,91 @@ static int pids_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_
 		if (k <= 0)
 			continue;
 		exe[k] = 0;
-		if (strcmp(exe, want))
-			continue;
-		if (*n == cap) {
-			pid_t *w = realloc(v, 2 * cap * sizeof *v);
-			if (!w) {
-				free(v);
-				v = NULL;
-				break;
-			}
-			v = w;
-			cap *= 2;
+		if (!strcmp(exe, want) && !push_pid(&v, n, &cap, (pid_t)pid)) {
+			closedir(d);
+			free(v);
+			return hp_nomem(ctx);
 		}
-		v[(*n)++] = (pid_t)pid;
 	}
 	closedir(d);
-	if (!v)
-		return hp_nomem(ctx);
+	*out = v;
+	return 0;
+}
+
+/*
+ * Every process, but us, that maps executable code from a file with the build-id
+ * h is bound to. Each distinct file (device and inode) is read once; a process or
+ * a file we cannot read is not a candidate.
+ */
+static int pids_mapping(struct hp_ctx *ctx, const struct hpx *h, pid_t **out, size_t *n)
+{
+	if (!h->build_id_size)
+		return hp_err(ctx, HP_EMISMATCH, NULL, NULL,
+			      "--all needs a patch bound to a build-id (hpbuild --target)");
+	struct hp_map seen; /* "dev inode" -> (void *)1 the build-id matches, 2 it does not */
+	int err = hp_map_init(ctx, &seen, 256);
+	if (err < 0)
+		return err;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
+	pid_t *v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		char path[64], line[4400];
+		snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		bool match = false;
+		while (!match && fgets(line, sizeof line, f)) {
+			unsigned long long lo, hi, off, ino;
+			char perms[8], dev[16];
+			int at = 0;
+			if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &lo, &hi, perms, &off, dev,
+				   &ino, &at) < 6 ||
+			    perms[2] != 'x' || !ino || line[at] != '/')
+				continue;
+			char key[48];
+			snprintf(key, sizeof key, "%s %llu", dev, ino);
+			uintptr_t known = (uintptr_t)hp_map_get(&seen, key);
+			if (!known) {
+				char file[96];
+				snprintf(file, sizeof file, "/proc/%ld/map_files/%llx-%llx", pid, lo, hi);
+				struct image *img;
+				size_t mark = ctx->ndiags;
+				known = 2;
+				if (image_read(ctx, file, &img) == 0) {
+					if (img->build_id_size == h->build_id_size &&
+					    !memcmp(img->build_id, h->build_id, h->build_id_size))
+						known = 1;
+					image_free(img);
+				}
+				hp_diag_rollback(ctx, mark);
+				const char *k = hp_arena_strdup(ctx, key);
+				if (!k || hp_map_put(ctx, &seen, k, (void *)known, NULL) < 0) {
+					fclose(f);
+					closedir(d);
+					free(v);
+					return hp_nomem(ctx);
+				}
+			}
+			match = known == 1;
+		}
+		fclose(f);
+		if (match && !push_pid(&v, n, &cap, (pid_t)pid)) {
+			closedir(d);
+			free(v);
+			return hp_nomem(ctx);
+		}
+	}
+	closedir(d);
 	*out = v;
 	return 0;
 }
@@ -167,6 +255,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "exe", required_argument, NULL, 'e' },
+		{ "all", no_argument, NULL, 'A' },
 		{ "revert", no_argument, NULL, 'r' },
 		{ "trust", required_argument, NULL, 't' },
 		{ "require", required_argument, NULL, 'n' },
@@ -197,6 +286,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'e':
 			o->exe = optarg;
+			break;
+		case 'A':
+			o->all = true;
 			break;
 		case 'r':
 			o->revert = true;
@@ -244,9 +336,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	int rest = argc - optind;
 	const char *problem = NULL;
-	if (!o->pid == !o->exe)
-		problem = "give one of --pid and --exe";
-	else if (o->revert && o->exe)
+	if ((o->pid != 0) + (o->exe != NULL) + o->all != 1)
+		problem = "give one of --pid, --exe and --all";
+	else if (o->revert && !o->pid)
 		problem = "--revert takes --pid";
 	else if (o->revert && rest > 1)
 		problem = "--revert takes at most one patch id";
@@ -354,9 +446,17 @@ int main(int argc, char **argv)
 		if ((err = pids_running(&ctx, o.exe, &pids, &npids)) < 0)
 			goto refuse_all;
 		if (!npids) {
-			hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
-			rc = EXIT_MISMATCH;
-			goto out;
+			err = hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
+			goto refuse_all;
+		}
+	} else if (o.all) {
+		if ((err = pids_mapping(&ctx, &h, &pids, &npids)) < 0)
+			goto refuse_all;
+		if (!npids) {
+			err = hp_err(&ctx, HP_EMISMATCH, o.file, NULL,
+				     "no process maps %s with the build-id the patch is bound to",
+				     h.target_name[0] ? h.target_name : "the binary");
+			goto refuse_all;
 		}
 	} else {
 		pids = malloc(sizeof *pids);
@@ -387,11 +487,13 @@ int main(int argc, char **argv)
 refuse_all:
 	/* Nothing was touched; still, every refusal is on the record. */
 	rc = exit_code(err);
-	if (o.exe && !npids)
-		pids_running(&ctx, o.exe, &pids, &npids);
-	if (!npids && o.pid) {
-		audit(&ctx, &o, o.pid, have_h ? &h : NULL, err, NULL, mark);
+	if (o.exe && !npids) {
+		size_t m = ctx.ndiags;
+		if (pids_running(&ctx, o.exe, &pids, &npids) < 0)
+			hp_diag_rollback(&ctx, m); /* said once already */
 	}
+	if (!npids) /* --pid, or no process found: one line all the same (pid 0: none) */
+		audit(&ctx, &o, o.pid, have_h ? &h : NULL, err, NULL, mark);
 	for (size_t i = 0; i < npids; i++)
 		audit(&ctx, &o, pids[i], have_h ? &h : NULL, err, NULL, mark);
 out:

@@ -208,6 +208,37 @@ rc=0; $APPLY --exe "$T/nothing-runs-this" fix2.signed.hpx 2> err || rc=$?
 [ $rc -ne 0 ] || fail "--exe of a binary nobody runs succeeded"
 kill $P1 $P2
 
+# --- --all: every process that maps the library, whichever copy of it -------------
+# ($T is in the DWARF of libwork.so, so its build-id is this run's alone.)
+start outa1 ./target-so 1
+A1=$PID
+start outa2 ./target-so-stripped 1
+A2=$PID
+start outa3 ./target 1
+A3=$PID
+# A third user whose copy of the library was deleted after it was loaded (an upgrade).
+mkdir gone && cp libwork.so gone/
+gcc -Wl,--build-id -o target-so-gone target.o -L. -lwork -Wl,-rpath,"$T/gone" -lpthread
+start outa4 ./target-so-gone 1
+A4=$PID
+rm gone/libwork.so
+grep -q "$T/gone/libwork.so (deleted)" /proc/$A4/maps || fail "--all: the library is not deleted under A4"
+$APPLY -q --all lib2.signed.hpx || fail "--all: apply"
+[ "$(value outa1)" = 24 ] && [ "$(value outa2)" = 24 ] && [ "$(value outa4)" = 24 ] ||
+	fail "--all: not every library user patched"
+[ "$(value outa3)" = 22 ] || fail "--all: patched a process that does not map the library"
+"$BIN/hpstatus" --pid $A3 | grep -q 'no patch applied' || fail "--all: hpstatus of the bystander"
+rc=0; $APPLY --all lib2.signed.hpx 2> err || rc=$?
+[ $rc -eq 3 ] && [ "$(grep -c 'already applied' err)" = 3 ] || fail "--all again: exit $rc: $(cat err)"
+for p in $A1 $A2 $A4; do $APPLY -q --pid $p --revert || fail "--all: revert $p"; done
+[ "$(value outa1)" = 22 ] && [ "$(value outa2)" = 22 ] && [ "$(value outa4)" = 22 ] || fail "--all: after revert"
+kill $A1 $A2 $A3 $A4
+rc=0; $APPLY --all lib2.signed.hpx 2> err || rc=$?
+[ $rc -eq 2 ] && grep -q 'no process maps libwork.so with the build-id the patch is bound to' err ||
+	fail "--all, nobody maps it: exit $rc: $(cat err)"
+rc=0; $APPLY --all unbound2.signed.hpx 2> err || rc=$?
+[ $rc -eq 2 ] && grep -q -- '--all needs a patch bound to a build-id' err || fail "--all, unbound: exit $rc: $(cat err)"
+
 # --- the audit log: one line per attempt ------------------------------------------
 lines=$(wc -l < audit.jsonl)
 python3 - audit.jsonl <<'PY'
@@ -218,6 +249,8 @@ assert "applied" in results and "reverted" in results, results
 assert any(r.startswith("refused: no safe moment") for r in results), results
 assert any(r == "refused: target mismatch" for r in results), results
 assert any(r == "refused: verification failed" for r in results), results
-assert all(r["pid"] > 0 and r["action"] in ("apply", "revert") for r in rows)
+assert all(r["pid"] >= 0 and r["action"] in ("apply", "revert") for r in rows)
+# pid 0: --exe or --all found no process; still one line per attempt.
+assert any(r["pid"] == 0 and r["result"] == "refused: target mismatch" for r in rows), rows
 PY
 echo "ok apply ($lines audit lines)"
