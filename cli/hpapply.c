@@ -6,6 +6,7 @@
  *   hpapply --all FIX.hpx               apply to every process that maps the binary
  *                                       the patch is bound to (an executable or a library)
  *   hpapply --pid PID --revert [ID]     revert the last patch, or patch ID
+ *   hpapply --all --revert ID           revert patch ID wherever it is applied
  *
  * Nothing in a process is touched before the container's signatures verify
  * against the trust store and the process is shown to be the one the patch was
@@ -40,13 +41,15 @@ static const char usage[] =
 	"       hpapply [options] --exe PATH FIX.hpx\n"
 	"       hpapply [options] --all FIX.hpx\n"
 	"       hpapply [options] --pid PID --revert [PATCH_ID]\n"
+	"       hpapply [options] --all --revert PATCH_ID\n"
 	"Apply a signed live patch to running processes, or revert one, without\n"
 	"restarting them.\n"
 	"\n"
 	"  --pid PID             the process\n"
 	"  --exe PATH            every process running the executable PATH\n"
 	"  --all                 every process that maps the executable or library\n"
-	"                        the patch is bound to (its build-id)\n"
+	"                        the patch is bound to (its build-id); with --revert,\n"
+	"                        every process PATCH_ID is applied to\n"
 	"  --revert              revert the last patch applied (or PATCH_ID)\n"
 	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ")\n"
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
@@ -250,6 +253,39 @@ static int pids_mapping(struct hp_ctx *ctx, const struct hpx *h, pid_t **out, si
 	return 0;
 }
 
+/* Every process whose state block lists patch id. */
+static int pids_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out, size_t *n)
+{
+	pid_t *all = NULL, *v = NULL;
+	size_t nall = 0, cap = 0;
+	*n = 0;
+	int err = runtime_find_patched(ctx, &all, &nall);
+	struct rt_state *s = err < 0 ? NULL : malloc(sizeof *s);
+	if (err == 0 && !s)
+		err = hp_nomem(ctx);
+	for (size_t i = 0; err == 0 && i < nall; i++) {
+		size_t mark = ctx->ndiags;
+		if (runtime_status(ctx, all[i], s) < 0) {
+			hp_diag_rollback(ctx, mark); /* gone meanwhile */
+			continue;
+		}
+		for (uint32_t k = 0; k < s->npatches; k++)
+			if (!memcmp(s->patches[k].patch_id, id, 16)) {
+				if (!push_pid(&v, n, &cap, all[i]))
+					err = hp_nomem(ctx);
+				break;
+			}
+	}
+	free(s);
+	free(all);
+	if (err < 0) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -338,8 +374,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	const char *problem = NULL;
 	if ((o->pid != 0) + (o->exe != NULL) + o->all != 1)
 		problem = "give one of --pid, --exe and --all";
-	else if (o->revert && !o->pid)
-		problem = "--revert takes --pid";
+	else if (o->revert && o->exe)
+		problem = "--revert takes --pid or --all";
+	else if (o->revert && o->all && rest != 1)
+		problem = "--revert --all takes the patch id to revert";
 	else if (o->revert && rest > 1)
 		problem = "--revert takes at most one patch id";
 	else if (!o->revert && rest != 1)
@@ -410,15 +448,38 @@ int main(int argc, char **argv)
 			rc = EXIT_ERROR;
 			goto out;
 		}
-		struct rt_result r;
 		size_t mark = ctx.ndiags;
-		err = runtime_revert(&ctx, o.pid, o.revert_id ? id : NULL, &ro, &r);
-		if (audit(&ctx, &o, o.pid, NULL, err, &r, mark) < 0 && !err)
-			err = -HP_ERROR;
-		rc = exit_code(err);
-		if (!err && !o.quiet)
-			printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
-			       (int)o.pid, (double)r.wall_ns / 1e6, r.threads, (double)r.pause_ns / 1e3);
+		if (o.all) {
+			if ((err = pids_with_patch(&ctx, id, &pids, &npids)) == 0 && !npids)
+				err = hp_err(&ctx, HP_EMISMATCH, NULL, NULL,
+					     "no process has patch %s applied", o.revert_id);
+			if (err < 0) {
+				audit(&ctx, &o, 0, NULL, err, NULL, mark);
+				rc = exit_code(err);
+				goto out;
+			}
+		} else {
+			if (!(pids = malloc(sizeof *pids))) {
+				rc = exit_code(hp_nomem(&ctx));
+				goto out;
+			}
+			pids[0] = o.pid;
+			npids = 1;
+		}
+		for (size_t i = 0; i < npids; i++) {
+			struct rt_result r;
+			size_t m = ctx.ndiags;
+			err = runtime_revert(&ctx, pids[i], o.revert_id ? id : NULL, &ro, &r);
+			if (audit(&ctx, &o, pids[i], NULL, err, &r, m) < 0 && !err)
+				err = -HP_ERROR;
+			int c = exit_code(err);
+			if (c > rc)
+				rc = c;
+			if (!err && !o.quiet)
+				printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
+				       (int)pids[i], (double)r.wall_ns / 1e6, r.threads,
+				       (double)r.pause_ns / 1e3);
+		}
 		goto out;
 	}
 

@@ -11,10 +11,12 @@
 
 static const char usage[] =
 	"usage: hpstatus [--json] --pid PID\n"
+	"       hpstatus [--json] --all\n"
 	"Show the patches applied to a running process, oldest first, and the\n"
 	"functions each one redirects. The process is not stopped.\n"
 	"\n"
 	"  --pid PID      the process\n"
+	"  --all          every process a patch was applied to (a JSON array with --json)\n"
 	"  --json         print JSON\n"
 	"  -h, --help, --version\n"
 	"\n"
@@ -105,11 +107,11 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },      { "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "all", no_argument, NULL, 'A' },       { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },   { NULL, 0, NULL, 0 },
 	};
 	pid_t pid = 0;
-	bool json = false;
+	bool json = false, all = false;
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -124,6 +126,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'A':
+			all = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -135,8 +140,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!pid || optind != argc) {
-		fprintf(stderr, "hpstatus: give --pid PID\n%s", usage);
+	if (!pid == !all || optind != argc) {
+		fprintf(stderr, "hpstatus: give --pid PID or --all\n%s", usage);
 		return 1;
 	}
 	struct hp_ctx ctx;
@@ -145,12 +150,45 @@ int main(int argc, char **argv)
 	int rc = 1;
 	if (!s) {
 		hp_nomem(&ctx);
-	} else if (runtime_status(&ctx, pid, s) == 0) {
-		if (json)
-			print_json(pid, s);
-		else
-			print_text(pid, s);
-		rc = 0;
+	} else if (!all) {
+		if (runtime_status(&ctx, pid, s) == 0) {
+			if (json)
+				print_json(pid, s);
+			else
+				print_text(pid, s);
+			rc = 0;
+		}
+	} else {
+		/* Every process with a state block; one that exits meanwhile, or whose
+		 * patches were all reverted, is left out. */
+		pid_t *pids = NULL;
+		size_t n = 0, shown = 0;
+		if (runtime_find_patched(&ctx, &pids, &n) == 0) {
+			rc = 0;
+			if (json)
+				printf("[");
+			for (size_t i = 0; i < n; i++) {
+				size_t mark = ctx.ndiags;
+				if (runtime_status(&ctx, pids[i], s) < 0 || !s->npatches) {
+					hp_diag_rollback(&ctx, mark);
+					continue;
+				}
+				if (json)
+					printf(shown ? ",\n" : "\n");
+				else if (shown)
+					printf("\n");
+				if (json)
+					print_json(pids[i], s);
+				else
+					print_text(pids[i], s);
+				shown++;
+			}
+			if (json)
+				printf("]\n");
+			else if (!shown)
+				printf("no process has a patch applied\n");
+		}
+		free(pids);
 	}
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);

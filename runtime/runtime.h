@@ -95,6 +95,13 @@ struct rt_state {
 /* Read the state block of pid, without stopping it. No block: npatches 0. */
 int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out);
 
+/*
+ * Every process but the caller whose maps show a state block (a process some
+ * patch was ever applied to), in /proc order. *out is malloc'ed; a process that
+ * cannot be read is left out.
+ */
+int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n);
+
 /* ===================================================================== */
 /* audit.c                                                               */
 /* ===================================================================== */

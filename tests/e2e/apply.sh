@@ -230,8 +230,23 @@ $APPLY -q --all lib2.signed.hpx || fail "--all: apply"
 "$BIN/hpstatus" --pid $A3 | grep -q 'no patch applied' || fail "--all: hpstatus of the bystander"
 rc=0; $APPLY --all lib2.signed.hpx 2> err || rc=$?
 [ $rc -eq 3 ] && [ "$(grep -c 'already applied' err)" = 3 ] || fail "--all again: exit $rc: $(cat err)"
-for p in $A1 $A2 $A4; do $APPLY -q --pid $p --revert || fail "--all: revert $p"; done
+# hpstatus --all lists the three, and not the bystander.
+"$BIN/hpstatus" --all > status
+for p in $A1 $A2 $A4; do grep -q "^process $p: 1 patch applied" status || fail "hpstatus --all: no $p: $(cat status)"; done
+grep -q "^process $A3:" status && fail "hpstatus --all lists the bystander"
+"$BIN/hpstatus" --all --json > status.json
+python3 - status.json $A1 $A2 $A4 <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+pids = {d["pid"] for d in doc if d["patches"]}
+assert {int(p) for p in sys.argv[2:]} <= pids, (pids, sys.argv[2:])
+PY
+# Revert it everywhere, by patch id.
+lib2id=$("$BIN/hpinspect" lib2.hpx | sed -n 's/^patch: *//p')
+$APPLY -q --all --revert "$lib2id" || fail "--all --revert"
 [ "$(value outa1)" = 22 ] && [ "$(value outa2)" = 22 ] && [ "$(value outa4)" = 22 ] || fail "--all: after revert"
+rc=0; $APPLY --all --revert "$lib2id" 2> err || rc=$?
+[ $rc -eq 2 ] && grep -q "no process has patch $lib2id applied" err || fail "--all --revert again: exit $rc: $(cat err)"
 kill $A1 $A2 $A3 $A4
 rc=0; $APPLY --all lib2.signed.hpx 2> err || rc=$?
 [ $rc -eq 2 ] && grep -q 'no process maps libwork.so with the build-id the patch is bound to' err ||
