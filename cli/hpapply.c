@@ -13,8 +13,6 @@
  * built for (runtime_apply). Every attempt, whatever its outcome, is appended to
  * the audit log.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -125,143 +123,24 @@ static bool parse_id(const char *s, uint8_t out[16])
 	return true;
 }
 
-/* Append pid to *v (capacity *cap, count *n); false when out of memory. */
-static bool push_pid(pid_t **v, size_t *n, size_t *cap, pid_t pid)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 16;
-		pid_t *w = realloc(*v, c * sizeof *w);
-		if (!w)
-			return false;
-		*v = w;
-		*cap = c;
-	}
-	(*v)[(*n)++] = pid;
-	return true;
-}
-
-/* Every process whose /proc/PID/exe is path (resolved), but us. */
-static int pids_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n)
-{
-	char want[PATH_MAX];
-	if (!realpath(path, want))
-		return hp_err(ctx, HP_ERROR, path, NULL, "cannot resolve: %s", strerror(errno));
-	DIR *d = opendir("/proc");
-	if (!d)
-		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
-	pid_t *v = NULL;
-	size_t cap = 0;
-	*n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		char link[64], exe[PATH_MAX];
-		snprintf(link, sizeof link, "/proc/%ld/exe", pid);
-		ssize_t k = readlink(link, exe, sizeof exe - 1);
-		if (k <= 0)
-			continue;
-		exe[k] = 0;
-		if (!strcmp(exe, want) && !push_pid(&v, n, &cap, (pid_t)pid)) {
-			closedir(d);
-			free(v);
-			return hp_nomem(ctx);
-		}
-	}
-	closedir(d);
-	*out = v;
-	return 0;
-}
-
-/*
- * Every process, but us, that maps executable code from a file with the build-id
- * h is bound to. Each distinct file (device and inode) is read once; a process or
- * a file we cannot read is not a candidate.
- */
+/* Every process that maps the binary h is bound to. */
 static int pids_mapping(struct hp_ctx *ctx, const struct hpx *h, pid_t **out, size_t *n)
 {
 	if (!h->build_id_size)
 		return hp_err(ctx, HP_EMISMATCH, NULL, NULL,
 			      "--all needs a patch bound to a build-id (hpbuild --target)");
-	struct hp_map seen; /* "dev inode" -> (void *)1 the build-id matches, 2 it does not */
-	int err = hp_map_init(ctx, &seen, 256);
-	if (err < 0)
-		return err;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
-	pid_t *v = NULL;
-	size_t cap = 0;
-	*n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		char path[64], line[4400];
-		snprintf(path, sizeof path, "/proc/%ld/maps", pid);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		bool match = false;
-		while (!match && fgets(line, sizeof line, f)) {
-			unsigned long long lo, hi, off, ino;
-			char perms[8], dev[16];
-			int at = 0;
-			if (sscanf(line, "%llx-%llx %7s %llx %15s %llu %n", &lo, &hi, perms, &off, dev,
-				   &ino, &at) < 6 ||
-			    perms[2] != 'x' || !ino || line[at] != '/')
-				continue;
-			char key[48];
-			snprintf(key, sizeof key, "%s %llu", dev, ino);
-			uintptr_t known = (uintptr_t)hp_map_get(&seen, key);
-			if (!known) {
-				char file[96];
-				snprintf(file, sizeof file, "/proc/%ld/map_files/%llx-%llx", pid, lo, hi);
-				struct image *img;
-				size_t mark = ctx->ndiags;
-				known = 2;
-				if (image_read(ctx, file, &img) == 0) {
-					if (img->build_id_size == h->build_id_size &&
-					    !memcmp(img->build_id, h->build_id, h->build_id_size))
-						known = 1;
-					image_free(img);
-				}
-				hp_diag_rollback(ctx, mark);
-				const char *k = hp_arena_strdup(ctx, key);
-				if (!k || hp_map_put(ctx, &seen, k, (void *)known, NULL) < 0) {
-					fclose(f);
-					closedir(d);
-					free(v);
-					return hp_nomem(ctx);
-				}
-			}
-			match = known == 1;
-		}
-		fclose(f);
-		if (match && !push_pid(&v, n, &cap, (pid_t)pid)) {
-			closedir(d);
-			free(v);
-			return hp_nomem(ctx);
-		}
-	}
-	closedir(d);
-	*out = v;
-	return 0;
+	return runtime_find_mapping(ctx, h->build_id, h->build_id_size, out, n);
 }
 
 /* Every process whose state block lists patch id. */
 static int pids_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out, size_t *n)
 {
 	pid_t *all = NULL, *v = NULL;
-	size_t nall = 0, cap = 0;
+	size_t nall = 0;
 	*n = 0;
 	int err = runtime_find_patched(ctx, &all, &nall);
-	struct rt_state *s = err < 0 ? NULL : malloc(sizeof *s);
-	if (err == 0 && !s)
+	struct rt_state *s = NULL;
+	if (err == 0 && (!(s = malloc(sizeof *s)) || !(v = malloc((nall + 1) * sizeof *v))))
 		err = hp_nomem(ctx);
 	for (size_t i = 0; err == 0 && i < nall; i++) {
 		size_t mark = ctx->ndiags;
@@ -271,8 +150,7 @@ static int pids_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out
 		}
 		for (uint32_t k = 0; k < s->npatches; k++)
 			if (!memcmp(s->patches[k].patch_id, id, 16)) {
-				if (!push_pid(&v, n, &cap, all[i]))
-					err = hp_nomem(ctx);
+				v[(*n)++] = all[i];
 				break;
 			}
 	}
@@ -504,7 +382,7 @@ int main(int argc, char **argv)
 	have_h = true;
 
 	if (o.exe) {
-		if ((err = pids_running(&ctx, o.exe, &pids, &npids)) < 0)
+		if ((err = runtime_find_running(&ctx, o.exe, &pids, &npids)) < 0)
 			goto refuse_all;
 		if (!npids) {
 			err = hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
@@ -550,7 +428,7 @@ refuse_all:
 	rc = exit_code(err);
 	if (o.exe && !npids) {
 		size_t m = ctx.ndiags;
-		if (pids_running(&ctx, o.exe, &pids, &npids) < 0)
+		if (runtime_find_running(&ctx, o.exe, &pids, &npids) < 0)
 			hp_diag_rollback(&ctx, m); /* said once already */
 	}
 	if (!npids) /* --pid, or no process found: one line all the same (pid 0: none) */

@@ -95,11 +95,20 @@ struct rt_state {
 /* Read the state block of pid, without stopping it. No block: npatches 0. */
 int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out);
 
+/* ===================================================================== */
+/* find.c: the processes a command is about                              */
+/* ===================================================================== */
+
 /*
- * Every process but the caller whose maps show a state block (a process some
- * patch was ever applied to), in /proc order. *out is malloc'ed; a process that
- * cannot be read is left out.
+ * Each fills *out (malloc'ed) with every process but the caller, in /proc
+ * order, that: runs the executable path (resolved); maps executable code from
+ * a file with that GNU build-id (a stripped, renamed or deleted copy counts);
+ * shows a state block in its maps (some patch was applied to it). A process
+ * that cannot be read is left out.
  */
+int runtime_find_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n);
+int runtime_find_mapping(struct hp_ctx *ctx, const uint8_t *build_id, uint32_t size, pid_t **out,
+			 size_t *n);
 int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n);
 
 /* ===================================================================== */

@@ -19,10 +19,8 @@
  *         addr:u64 old_size:u64 new_addr:u64 new_size:u64 saved[8] patch:u32
  *         reserved:u32 name[44] reserved:u32
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -223,48 +221,4 @@ close:;
 	err = state_write(p, s);
 	free(s);
 	return err;
-}
-
-int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n)
-{
-	static const char name[] = "/memfd:" RT_STATE_NAME;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return hp_err(ctx, HP_ERROR, "/proc", NULL, "cannot list: %s", strerror(errno));
-	pid_t *v = NULL;
-	size_t cap = 0;
-	*n = 0;
-	struct dirent *e;
-	char path[64], line[4400];
-	while ((e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/maps", pid);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		bool found = false;
-		while (!found && fgets(line, sizeof line, f))
-			found = strstr(line, name) != NULL;
-		fclose(f);
-		if (!found)
-			continue;
-		if (*n == cap) {
-			size_t c = cap ? 2 * cap : 16;
-			pid_t *w = realloc(v, c * sizeof *w);
-			if (!w) {
-				free(v);
-				closedir(d);
-				return hp_nomem(ctx);
-			}
-			v = w;
-			cap = c;
-		}
-		v[(*n)++] = (pid_t)pid;
-	}
-	closedir(d);
-	*out = v;
-	return 0;
 }
