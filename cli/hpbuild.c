@@ -379,6 +379,19 @@ static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 		struct hpx_sym *s = &h->syms[i];
 		const struct image_sym *c[2];
 		size_t n = image_find(img, s->name, s->file, s->ordinal, c, 2);
+		if (s->kind == HPX_SYM_TLS) {
+			/* A thread-local variable: its offset from the thread pointer, fixed
+			 * when the executable was linked (an import is read from its GOT). */
+			int64_t off;
+			if (n == 1 && c[0]->type == STT_TLS && image_tpoff(img, c[0]->value, &off))
+				s->addr = (uint64_t)off;
+			else if (s->scope == HPX_SCOPE_TARGET || n)
+				err = hp_err(ctx, HP_ERROR, path, s->name,
+					     "the patch reads this thread-local variable, but the target has %s%s",
+					     n > 1 ? "several of that name" : n ? "no TLS segment or it is not thread-local" : "no such variable",
+					     img->has_symtab ? "" : TARGET_STRIPPED);
+			continue;
+		}
 		if (s->scope != HPX_SCOPE_TARGET) {
 			if (n && c[0]->type != STT_GNU_IFUNC)
 				s->addr = c[0]->value;

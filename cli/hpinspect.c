@@ -33,7 +33,10 @@ static void hex(FILE *f, const uint8_t *p, size_t n)
 
 static const char *kind_name(uint8_t k)
 {
-	return k == HPX_SYM_FUNC ? "func" : k == HPX_SYM_OBJECT ? "object" : "other";
+	return k == HPX_SYM_FUNC     ? "func"
+	       : k == HPX_SYM_OBJECT ? "object"
+	       : k == HPX_SYM_TLS    ? "tls"
+				     : "other";
 }
 
 static const char *scope_name(uint8_t s)

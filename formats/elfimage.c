@@ -138,7 +138,7 @@ static int read_gots(struct hp_ctx *ctx, struct image *img)
 						      "dynamic relocation %zu unreadable", i);
 				uint32_t type = (uint32_t)GELF_R_TYPE(r.r_info);
 				if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
-				    type != R_X86_64_64)
+				    type != R_X86_64_64 && type != R_X86_64_TPOFF64)
 					continue;
 				if (!GELF_R_SYM(r.r_info) || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
 					continue;
@@ -147,7 +147,8 @@ static int read_gots(struct hp_ctx *ctx, struct image *img)
 					continue;
 				if (pass == 1)
 					img->gots[img->ngots++] = (struct image_got){
-						name, r.r_offset, type == R_X86_64_JUMP_SLOT
+						name, r.r_offset, type == R_X86_64_JUMP_SLOT,
+						type == R_X86_64_TPOFF64
 					};
 				else
 					total++;
@@ -169,12 +170,37 @@ const struct image_got *image_find_got(const struct image *img, const char *name
 	/* Prefer the PLT slot: it exists for every function the image calls. */
 	const struct image_got *any = NULL;
 	for (size_t i = 0; i < img->ngots; i++)
-		if (!strcmp(img->gots[i].name, name)) {
+		if (!img->gots[i].tpoff && !strcmp(img->gots[i].name, name)) {
 			if (img->gots[i].plt)
 				return &img->gots[i];
 			any = any ? any : &img->gots[i];
 		}
 	return any;
+}
+
+const struct image_got *image_find_tpoff_got(const struct image *img, const char *name)
+{
+	for (size_t i = 0; i < img->ngots; i++)
+		if (img->gots[i].tpoff && !strcmp(img->gots[i].name, name))
+			return &img->gots[i];
+	return NULL;
+}
+
+/*
+ * glibc places the executable's TLS block first, ending at the thread pointer,
+ * at roundup(memsz - firstbyte, align) + firstbyte below it, where firstbyte is
+ * how far p_vaddr is from alignment (ld aligns it: 0); ld computes the
+ * local-exec offsets it writes into the executable the same way.
+ */
+bool image_tpoff(const struct image *img, uint64_t st_value, int64_t *out)
+{
+	if (!img->has_tls)
+		return false;
+	uint64_t align = img->tls_align ? img->tls_align : 1;
+	uint64_t first = (0 - img->tls_vaddr) & (align - 1);
+	uint64_t block = (img->tls_memsz - first + align - 1) / align * align + first;
+	*out = (int64_t)(st_value - block);
+	return true;
 }
 
 int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
@@ -237,6 +263,20 @@ int image_read(struct hp_ctx *ctx, const char *path, struct image **out)
 			img->loads[img->nloads++] = (struct image_load){ ph.p_vaddr, ph.p_offset,
 									 ph.p_filesz, ph.p_memsz,
 									 ph.p_flags };
+		} else if (ph.p_type == PT_TLS) {
+			/* A power-of-two alignment, as the ABI requires: the rounding needs it. */
+			if (ph.p_align & (ph.p_align - 1) || ph.p_memsz > (1ull << 40) ||
+			    ph.p_align > (1ull << 40)) {
+				err = hp_err(ctx, HP_ECORRUPT, path, NULL,
+					     "TLS segment of %#llx bytes aligned to %#llx; the file is corrupt",
+					     (unsigned long long)ph.p_memsz,
+					     (unsigned long long)ph.p_align);
+				goto fail;
+			}
+			img->has_tls = true;
+			img->tls_vaddr = ph.p_vaddr;
+			img->tls_memsz = ph.p_memsz;
+			img->tls_align = ph.p_align;
 		} else if (ph.p_type == PT_NOTE && !img->build_id_size &&
 			   hp_range_ok(ph.p_offset, ph.p_filesz, img->size)) {
 			find_build_id(img, img->bytes + ph.p_offset, ph.p_filesz);

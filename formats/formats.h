@@ -458,8 +458,10 @@ enum hpx_fix_type {
 	HPX_FIX_PC32 = 4,
 	HPX_FIX_BRANCH32 = 5,
 	HPX_FIX_PC64 = 6,
+	HPX_FIX_TPOFF32 = 7, /* a thread-local variable's offset from the thread pointer */
+	HPX_FIX_TPOFF64 = 8,
 };
-enum hpx_sym_kind { HPX_SYM_FUNC = 1, HPX_SYM_OBJECT = 2, HPX_SYM_OTHER = 3 };
+enum hpx_sym_kind { HPX_SYM_FUNC = 1, HPX_SYM_OBJECT = 2, HPX_SYM_OTHER = 3, HPX_SYM_TLS = 4 };
 enum hpx_sym_scope { HPX_SCOPE_TARGET = 1, HPX_SCOPE_GLOBAL = 2 };
 enum { HPX_PROT_R = 1, HPX_PROT_W = 2, HPX_PROT_X = 4 };
 enum { HPX_SIG_ED25519 = 1, HPX_SIG_ECDSA_P256 = 2 };
@@ -594,6 +596,7 @@ struct image_got {
 	const char *name;
 	uint64_t slot;           /* virtual address of the 8-byte slot */
 	bool plt;                /* R_X86_64_JUMP_SLOT (else GLOB_DAT or 64) */
+	bool tpoff;              /* R_X86_64_TPOFF64: the slot holds a thread-pointer offset */
 };
 
 /* A PT_LOAD segment. */
@@ -614,6 +617,8 @@ struct image {
 	size_t nloads;
 	struct image_got *gots;  /* the dynamic relocations that fill GOT slots by name */
 	size_t ngots;
+	bool has_tls;            /* a PT_TLS segment: */
+	uint64_t tls_vaddr, tls_memsz, tls_align;
 	const uint8_t *bytes;    /* the whole file */
 	uint64_t size;
 	struct hp_map by_name;   /* first symbol of each name; chain with next_same_name */
@@ -637,6 +642,15 @@ size_t image_find(const struct image *img, const char *name, const char *file, u
 		  const struct image_sym **out, size_t max);
 /* The GOT slot the image imports name through, or NULL. */
 const struct image_got *image_find_got(const struct image *img, const char *name);
+/* The GOT slot the dynamic linker fills with the thread-pointer offset of name, or NULL. */
+const struct image_got *image_find_tpoff_got(const struct image *img, const char *name);
+/*
+ * The offset from the thread pointer of the thread-local variable at offset
+ * st_value of the TLS segment of img, when img is the executable: its TLS block
+ * ends at the thread pointer (x86-64, TLS variant II), so the offset is
+ * negative. False when img has no PT_TLS.
+ */
+bool image_tpoff(const struct image *img, uint64_t st_value, int64_t *out);
 /* The file bytes [vaddr, vaddr + n) of a PT_LOAD segment, or NULL. */
 const uint8_t *image_bytes(const struct image *img, uint64_t vaddr, uint64_t n);
 /*

@@ -44,8 +44,8 @@ static const uint32_t entsize_of[SEC_COUNT + 1] = {
 
 const char *hpx_fix_name(uint32_t type)
 {
-	static const char *const names[] = { "?", "ABS64", "ABS32", "ABS32S", "PC32", "BRANCH32",
-					     "PC64" };
+	static const char *const names[] = { "?",	 "ABS64",   "ABS32",   "ABS32S", "PC32",
+					     "BRANCH32", "PC64",    "TPOFF32", "TPOFF64" };
 	return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -589,11 +589,13 @@ static unsigned fix_width(uint32_t type)
 	switch (type) {
 	case HPX_FIX_ABS64:
 	case HPX_FIX_PC64:
+	case HPX_FIX_TPOFF64:
 		return 8;
 	case HPX_FIX_ABS32:
 	case HPX_FIX_ABS32S:
 	case HPX_FIX_PC32:
 	case HPX_FIX_BRANCH32:
+	case HPX_FIX_TPOFF32:
 		return 4;
 	}
 	return 0;
@@ -777,7 +779,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 		s->stub = hp_load_le32(p + 24);
 		if (hp_load_le16(p + 14) || hp_load_le32(p + 28))
 			return BAD("symbol %s: reserved fields are not zero", s->name);
-		if (s->kind < HPX_SYM_FUNC || s->kind > HPX_SYM_OTHER || s->scope < HPX_SCOPE_TARGET ||
+		if (s->kind < HPX_SYM_FUNC || s->kind > HPX_SYM_TLS || s->scope < HPX_SCOPE_TARGET ||
 		    s->scope > HPX_SCOPE_GLOBAL)
 			return BAD("symbol %s: kind %u or scope %u unknown", s->name, s->kind,
 				   s->scope);
@@ -810,6 +812,13 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 			return BAD("fixup %zu: symbol %u does not exist", i, f->target);
 		if (f->type == HPX_FIX_BRANCH32 && f->target == HPX_TARGET_IMAGE)
 			return BAD("fixup %zu: a branch into the image needs no fixup", i);
+		/* A thread-pointer offset is of a thread-local symbol, and only that. */
+		bool tp = f->type == HPX_FIX_TPOFF32 || f->type == HPX_FIX_TPOFF64;
+		if (tp != (f->target != HPX_TARGET_IMAGE && h->syms[f->target].kind == HPX_SYM_TLS))
+			return BAD("fixup %zu: %s of %s, which is %s thread-local symbol", i,
+				   hpx_fix_name(f->type),
+				   f->target == HPX_TARGET_IMAGE ? "the image" : h->syms[f->target].name,
+				   tp ? "not a" : "a");
 		order[i] = f;
 	}
 	/* ADDRS: u64 per function, then per symbol; only in a patch bound to a build-id */

@@ -21,10 +21,13 @@
  * the process from the image: it goes to a near stub placed right after its
  * function, which jumps on (arch_x86_64_near_stub).
  *
- * Refused, with the reason: thread-local storage (the TLS block of a running
- * process cannot grow, and a patch has no TLS template), and the large-model
- * GOT forms (GOTOFF64, GOTPC64, PLTOFF64 ...), which gcc and clang emit only
- * with -mcmodel=large.
+ * Thread-local variables of the executable (a patch brings none: the TLS block
+ * of a running process cannot grow) are reached as the executable's own code
+ * reaches them: local-exec (TPOFF32, %fs:offset) with the offset filled by the
+ * applier, initial-exec (GOTTPOFF) through a slot of the image's GOT holding
+ * it. Refused, with the reason: the dynamic TLS models of shared-library code
+ * (TLSGD, TLSLD, TLSDESC), and the large-model GOT forms (GOTOFF64, GOTPC64,
+ * PLTOFF64 ...), which gcc and clang emit only with -mcmodel=large.
  */
 #include <elf.h>
 
@@ -53,16 +56,18 @@ enum arch_action arch_x86_64_classify(uint32_t type, const char **why)
 		return ARCH_ABS32S;
 	case R_X86_64_PC64:
 		return ARCH_PCREL64;
+	case R_X86_64_TPOFF32:
+		return ARCH_TPOFF32;
+	case R_X86_64_GOTTPOFF:
+		return ARCH_GOTTPOFF;
 	case R_X86_64_TLSGD:
 	case R_X86_64_TLSLD:
 	case R_X86_64_DTPOFF32:
 	case R_X86_64_DTPOFF64:
-	case R_X86_64_GOTTPOFF:
-	case R_X86_64_TPOFF32:
 	case R_X86_64_TPOFF64:
 	case R_X86_64_DTPMOD64:
 	case R_X86_64_GOTPC32_TLSDESC:
-		*why = "thread-local storage access in patched code is not supported";
+		*why = "a thread-local variable reached the way shared-library code does (-fPIC: general or local dynamic, TLS descriptors) is not supported; in an executable's code (-fPIE, -fno-pic) it is";
 		return ARCH_REFUSE;
 	case R_X86_64_PC8:
 		return ARCH_PCREL8;

@@ -48,6 +48,7 @@ struct litem {
 struct lsym {
 	struct hpx_sym sym;
 	int64_t got;                   /* image offset of its GOT slot, or -1 */
+	int64_t tpgot;                 /* of its thread-pointer offset slot (GOTTPOFF), or -1 */
 	bool needs_stub;
 };
 
@@ -208,12 +209,15 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 	const char *key;
 	if (s->sec) {
 		o = s->twin;
-		if (!o || !(obj_sym_is_func(o) || obj_sym_is_data(o) || obj_sym_is_common(o)))
+		if (!o || !(obj_sym_is_func(o) || obj_sym_is_data(o) || obj_sym_is_common(o) ||
+			    o->type == STT_TLS))
 			return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, pair_path(l, pair),
 						   s->name,
 						   "referred to by patched code but has no counterpart in the old object to find it by");
 		hs.name = o->name;
-		hs.kind = obj_sym_is_func(o) ? HPX_SYM_FUNC : HPX_SYM_OBJECT;
+		hs.kind = obj_sym_is_func(o) ? HPX_SYM_FUNC
+			  : o->type == STT_TLS ? HPX_SYM_TLS
+					       : HPX_SYM_OBJECT;
 		hs.scope = HPX_SCOPE_TARGET;
 		hs.size = o->size;
 		if (o->bind == STB_LOCAL) {
@@ -239,6 +243,7 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 		hs.file = "";
 		hs.kind = rtype == R_X86_64_PLT32 || s->type == STT_FUNC ? HPX_SYM_FUNC
 			  : s->type == STT_OBJECT			 ? HPX_SYM_OBJECT
+			  : s->type == STT_TLS				 ? HPX_SYM_TLS
 									 : HPX_SYM_OTHER;
 		hs.scope = HPX_SCOPE_GLOBAL;
 		key = hp_arena_printf(l->ctx, "g:%s", hs.name);
@@ -261,7 +266,7 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 		l->syms = p;
 		l->capsyms = cap;
 	}
-	l->syms[l->nsyms] = (struct lsym){ hs, -1, false };
+	l->syms[l->nsyms] = (struct lsym){ hs, -1, -1, false };
 	int err = hp_map_put(l->ctx, &l->sym_by_key, key, (void *)(uintptr_t)(l->nsyms + 1), NULL);
 	if (err < 0)
 		return err;
@@ -327,7 +332,16 @@ static int resolve(struct linker *l, const struct litem *li, const struct obj_re
 	if (t->act == ARCH_GOTPCREL && r->sym->label)
 		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,
 					   "GOT-relative reference to a section; not understood");
+	bool tls_access = t->act == ARCH_TPOFF32 || t->act == ARCH_GOTTPOFF;
+	if (tls_access && (t->ref.kind != DIFFER_REF_SYM || t->ref.sym->type != STT_TLS))
+		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,
+					   "%s at +%#llx refers to no thread-local variable; not understood",
+					   reloc_x86_64_info(r->type)->name,
+					   (unsigned long long)(r->offset - li->it->start));
 	t->item = item_of(l, li->pair, &t->ref);
+	if (t->item && tls_access)
+		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,
+					   "a thread-local variable the patch would bring; not understood");
 	if (t->item)
 		return 0;
 	if (t->ref.kind == DIFFER_REF_SYM && !t->ref.sym->sec &&
@@ -368,6 +382,8 @@ static int scan_relocations(struct linker *l)
 				} else {
 					l->syms[t.sym].got = 0; /* needs one; placed in phase 3 */
 				}
+			} else if (t.act == ARCH_GOTTPOFF) {
+				l->syms[t.sym].tpgot = 0; /* needs one; placed in phase 3 */
 			} else if (t.act == ARCH_BRANCH32 && !t.item) {
 				l->syms[t.sym].needs_stub = true;
 				l->syms[t.sym].got = 0;
@@ -427,11 +443,16 @@ static bool assign_offsets(struct linker *l)
 		if (r == R_RODATA) {
 			at = align_up(at, 8);
 			l->got_at = at;
-			for (size_t s = 0; s < l->nsyms; s++)
+			for (size_t s = 0; s < l->nsyms; s++) {
 				if (l->syms[s].got == 0) {
 					l->syms[s].got = (int64_t)at;
 					at += 8;
 				}
+				if (l->syms[s].tpgot == 0) {
+					l->syms[s].tpgot = (int64_t)at;
+					at += 8;
+				}
+			}
 			for (size_t s = 0; s < l->nslots; s++) {
 				l->slots[s].at = at;
 				at += 8;
@@ -552,6 +573,12 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 		l->image[P] = (uint8_t)(int8_t)v;
 		return 0;
 	}
+	case ARCH_TPOFF32:
+		return add_fixup(l, P, HPX_FIX_TPOFF32, sym, off);
+	case ARCH_GOTTPOFF:
+		/* The slot holds the offset (a TPOFF64 fixup, phase 4); A applies to the load. */
+		return put_rel32(l, li, P,
+				 hp_sub_wrap(hp_add_wrap(l->syms[t.sym].tpgot, r->addend), (int64_t)P));
 	case ARCH_ABS64:
 		return add_fixup(l, P, HPX_FIX_ABS64, sym, hp_add_wrap(T, off));
 	case ARCH_ABS32:
@@ -592,6 +619,9 @@ static int emit(struct linker *l)
 		const struct lsym *ls = &l->syms[s];
 		if (ls->got >= 0 && (err = add_fixup(l, (uint64_t)ls->got, HPX_FIX_ABS64, (uint32_t)s,
 						     0)) < 0)
+			return err;
+		if (ls->tpgot >= 0 && (err = add_fixup(l, (uint64_t)ls->tpgot, HPX_FIX_TPOFF64,
+						       (uint32_t)s, 0)) < 0)
 			return err;
 		if (ls->needs_stub)
 			arch_x86_64_stub(l->image + ls->sym.stub, ls->sym.stub, (uint64_t)ls->got);

@@ -44,7 +44,9 @@ enum arch_action {
 	ARCH_ABS32S,   /* sign-extended */
 	ARCH_PCREL64,
 	ARCH_PCREL8,   /* a short jump (rel8): to a near stub when the target is far */
-	ARCH_REFUSE,   /* TLS and large-model forms: refused with a reason */
+	ARCH_TPOFF32,  /* local-exec TLS: the variable's offset from the thread pointer */
+	ARCH_GOTTPOFF, /* initial-exec TLS: a GOT slot holding that offset, PC-relative */
+	ARCH_REFUSE,   /* dynamic TLS models and large-model forms: refused with a reason */
 };
 
 /* How to handle relocation type; for ARCH_REFUSE, *why says why. */

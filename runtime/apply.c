@@ -18,6 +18,7 @@
  * replaced counts as a return address into it. A stale word can delay a patch,
  * never let a thread return into code that changed under it.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -236,7 +237,7 @@ static int locate_func(struct rt_proc *p, const struct rt_image *ti, const struc
 	const struct image_sym *c[8];
 	/* Where hpbuild --target found it (the image matched by build-id): a stripped
 	 * copy of the binary has no .symtab to search. The old bytes decide as ever. */
-	struct image_sym at = { .name = f->name, .type = 2 /* STT_FUNC */, .value = f->addr,
+	struct image_sym at = { .name = f->name, .type = STT_FUNC, .value = f->addr,
 				.size = f->old_size };
 	size_t n = 1;
 	if (f->addr)
@@ -252,7 +253,7 @@ static int locate_func(struct rt_proc *p, const struct rt_image *ti, const struc
 	size_t matches = 0;
 	bool sized = false;
 	for (size_t k = 0; k < n && k < 8; k++) {
-		if (c[k]->size != f->old_size || c[k]->type != 2 /* STT_FUNC */)
+		if (c[k]->size != f->old_size || c[k]->type != STT_FUNC)
 			continue;
 		sized = true;
 		uint64_t addr = ti->bias + c[k]->value;
@@ -293,10 +294,54 @@ static int locate_func(struct rt_proc *p, const struct rt_image *ti, const struc
  * dynamic linker; a lazy slot points back into the PLT, which still resolves);
  * else the first image defining it, the executable first.
  */
+/*
+ * A thread-local variable the patch's code reads: what it resolves to is its
+ * offset from the thread pointer (the same in every thread), as the
+ * executable's own code reaches it. Recorded by hpbuild --target; else, a
+ * variable the executable defines, from its TLS segment; else the slot of the
+ * executable's GOT that the dynamic linker filled with it.
+ */
+static int resolve_tls(struct rt_proc *p, const struct rt_image *ti, const struct hpx_sym *s,
+		       uint64_t *out)
+{
+	if (!ti->main)
+		return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
+			      "a thread-local variable reached the way an executable's code does, but the target is a library");
+	if (s->addr) {
+		*out = s->addr;
+		return 0;
+	}
+	const struct image_sym *c[2];
+	size_t n = image_find(ti->img, s->name, s->file, s->ordinal, c, 2);
+	int64_t off;
+	if (n == 1 && c[0]->type == STT_TLS && image_tpoff(ti->img, c[0]->value, &off)) {
+		*out = (uint64_t)off;
+		return 0;
+	}
+	if (n > 1)
+		return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
+			      "several thread-local variables of that name; cannot tell which");
+	const struct image_got *g = s->scope == HPX_SCOPE_GLOBAL
+					    ? image_find_tpoff_got(ti->img, s->name)
+					    : NULL;
+	if (g) {
+		uint8_t v[8];
+		if (proc_read(p, ti->bias + g->slot, v, 8) < 0)
+			return -HP_ERROR;
+		*out = hp_load_le64(v);
+		return 0;
+	}
+	return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
+		      "the patch reads this thread-local variable, but the target neither defines it nor imports it%s",
+		      ti->img->has_symtab ? "" : STRIPPED_HINT);
+}
+
 static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struct hpx_sym *s,
 		       uint64_t *out)
 {
 	const struct image_sym *c[2];
+	if (s->kind == HPX_SYM_TLS)
+		return resolve_tls(p, ti, s, out);
 	if (s->addr) { /* recorded by hpbuild --target: defined in the target itself */
 		*out = ti->bias + s->addr;
 		return 0;
@@ -311,7 +356,7 @@ static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struc
 		*out = ti->bias + c[0]->value;
 		return 0;
 	}
-	if (image_find(ti->img, s->name, "", 0, c, 1) && c[0]->type != 10 /* STT_GNU_IFUNC */) {
+	if (image_find(ti->img, s->name, "", 0, c, 1) && c[0]->type != STT_GNU_IFUNC) {
 		*out = ti->bias + c[0]->value;
 		return 0;
 	}
@@ -328,7 +373,7 @@ static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struc
 		const struct rt_image *ri = &p->images[i];
 		if (ri == ti || !image_find(ri->img, s->name, "", 0, c, 1))
 			continue;
-		if (c[0]->type == 10)
+		if (c[0]->type == STT_GNU_IFUNC)
 			return hp_err(p->ctx, HP_EMISMATCH, ri->path, s->name,
 				      "is an IFUNC the target does not import; its implementation cannot be chosen from outside");
 		*out = ri->bias + c[0]->value;
@@ -386,8 +431,21 @@ static int link_image(struct hp_ctx *ctx, const struct hpx *h, uint64_t base, co
 		case HPX_FIX_PC64:
 			hp_store_le64(img + x->offset, (uint64_t)rel);
 			break;
+		case HPX_FIX_TPOFF32: /* T is the variable's offset from the thread pointer */
+			if (v < INT32_MIN || v > INT32_MAX)
+				return hp_err(ctx, HP_EMISMATCH, NULL, name,
+					      "thread-pointer offset %" PRId64 " does not fit the 32-bit field at +%#" PRIx64,
+					      v, x->offset);
+			hp_store_le32(img + x->offset, (uint32_t)(int32_t)v);
+			break;
+		case HPX_FIX_TPOFF64:
+			hp_store_le64(img + x->offset, (uint64_t)v);
+			break;
 		}
-		uint64_t e = x->offset + (x->type == HPX_FIX_ABS64 || x->type == HPX_FIX_PC64 ? 8 : 4);
+		uint64_t e = x->offset + (x->type == HPX_FIX_ABS64 || x->type == HPX_FIX_PC64 ||
+						  x->type == HPX_FIX_TPOFF64
+					  ? 8
+					  : 4);
 		end = e > end ? e : end;
 	}
 	*write_end = end;

@@ -47,6 +47,18 @@ for v in 1 2; do gcc $F $HARD -DOFFSET=$v -c "$HERE/work.c" -o cet$v.o; done
 gcc $F $HARD -c "$HERE/target.c" -o target-cet.o
 gcc -Wl,--build-id -Wl,-z,now -o target-cet target-cet.o cet1.o -lpthread
 "$BIN/hpbuild" --target target-cet cet1.o cet2.o -o cet2.hpx
+# Thread-local variables (tick.c, tls.c): total in the executable, or in libtotal.so.
+for v in 1 1000; do gcc $F -DSTEP=$v -c "$HERE/tick.c" -o tick$v.o; done
+gcc $F -c "$HERE/tls.c" -o tls.o
+gcc -Wl,--build-id -o tls tls.o tick1.o -lpthread
+strip -o tls-stripped tls
+gcc $F -fPIC -c "$HERE/total.c" -o total.o
+gcc -shared -Wl,--build-id -o libtotal.so total.o
+gcc $F -DTOTAL_ELSEWHERE -c "$HERE/tls.c" -o tls-lib.o
+gcc -Wl,--build-id -o tls-lib tls-lib.o tick1.o -L. -ltotal -Wl,-rpath,"$T" -lpthread
+"$BIN/hpbuild" --target tls tick1.o tick1000.o -o tls.hpx
+"$BIN/hpbuild" --target tls-lib tick1.o tick1000.o -o tls-lib.hpx
+"$BIN/hpbuild" tick1.o tick1000.o -o tls-unbound.hpx
 # Without --target the patch records no addresses: only names to search for.
 "$BIN/hpbuild" work1.o work2.o -o unbound2.hpx
 # Two objects: the fix in frame.c calls a function new in util.c.
@@ -62,7 +74,7 @@ gcc -Wl,--build-id -o frames frames.o old/frame.o old/util.o
 # A key, a trust store, signed patches.
 openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
-for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2 cet2; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2 cet2 tls tls-lib tls-unbound; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
 APPLY="$BIN/hpapply --trust trust --timeout 2000"
 
 start() # start OUT ARGS...: start a target, wait for its first line, set PID
@@ -162,6 +174,40 @@ grep -q "$T/stripped/libwork.so" /proc/$PID/maps || fail "the stripped library i
 $APPLY -q --pid $PID lib2.signed.hpx || fail "stripped library: apply"
 [ "$(value outsl)" = 24 ] || fail "stripped library: after apply: $(value outsl)"
 kill $PID
+
+# --- thread-local variables ---------------------------------------------------------
+# The main thread's line: "value TICKS TOTAL". The new code must reach the same
+# two variables of each thread: TOTAL stays twice TICKS (the workers exit if
+# theirs do not), and TICKS keeps counting from where it was, by the new step.
+pair() # pair OUT: "TICKS TOTAL" of the last line, once three more have come
+{
+	n=$(wc -l < "$1"); i=0
+	while [ "$(wc -l < "$1")" -lt $((n + 3)) ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
+	grep '^value' "$1" | tail -n 1 | cut -d' ' -f2-
+}
+tls_check() # tls_check OUT WHAT STEP: two readings, STEP apart (a multiple), total == 2 ticks
+{
+	a=$(pair "$1"); b=$(pair "$1")
+	t1=${a% *} t2=${b% *} u2=${b#* }
+	[ "$u2" = $((2 * t2)) ] || fail "$2: total $u2 is not twice ticks $t2"
+	[ $((t2 - t1)) -gt 0 ] && [ $(((t2 - t1) % $3)) = 0 ] || fail "$2: ticks $t1 -> $t2, not by steps of $3"
+	[ "$3" != 1 ] || [ $((t2 - t1)) -lt 1000 ] || fail "$2: ticks $t1 -> $t2, still by the patch's step"
+	kill -0 $PID || fail "$2: the process died (a worker saw its total go wrong)"
+}
+for c in "tls tls-unbound" "tls-stripped tls" "tls-lib tls-lib"; do
+	exe=${c% *} patch=${c#* }
+	start out-$exe ./$exe
+	tls_check out-$exe "$exe before" 1
+	$APPLY -q --pid $PID $patch.signed.hpx || fail "$exe: apply $patch"
+	tls_check out-$exe "$exe patched" 1000
+	$APPLY -q --pid $PID --revert || fail "$exe: revert"
+	tls_check out-$exe "$exe reverted" 1
+	kill $PID
+done
+"$BIN/hpinspect" tls.hpx | grep -q '^  \[[0-9]\] tls ticks, target, static in tick.c #0, 8 bytes, at 0xf' ||
+	fail "tls.hpx: no thread-pointer offset recorded for ticks: $("$BIN/hpinspect" tls.hpx)"
+rc=0; $APPLY --pid $$ tls.signed.hpx 2> err || rc=$?
+[ $rc -eq 2 ] || fail "tls patch on the shell: exit $rc"
 
 # --- hardened build flags ---------------------------------------------------------
 start outc ./target-cet 4 sleep

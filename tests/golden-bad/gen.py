@@ -352,6 +352,11 @@ def hpx_cases():
          'stub 0xfffffffe is not in an executable segment')
     case('fixup-type-unknown', container(payload_of(rec(secs, FIXUPS, 0, 'I', 8, 77))),
          'fixup 0: unknown type 77')
+    # Thread-pointer offsets (TPOFF32, TPOFF64) are of thread-local symbols (kind 4) only.
+    case('fixup-tpoff-of-function', container(payload_of(rec(secs, FIXUPS, 0, 'I', 8, 7))),
+         'fixup 0: TPOFF32 of report, which is not a thread-local symbol')
+    case('fixup-pc32-of-tls', container(payload_of(rec(secs, SYMBOLS, 0, 'B', 12, 4))),
+         'fixup 0: PC32 of report, which is a thread-local symbol')
     case('fixup-offset-overflow', container(payload_of(rec(secs, FIXUPS, 0, 'Q', 0, 2**64 - 4))),
          'fixup 0 at 0xfffffffffffffffc lies outside the image')
     case('fixup-symbol-out-of-range', container(payload_of(rec(secs, FIXUPS, 0, 'I', 12, 9999))),

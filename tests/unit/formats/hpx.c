@@ -347,11 +347,68 @@ static void test_formats_hpx__semantic_checks(void **state)
 	h.nfuncs = 1;
 	expect_write_read_refusal(h, "checked only, yet it has new code 0+0x10");
 
+	/* Thread-pointer offsets are of thread-local symbols, and only those. */
+	h = sample();
+	struct hpx_fixup tp_of_object[] = { { 20, HPX_FIX_TPOFF32, 1, 0 } };
+	h.fixups = tp_of_object;
+	h.nfixups = 1;
+	expect_write_read_refusal(h, "fixup 0: TPOFF32 of count.0, which is not a thread-local symbol");
+	h = sample();
+	struct hpx_sym tls_syms[] = {
+		{ "printf", "", 0, HPX_SYM_OTHER, HPX_SCOPE_GLOBAL, 0, 128, 0 },
+		{ "depth", "parse.c", 0, HPX_SYM_TLS, HPX_SCOPE_TARGET, 4, HPX_NO_STUB, 0 },
+	};
+	struct hpx_fixup pc_of_tls[] = { { 20, HPX_FIX_PC32, 1, -4 } };
+	h.syms = tls_syms;
+	h.fixups = pc_of_tls;
+	h.nfixups = 1;
+	expect_write_read_refusal(h, "fixup 0: PC32 of depth, which is a thread-local symbol");
+	struct hpx_fixup tp_of_image[] = { { 4096, HPX_FIX_TPOFF64, HPX_TARGET_IMAGE, 0 } };
+	h.fixups = tp_of_image;
+	expect_write_read_refusal(h, "fixup 0: TPOFF64 of the image, which is not a thread-local symbol");
+
 	h = sample();
 	struct hpx_func outside[] = { { "f", "", 0, 0, 64, { 0 }, 0, 0, 4096, 16, 0 } };
 	h.funcs = outside;
 	h.nfuncs = 1;
 	expect_write_read_refusal(h, "not in an executable segment");
+}
+
+/* A thread-local symbol and its two fixups survive the round trip; its ADDRS
+ * value is an offset from the thread pointer, negative. */
+static void test_formats_hpx__thread_local(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct hpx h = sample();
+	struct hpx_sym tls_syms[] = {
+		{ "printf", "", 0, HPX_SYM_OTHER, HPX_SCOPE_GLOBAL, 0, 128, 0 },
+		{ "depth", "parse.c", 0, HPX_SYM_TLS, HPX_SCOPE_TARGET, 4, HPX_NO_STUB,
+		  (uint64_t)-16 },
+	};
+	struct hpx_fixup tls_fixups[] = {
+		{ 20, HPX_FIX_BRANCH32, 0, -4 },
+		{ 40, HPX_FIX_TPOFF32, 1, 0 },
+		{ 4096, HPX_FIX_TPOFF64, 1, 8 },
+	};
+	h.syms = tls_syms;
+	h.fixups = tls_fixups;
+	h.nfixups = 3;
+	uint8_t *buf;
+	size_t len;
+	struct hpx r;
+	assert_int_equal(hpx_write(&ctx, &h, &buf, &len), 0);
+	assert_int_equal(hpx_read(&ctx, "t.hpx", buf, len, &r), 0);
+	assert_int_equal(r.syms[1].kind, HPX_SYM_TLS);
+	assert_int_equal((int64_t)r.syms[1].addr, -16);
+	assert_int_equal(r.fixups[1].type, HPX_FIX_TPOFF32);
+	assert_int_equal(r.fixups[2].type, HPX_FIX_TPOFF64);
+	assert_int_equal(r.fixups[2].addend, 8);
+	assert_string_equal(hpx_fix_name(HPX_FIX_TPOFF32), "TPOFF32");
+	assert_string_equal(hpx_fix_name(HPX_FIX_TPOFF64), "TPOFF64");
+	free(buf);
+	hp_ctx_fini(&ctx);
 }
 
 /* ADDRS: written only when recorded, read back per function and symbol, and only
@@ -481,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_formats_hpx__signature_message),
 		cmocka_unit_test(test_formats_hpx__semantic_checks),
 		cmocka_unit_test(test_formats_hpx__addresses),
+		cmocka_unit_test(test_formats_hpx__thread_local),
 		cmocka_unit_test(test_formats_hpx__shared_masks_refused),
 		cmocka_unit_test(test_formats_hpx__many_segments_read_fast),
 	};
