@@ -380,11 +380,11 @@ static int check_target(struct hp_ctx *ctx, const char *path, struct hpx *h)
 		const struct image_sym *c[2];
 		size_t n = image_find(img, s->name, s->file, s->ordinal, c, 2);
 		if (s->kind == HPX_SYM_TLS) {
-			/* A thread-local variable: its offset from the thread pointer, fixed
-			 * when the executable was linked (an import is read from its GOT). */
-			int64_t off;
-			if (n == 1 && c[0]->type == STT_TLS && image_tpoff(img, c[0]->value, &off))
-				s->addr = (uint64_t)off;
+			/* A thread-local variable: its offset in the target's TLS segment
+			 * (an import is found in the target's GOT by hpapply). */
+			if (n == 1 && c[0]->type == STT_TLS && img->has_tls &&
+			    c[0]->value < img->tls_memsz)
+				s->addr = c[0]->value | HPX_ADDR_TLS;
 			else if (s->scope == HPX_SCOPE_TARGET || n)
 				err = hp_err(ctx, HP_ERROR, path, s->name,
 					     "the patch reads this thread-local variable, but the target has %s%s",

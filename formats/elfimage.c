@@ -137,18 +137,25 @@ static int read_gots(struct hp_ctx *ctx, struct image *img)
 					return hp_err(ctx, HP_ECORRUPT, img->path, NULL,
 						      "dynamic relocation %zu unreadable", i);
 				uint32_t type = (uint32_t)GELF_R_TYPE(r.r_info);
+				bool tls = type == R_X86_64_TPOFF64 || type == R_X86_64_DTPMOD64 ||
+					   type == R_X86_64_DTPOFF64;
 				if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
-				    type != R_X86_64_64 && type != R_X86_64_TPOFF64)
+				    type != R_X86_64_64 && !tls)
 					continue;
-				if (!GELF_R_SYM(r.r_info) || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
-					continue;
-				const char *name = elf_strptr(elf, ssh.sh_link, sym.st_name);
-				if (!name || !*name)
+				const char *name = "";
+				if (GELF_R_SYM(r.r_info)) {
+					if (!gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+					    !(name = elf_strptr(elf, ssh.sh_link, sym.st_name)))
+						continue;
+				} else if (type != R_X86_64_DTPMOD64) {
+					continue; /* only the module's own id comes without a symbol */
+				}
+				if (!*name && type != R_X86_64_DTPMOD64)
 					continue;
 				if (pass == 1)
 					img->gots[img->ngots++] = (struct image_got){
 						name, r.r_offset, type == R_X86_64_JUMP_SLOT,
-						type == R_X86_64_TPOFF64
+						tls ? (uint8_t)type : 0
 					};
 				else
 					total++;
@@ -170,7 +177,7 @@ const struct image_got *image_find_got(const struct image *img, const char *name
 	/* Prefer the PLT slot: it exists for every function the image calls. */
 	const struct image_got *any = NULL;
 	for (size_t i = 0; i < img->ngots; i++)
-		if (!img->gots[i].tpoff && !strcmp(img->gots[i].name, name)) {
+		if (!img->gots[i].tls && !strcmp(img->gots[i].name, name)) {
 			if (img->gots[i].plt)
 				return &img->gots[i];
 			any = any ? any : &img->gots[i];
@@ -178,10 +185,11 @@ const struct image_got *image_find_got(const struct image *img, const char *name
 	return any;
 }
 
-const struct image_got *image_find_tpoff_got(const struct image *img, const char *name)
+const struct image_got *image_find_tls_got(const struct image *img, const char *name,
+					   uint8_t type)
 {
 	for (size_t i = 0; i < img->ngots; i++)
-		if (img->gots[i].tpoff && !strcmp(img->gots[i].name, name))
+		if (img->gots[i].tls == type && !strcmp(img->gots[i].name, name))
 			return &img->gots[i];
 	return NULL;
 }

@@ -460,8 +460,14 @@ enum hpx_fix_type {
 	HPX_FIX_PC64 = 6,
 	HPX_FIX_TPOFF32 = 7, /* a thread-local variable's offset from the thread pointer */
 	HPX_FIX_TPOFF64 = 8,
+	HPX_FIX_DTPMOD64 = 9, /* the module id of the image defining a thread-local variable */
+	HPX_FIX_DTPOFF64 = 10, /* its offset in that module's TLS block */
+	HPX_FIX_DTPOFF32 = 11,
 };
+#define HPX_FIX_IS_TLS(t) ((t) >= HPX_FIX_TPOFF32 && (t) <= HPX_FIX_DTPOFF32)
 enum hpx_sym_kind { HPX_SYM_FUNC = 1, HPX_SYM_OBJECT = 2, HPX_SYM_OTHER = 3, HPX_SYM_TLS = 4 };
+/* ADDRS of a thread-local symbol: its st_value (offset in the TLS segment, often 0) with this set. */
+#define HPX_ADDR_TLS (1ull << 63)
 enum hpx_sym_scope { HPX_SCOPE_TARGET = 1, HPX_SCOPE_GLOBAL = 2 };
 enum { HPX_PROT_R = 1, HPX_PROT_W = 2, HPX_PROT_X = 4 };
 enum { HPX_SIG_ED25519 = 1, HPX_SIG_ECDSA_P256 = 2 };
@@ -572,6 +578,8 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 #define HPX_SIG_MESSAGE_SIZE 88
 void hpx_sig_message(const uint8_t *file, uint64_t start, uint16_t algorithm,
 		     const uint8_t key_id[32], uint8_t out[HPX_SIG_MESSAGE_SIZE]);
+/* The width in bytes of the field a fixup type fills; 0 for an unknown type. */
+unsigned hpx_fix_width(uint32_t type);
 const char *hpx_fix_name(uint32_t type);
 
 /* ===================================================================== */
@@ -596,7 +604,7 @@ struct image_got {
 	const char *name;
 	uint64_t slot;           /* virtual address of the 8-byte slot */
 	bool plt;                /* R_X86_64_JUMP_SLOT (else GLOB_DAT or 64) */
-	bool tpoff;              /* R_X86_64_TPOFF64: the slot holds a thread-pointer offset */
+	uint8_t tls;             /* 0, or R_X86_64_TPOFF64, DTPMOD64 or DTPOFF64: a TLS slot */
 };
 
 /* A PT_LOAD segment. */
@@ -642,8 +650,14 @@ size_t image_find(const struct image *img, const char *name, const char *file, u
 		  const struct image_sym **out, size_t max);
 /* The GOT slot the image imports name through, or NULL. */
 const struct image_got *image_find_got(const struct image *img, const char *name);
-/* The GOT slot the dynamic linker fills with the thread-pointer offset of name, or NULL. */
-const struct image_got *image_find_tpoff_got(const struct image *img, const char *name);
+/*
+ * The GOT slot the dynamic linker fills for thread-local name with type
+ * (R_X86_64_TPOFF64: its offset from the thread pointer; DTPMOD64: its module
+ * id; DTPOFF64: its offset in that module's block), or NULL. Name "" asks for
+ * a slot of the image's own module id (local-dynamic: no symbol).
+ */
+const struct image_got *image_find_tls_got(const struct image *img, const char *name,
+					   uint8_t type);
 /*
  * The offset from the thread pointer of the thread-local variable at offset
  * st_value of the TLS segment of img, when img is the executable: its TLS block

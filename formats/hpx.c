@@ -44,8 +44,9 @@ static const uint32_t entsize_of[SEC_COUNT + 1] = {
 
 const char *hpx_fix_name(uint32_t type)
 {
-	static const char *const names[] = { "?",	 "ABS64",   "ABS32",   "ABS32S", "PC32",
-					     "BRANCH32", "PC64",    "TPOFF32", "TPOFF64" };
+	static const char *const names[] = { "?",	  "ABS64",    "ABS32",	  "ABS32S",
+					     "PC32",	  "BRANCH32", "PC64",	  "TPOFF32",
+					     "TPOFF64",	  "DTPMOD64", "DTPOFF64", "DTPOFF32" };
 	return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
@@ -584,18 +585,21 @@ static int cmp_fixup_off(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static unsigned fix_width(uint32_t type)
+unsigned hpx_fix_width(uint32_t type)
 {
 	switch (type) {
 	case HPX_FIX_ABS64:
 	case HPX_FIX_PC64:
 	case HPX_FIX_TPOFF64:
+	case HPX_FIX_DTPMOD64:
+	case HPX_FIX_DTPOFF64:
 		return 8;
 	case HPX_FIX_ABS32:
 	case HPX_FIX_ABS32S:
 	case HPX_FIX_PC32:
 	case HPX_FIX_BRANCH32:
 	case HPX_FIX_TPOFF32:
+	case HPX_FIX_DTPOFF32:
 		return 4;
 	}
 	return 0;
@@ -801,7 +805,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 		f->type = hp_load_le32(p + 8);
 		f->target = hp_load_le32(p + 12);
 		f->addend = (int64_t)hp_load_le64(p + 16);
-		unsigned w = fix_width(f->type);
+		unsigned w = hpx_fix_width(f->type);
 		if (!w)
 			return hp_err(ctx, HP_EUNSUPPORTED, name, NULL, "fixup %zu: unknown type %u",
 				      i, f->type);
@@ -812,8 +816,8 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 			return BAD("fixup %zu: symbol %u does not exist", i, f->target);
 		if (f->type == HPX_FIX_BRANCH32 && f->target == HPX_TARGET_IMAGE)
 			return BAD("fixup %zu: a branch into the image needs no fixup", i);
-		/* A thread-pointer offset is of a thread-local symbol, and only that. */
-		bool tp = f->type == HPX_FIX_TPOFF32 || f->type == HPX_FIX_TPOFF64;
+		/* The thread-local fixups are of a thread-local symbol, and only those. */
+		bool tp = HPX_FIX_IS_TLS(f->type);
 		if (tp != (f->target != HPX_TARGET_IMAGE && h->syms[f->target].kind == HPX_SYM_TLS))
 			return BAD("fixup %zu: %s of %s, which is %s thread-local symbol", i,
 				   hpx_fix_name(f->type),
@@ -835,7 +839,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 	}
 	qsort(order, h->nfixups, sizeof *order, cmp_fixup_off);
 	for (size_t i = 1; i < h->nfixups; i++)
-		if (order[i - 1]->offset + fix_width(order[i - 1]->type) > order[i]->offset)
+		if (order[i - 1]->offset + hpx_fix_width(order[i - 1]->type) > order[i]->offset)
 			return BAD("fixups at %#llx and %#llx overlap",
 				   (unsigned long long)order[i - 1]->offset,
 				   (unsigned long long)order[i]->offset);

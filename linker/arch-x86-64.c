@@ -21,13 +21,15 @@
  * the process from the image: it goes to a near stub placed right after its
  * function, which jumps on (arch_x86_64_near_stub).
  *
- * Thread-local variables of the executable (a patch brings none: the TLS block
- * of a running process cannot grow) are reached as the executable's own code
- * reaches them: local-exec (TPOFF32, %fs:offset) with the offset filled by the
- * applier, initial-exec (GOTTPOFF) through a slot of the image's GOT holding
- * it. Refused, with the reason: the dynamic TLS models of shared-library code
- * (TLSGD, TLSLD, TLSDESC), and the large-model GOT forms (GOTOFF64, GOTPC64,
- * PLTOFF64 ...), which gcc and clang emit only with -mcmodel=large.
+ * Thread-local variables of the process (a patch brings none: the TLS block of
+ * a running process cannot grow) are reached as the old code reached them:
+ * local-exec (TPOFF32, %fs:offset) with the offset filled by the applier,
+ * initial-exec (GOTTPOFF) through a slot of the image's GOT holding it,
+ * general- and local-dynamic (TLSGD, TLSLD, then a call to __tls_get_addr)
+ * through a pair of GOT slots holding the module id and the offset, and
+ * DTPOFF32/64 fields holding the offset. Refused, with the reason: TLS
+ * descriptors (-mtls-dialect=gnu2), and the large-model GOT forms (GOTOFF64,
+ * GOTPC64, PLTOFF64 ...), which gcc and clang emit only with -mcmodel=large.
  */
 #include <elf.h>
 
@@ -61,13 +63,19 @@ enum arch_action arch_x86_64_classify(uint32_t type, const char **why)
 	case R_X86_64_GOTTPOFF:
 		return ARCH_GOTTPOFF;
 	case R_X86_64_TLSGD:
+		return ARCH_TLSGD;
 	case R_X86_64_TLSLD:
+		return ARCH_TLSLD;
 	case R_X86_64_DTPOFF32:
+		return ARCH_DTPOFF32;
 	case R_X86_64_DTPOFF64:
+		return ARCH_DTPOFF64;
 	case R_X86_64_TPOFF64:
 	case R_X86_64_DTPMOD64:
+		*why = "a thread-local relocation of data, not of code; not understood";
+		return ARCH_REFUSE;
 	case R_X86_64_GOTPC32_TLSDESC:
-		*why = "a thread-local variable reached the way shared-library code does (-fPIC: general or local dynamic, TLS descriptors) is not supported; in an executable's code (-fPIE, -fno-pic) it is";
+		*why = "a thread-local variable reached through a TLS descriptor (-mtls-dialect=gnu2) is not supported; build with the default dialect";
 		return ARCH_REFUSE;
 	case R_X86_64_PC8:
 		return ARCH_PCREL8;

@@ -49,6 +49,7 @@ struct lsym {
 	struct hpx_sym sym;
 	int64_t got;                   /* image offset of its GOT slot, or -1 */
 	int64_t tpgot;                 /* of its thread-pointer offset slot (GOTTPOFF), or -1 */
+	int64_t gd, ld;                /* of its (module, offset) and (module, 0) pairs, or -1 */
 	bool needs_stub;
 };
 
@@ -266,7 +267,7 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 		l->syms = p;
 		l->capsyms = cap;
 	}
-	l->syms[l->nsyms] = (struct lsym){ hs, -1, -1, false };
+	l->syms[l->nsyms] = (struct lsym){ hs, -1, -1, -1, -1, false };
 	int err = hp_map_put(l->ctx, &l->sym_by_key, key, (void *)(uintptr_t)(l->nsyms + 1), NULL);
 	if (err < 0)
 		return err;
@@ -332,7 +333,9 @@ static int resolve(struct linker *l, const struct litem *li, const struct obj_re
 	if (t->act == ARCH_GOTPCREL && r->sym->label)
 		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,
 					   "GOT-relative reference to a section; not understood");
-	bool tls_access = t->act == ARCH_TPOFF32 || t->act == ARCH_GOTTPOFF;
+	bool tls_access = t->act == ARCH_TPOFF32 || t->act == ARCH_GOTTPOFF ||
+			  t->act == ARCH_TLSGD || t->act == ARCH_TLSLD || t->act == ARCH_DTPOFF32 ||
+			  t->act == ARCH_DTPOFF64;
 	if (tls_access && (t->ref.kind != DIFFER_REF_SYM || t->ref.sym->type != STT_TLS))
 		return l->refused = hp_err(l->ctx, HP_EUNPATCHABLE, in->new->path, from,
 					   "%s at +%#llx refers to no thread-local variable; not understood",
@@ -384,6 +387,10 @@ static int scan_relocations(struct linker *l)
 				}
 			} else if (t.act == ARCH_GOTTPOFF) {
 				l->syms[t.sym].tpgot = 0; /* needs one; placed in phase 3 */
+			} else if (t.act == ARCH_TLSGD) {
+				l->syms[t.sym].gd = 0;
+			} else if (t.act == ARCH_TLSLD) {
+				l->syms[t.sym].ld = 0;
 			} else if (t.act == ARCH_BRANCH32 && !t.item) {
 				l->syms[t.sym].needs_stub = true;
 				l->syms[t.sym].got = 0;
@@ -451,6 +458,14 @@ static bool assign_offsets(struct linker *l)
 				if (l->syms[s].tpgot == 0) {
 					l->syms[s].tpgot = (int64_t)at;
 					at += 8;
+				}
+				if (l->syms[s].gd == 0) { /* a tls_index: two slots */
+					l->syms[s].gd = (int64_t)at;
+					at += 16;
+				}
+				if (l->syms[s].ld == 0) {
+					l->syms[s].ld = (int64_t)at;
+					at += 16;
 				}
 			}
 			for (size_t s = 0; s < l->nslots; s++) {
@@ -579,6 +594,16 @@ static int emit_relocation(struct linker *l, const struct litem *li, const struc
 		/* The slot holds the offset (a TPOFF64 fixup, phase 4); A applies to the load. */
 		return put_rel32(l, li, P,
 				 hp_sub_wrap(hp_add_wrap(l->syms[t.sym].tpgot, r->addend), (int64_t)P));
+	case ARCH_TLSGD:
+	case ARCH_TLSLD: {
+		/* lea PAIR(%rip), %rdi before the call to __tls_get_addr (phase 4 fills the pair) */
+		int64_t pair = t.act == ARCH_TLSGD ? l->syms[t.sym].gd : l->syms[t.sym].ld;
+		return put_rel32(l, li, P, hp_sub_wrap(hp_add_wrap(pair, r->addend), (int64_t)P));
+	}
+	case ARCH_DTPOFF32:
+		return add_fixup(l, P, HPX_FIX_DTPOFF32, sym, off);
+	case ARCH_DTPOFF64:
+		return add_fixup(l, P, HPX_FIX_DTPOFF64, sym, off);
 	case ARCH_ABS64:
 		return add_fixup(l, P, HPX_FIX_ABS64, sym, hp_add_wrap(T, off));
 	case ARCH_ABS32:
@@ -622,6 +647,14 @@ static int emit(struct linker *l)
 			return err;
 		if (ls->tpgot >= 0 && (err = add_fixup(l, (uint64_t)ls->tpgot, HPX_FIX_TPOFF64,
 						       (uint32_t)s, 0)) < 0)
+			return err;
+		/* tls_index { module, offset }: the variable's; (module, 0) for local-dynamic */
+		if (ls->gd >= 0 &&
+		    ((err = add_fixup(l, (uint64_t)ls->gd, HPX_FIX_DTPMOD64, (uint32_t)s, 0)) < 0 ||
+		     (err = add_fixup(l, (uint64_t)ls->gd + 8, HPX_FIX_DTPOFF64, (uint32_t)s, 0)) < 0))
+			return err;
+		if (ls->ld >= 0 &&
+		    (err = add_fixup(l, (uint64_t)ls->ld, HPX_FIX_DTPMOD64, (uint32_t)s, 0)) < 0)
 			return err;
 		if (ls->needs_stub)
 			arch_x86_64_stub(l->image + ls->sym.stub, ls->sym.stub, (uint64_t)ls->got);

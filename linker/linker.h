@@ -46,7 +46,11 @@ enum arch_action {
 	ARCH_PCREL8,   /* a short jump (rel8): to a near stub when the target is far */
 	ARCH_TPOFF32,  /* local-exec TLS: the variable's offset from the thread pointer */
 	ARCH_GOTTPOFF, /* initial-exec TLS: a GOT slot holding that offset, PC-relative */
-	ARCH_REFUSE,   /* dynamic TLS models and large-model forms: refused with a reason */
+	ARCH_TLSGD,    /* general-dynamic TLS: a GOT pair (module id, offset), PC-relative */
+	ARCH_TLSLD,    /* local-dynamic TLS: a GOT pair (module id, 0), PC-relative */
+	ARCH_DTPOFF32, /* the variable's offset in its module's TLS block */
+	ARCH_DTPOFF64,
+	ARCH_REFUSE,   /* TLS descriptors and large-model forms: refused with a reason */
 };
 
 /* How to handle relocation type; for ARCH_REFUSE, *why says why. */

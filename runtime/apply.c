@@ -295,53 +295,109 @@ static int locate_func(struct rt_proc *p, const struct rt_image *ti, const struc
  * else the first image defining it, the executable first.
  */
 /*
- * A thread-local variable the patch's code reads: what it resolves to is its
- * offset from the thread pointer (the same in every thread), as the
- * executable's own code reaches it. Recorded by hpbuild --target; else, a
- * variable the executable defines, from its TLS segment; else the slot of the
- * executable's GOT that the dynamic linker filled with it.
+ * A thread-local variable the patch's code reaches, in each of the ways code
+ * reaches one: its offset from the thread pointer (the executable's code:
+ * local-exec and initial-exec), or its module id and offset in that module's
+ * block (shared-library code: __tls_get_addr). Both are the same in every
+ * thread, so the new code reaches the calling thread's own variable.
  */
-static int resolve_tls(struct rt_proc *p, const struct rt_image *ti, const struct hpx_sym *s,
-		       uint64_t *out)
+struct rt_tls {
+	bool has_tpoff, has_dtp;
+	int64_t tpoff;
+	uint64_t module, dtpoff;
+};
+
+static int read_slot(struct rt_proc *p, const struct rt_image *ti, const struct image_got *g,
+		     uint64_t *out)
 {
-	if (!ti->main)
+	uint8_t v[8];
+	if (proc_read(p, ti->bias + g->slot, v, 8) < 0)
+		return -HP_ERROR;
+	*out = hp_load_le64(v);
+	return 0;
+}
+
+/* The module id the dynamic linker gave the target: 1 for the executable, else
+ * what it wrote into one of the target's own module slots. */
+static int own_module(struct rt_proc *p, const struct rt_image *ti, uint64_t *out, bool *found)
+{
+	*found = false;
+	if (ti->main) {
+		*out = 1;
+		*found = true;
+		return 0;
+	}
+	const struct image_got *g = image_find_tls_got(ti->img, "", R_X86_64_DTPMOD64);
+	for (size_t i = 0; !g && i < ti->img->ngots; i++) {
+		const struct image_got *x = &ti->img->gots[i];
+		const struct image_sym *c[1];
+		if (x->tls == R_X86_64_DTPMOD64 && image_find(ti->img, x->name, "", 0, c, 1) &&
+		    c[0]->type == STT_TLS)
+			g = x; /* a variable the target defines: its module is the target's */
+	}
+	if (!g)
+		return 0;
+	int err = read_slot(p, ti, g, out);
+	*found = err == 0;
+	return err;
+}
+
+static int resolve_tls(struct rt_proc *p, const struct rt_image *ti, const struct hpx_sym *s,
+		       struct rt_tls *out)
+{
+	memset(out, 0, sizeof *out);
+	uint64_t st_value = 0;
+	bool defined = false;
+	if (s->addr & HPX_ADDR_TLS) { /* recorded by hpbuild --target */
+		st_value = s->addr & ~HPX_ADDR_TLS;
+		defined = true;
+	} else {
+		const struct image_sym *c[2];
+		size_t n = image_find(ti->img, s->name, s->file, s->ordinal, c, 2);
+		if (n > 1)
+			return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
+				      "several thread-local variables of that name; cannot tell which");
+		if (n == 1 && c[0]->type == STT_TLS) {
+			st_value = c[0]->value;
+			defined = true;
+		}
+	}
+	int err;
+	if (defined) {
+		out->dtpoff = st_value;
+		if ((err = own_module(p, ti, &out->module, &out->has_dtp)) < 0)
+			return err;
+		out->has_tpoff = ti->main && image_tpoff(ti->img, st_value, &out->tpoff);
+	} else if (s->scope == HPX_SCOPE_GLOBAL) {
+		/* Another image's: where the dynamic linker told the target it is. */
+		const struct image_got *tp = image_find_tls_got(ti->img, s->name, R_X86_64_TPOFF64);
+		const struct image_got *mod = image_find_tls_got(ti->img, s->name, R_X86_64_DTPMOD64);
+		const struct image_got *off = image_find_tls_got(ti->img, s->name, R_X86_64_DTPOFF64);
+		uint64_t v;
+		if (tp) {
+			if ((err = read_slot(p, ti, tp, &v)) < 0)
+				return err;
+			out->tpoff = (int64_t)v;
+			out->has_tpoff = true;
+		}
+		if (mod && off) {
+			if ((err = read_slot(p, ti, mod, &out->module)) < 0 ||
+			    (err = read_slot(p, ti, off, &out->dtpoff)) < 0)
+				return err;
+			out->has_dtp = true;
+		}
+	}
+	if (!out->has_tpoff && !out->has_dtp)
 		return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
-			      "a thread-local variable reached the way an executable's code does, but the target is a library");
-	if (s->addr) {
-		*out = s->addr;
-		return 0;
-	}
-	const struct image_sym *c[2];
-	size_t n = image_find(ti->img, s->name, s->file, s->ordinal, c, 2);
-	int64_t off;
-	if (n == 1 && c[0]->type == STT_TLS && image_tpoff(ti->img, c[0]->value, &off)) {
-		*out = (uint64_t)off;
-		return 0;
-	}
-	if (n > 1)
-		return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
-			      "several thread-local variables of that name; cannot tell which");
-	const struct image_got *g = s->scope == HPX_SCOPE_GLOBAL
-					    ? image_find_tpoff_got(ti->img, s->name)
-					    : NULL;
-	if (g) {
-		uint8_t v[8];
-		if (proc_read(p, ti->bias + g->slot, v, 8) < 0)
-			return -HP_ERROR;
-		*out = hp_load_le64(v);
-		return 0;
-	}
-	return hp_err(p->ctx, HP_EMISMATCH, ti->path, s->name,
-		      "the patch reads this thread-local variable, but the target neither defines it nor imports it%s",
-		      ti->img->has_symtab ? "" : STRIPPED_HINT);
+			      "the patch reaches this thread-local variable, but the target neither defines it nor imports it%s",
+			      ti->img->has_symtab ? "" : STRIPPED_HINT);
+	return 0;
 }
 
 static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struct hpx_sym *s,
 		       uint64_t *out)
 {
 	const struct image_sym *c[2];
-	if (s->kind == HPX_SYM_TLS)
-		return resolve_tls(p, ti, s, out);
 	if (s->addr) { /* recorded by hpbuild --target: defined in the target itself */
 		*out = ti->bias + s->addr;
 		return 0;
@@ -386,7 +442,7 @@ static int resolve_sym(struct rt_proc *p, const struct rt_image *ti, const struc
 /* ----- the image, linked at its final address ------------------------------------ */
 
 static int link_image(struct hp_ctx *ctx, const struct hpx *h, uint64_t base, const uint64_t *sym,
-		      uint8_t *img, uint64_t *write_end)
+		      const struct rt_tls *tls, uint8_t *img, uint64_t *write_end)
 {
 	memset(img, 0, h->image_size);
 	memcpy(img, h->image, h->image_file_size);
@@ -431,21 +487,34 @@ static int link_image(struct hp_ctx *ctx, const struct hpx *h, uint64_t base, co
 		case HPX_FIX_PC64:
 			hp_store_le64(img + x->offset, (uint64_t)rel);
 			break;
-		case HPX_FIX_TPOFF32: /* T is the variable's offset from the thread pointer */
-			if (v < INT32_MIN || v > INT32_MAX)
-				return hp_err(ctx, HP_EMISMATCH, NULL, name,
-					      "thread-pointer offset %" PRId64 " does not fit the 32-bit field at +%#" PRIx64,
-					      v, x->offset);
-			hp_store_le32(img + x->offset, (uint32_t)(int32_t)v);
-			break;
+		case HPX_FIX_TPOFF32:
 		case HPX_FIX_TPOFF64:
-			hp_store_le64(img + x->offset, (uint64_t)v);
+		case HPX_FIX_DTPMOD64:
+		case HPX_FIX_DTPOFF64:
+		case HPX_FIX_DTPOFF32: {
+			/* The reader allows these only with a thread-local symbol. */
+			const struct rt_tls *t = &tls[x->target];
+			bool tp = x->type == HPX_FIX_TPOFF32 || x->type == HPX_FIX_TPOFF64;
+			if (tp ? !t->has_tpoff : !t->has_dtp)
+				return hp_err(ctx, HP_EMISMATCH, NULL, name,
+					      tp ? "reached at a fixed offset from the thread pointer, as an executable's code reaches its own, but it is not the executable's"
+						 : "reached through __tls_get_addr, but the target gives no module id for it");
+			int64_t w = x->type == HPX_FIX_DTPMOD64 ? (int64_t)t->module
+				    : tp			  ? t->tpoff + x->addend
+								  : (int64_t)t->dtpoff + x->addend;
+			if (x->type == HPX_FIX_TPOFF32 || x->type == HPX_FIX_DTPOFF32) {
+				if (w < INT32_MIN || w > INT32_MAX)
+					return hp_err(ctx, HP_EMISMATCH, NULL, name,
+						      "thread-local offset %" PRId64 " does not fit the 32-bit field at +%#" PRIx64,
+						      w, x->offset);
+				hp_store_le32(img + x->offset, (uint32_t)(int32_t)w);
+			} else {
+				hp_store_le64(img + x->offset, (uint64_t)w);
+			}
 			break;
 		}
-		uint64_t e = x->offset + (x->type == HPX_FIX_ABS64 || x->type == HPX_FIX_PC64 ||
-						  x->type == HPX_FIX_TPOFF64
-					  ? 8
-					  : 4);
+		}
+		uint64_t e = x->offset + hpx_fix_width(x->type);
 		end = e > end ? e : end;
 	}
 	*write_end = end;
@@ -582,12 +651,13 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 	struct rt_proc p;
 	struct rt_state *st = calloc(1, sizeof *st);
 	uint64_t *symaddr = calloc(h->nsyms ? h->nsyms : 1, sizeof *symaddr);
+	struct rt_tls *tls = calloc(h->nsyms ? h->nsyms : 1, sizeof *tls);
 	struct redirect *r = calloc(h->nfuncs ? h->nfuncs : 1, sizeof *r);
 	uint8_t *img = malloc(h->image_size);
 	int lock = -1, err;
 	uint64_t base = 0, insn = 0;
 	bool mapped = false, created_state = false;
-	if (!st || !symaddr || !r || !img) {
+	if (!st || !symaddr || !tls || !r || !img) {
 		err = hp_nomem(ctx);
 		goto out_free;
 	}
@@ -679,7 +749,9 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 		if ((err = locate_func(&p, ti, h, &h->funcs[k], st, &r[k].addr)) < 0)
 			bad = err;
 	for (size_t k = 0; k < h->nsyms; k++)
-		if ((err = resolve_sym(&p, ti, &h->syms[k], &symaddr[k])) < 0)
+		if ((err = h->syms[k].kind == HPX_SYM_TLS
+				   ? resolve_tls(&p, ti, &h->syms[k], &tls[k])
+				   : resolve_sym(&p, ti, &h->syms[k], &symaddr[k])) < 0)
 			bad = err;
 	if ((err = bad) < 0)
 		goto out_close;
@@ -717,7 +789,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 		if ((err = proc_read_maps(&p)) < 0)
 			goto out_unmap;
 	}
-	if ((err = link_image(ctx, h, base, symaddr, img, &write_end)) < 0 ||
+	if ((err = link_image(ctx, h, base, symaddr, tls, img, &write_end)) < 0 ||
 	    (err = proc_write(&p, base, img, (size_t)write_end)) < 0)
 		goto out_unmap;
 	long pr[6] = { (long)base, (long)h->image_size, PROT_READ }, ret;
@@ -806,6 +878,7 @@ out_close:
 out_free:
 	free(st);
 	free(symaddr);
+	free(tls);
 	free(r);
 	free(img);
 	out->wall_ns = now_ns() - t0;

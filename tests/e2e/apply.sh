@@ -56,6 +56,14 @@ gcc $F -fPIC -c "$HERE/total.c" -o total.o
 gcc -shared -Wl,--build-id -o libtotal.so total.o
 gcc $F -DTOTAL_ELSEWHERE -c "$HERE/tls.c" -o tls-lib.o
 gcc -Wl,--build-id -o tls-lib tls-lib.o tick1.o -L. -ltotal -Wl,-rpath,"$T" -lpthread
+# tick() in a shared library: -fPIC code reaches ticks (local-dynamic) and the
+# executable's total (general-dynamic) through __tls_get_addr.
+for v in 1 1000; do gcc $F -fPIC -DSTEP=$v -c "$HERE/tick.c" -o picktick$v.o; done
+gcc -shared -Wl,--build-id -o libtick.so picktick1.o
+gcc -Wl,--build-id -o tls-so tls.o -L. -ltick -Wl,-rpath,"$T" -lpthread
+strip -o stripped/libtick.so libtick.so
+gcc -Wl,--build-id -o tls-so-stripped tls.o -L. -ltick -Wl,-rpath,"$T/stripped" -lpthread
+"$BIN/hpbuild" --target libtick.so picktick1.o picktick1000.o -o tls-so.hpx
 "$BIN/hpbuild" --target tls tick1.o tick1000.o -o tls.hpx
 "$BIN/hpbuild" --target tls-lib tick1.o tick1000.o -o tls-lib.hpx
 "$BIN/hpbuild" tick1.o tick1000.o -o tls-unbound.hpx
@@ -74,7 +82,7 @@ gcc -Wl,--build-id -o frames frames.o old/frame.o old/util.o
 # A key, a trust store, signed patches.
 openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null
 mkdir trust && openssl pkey -in key.pem -pubout -out trust/ops.pem 2>/dev/null
-for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2 cet2 tls tls-lib tls-unbound; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
+for p in fix2 fix3 wrong-id wrong-bytes lib2 xo unbound2 cet2 tls tls-lib tls-unbound tls-so; do "$BIN/hpsign" "$p.hpx" --key key.pem -o "$p.signed.hpx"; done
 APPLY="$BIN/hpapply --trust trust --timeout 2000"
 
 start() # start OUT ARGS...: start a target, wait for its first line, set PID
@@ -194,7 +202,7 @@ tls_check() # tls_check OUT WHAT STEP: two readings, STEP apart (a multiple), to
 	[ "$3" != 1 ] || [ $((t2 - t1)) -lt 1000 ] || fail "$2: ticks $t1 -> $t2, still by the patch's step"
 	kill -0 $PID || fail "$2: the process died (a worker saw its total go wrong)"
 }
-for c in "tls tls-unbound" "tls-stripped tls" "tls-lib tls-lib"; do
+for c in "tls tls-unbound" "tls-stripped tls" "tls-lib tls-lib" "tls-so tls-so" "tls-so-stripped tls-so"; do
 	exe=${c% *} patch=${c#* }
 	start out-$exe ./$exe
 	tls_check out-$exe "$exe before" 1
@@ -204,8 +212,9 @@ for c in "tls tls-unbound" "tls-stripped tls" "tls-lib tls-lib"; do
 	tls_check out-$exe "$exe reverted" 1
 	kill $PID
 done
-"$BIN/hpinspect" tls.hpx | grep -q '^  \[[0-9]\] tls ticks, target, static in tick.c #0, 8 bytes, at 0xf' ||
-	fail "tls.hpx: no thread-pointer offset recorded for ticks: $("$BIN/hpinspect" tls.hpx)"
+"$BIN/hpinspect" tls.hpx | grep -q '^  \[[0-9]\] tls ticks, target, static in tick.c #0, 8 bytes, at 0x8000000000000' ||
+	fail "tls.hpx: no TLS offset recorded for ticks: $("$BIN/hpinspect" tls.hpx)"
+"$BIN/hpinspect" tls-so.hpx | grep -q 'DTPMOD64' || fail "tls-so.hpx: no module id fixup"
 rc=0; $APPLY --pid $$ tls.signed.hpx 2> err || rc=$?
 [ $rc -eq 2 ] || fail "tls patch on the shell: exit $rc"
 

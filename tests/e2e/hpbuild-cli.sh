@@ -112,23 +112,32 @@ rm "$T/dup/new/b.o" "$T/dup/old/b.o"
 "$BIN/hpbuild" --old-dir "$T/dup/old" --new-dir "$T/dup/new" -o "$T/dup.hpx" || fail "a new global in one object"
 "$BIN/hpinspect" "$T/dup.hpx" | grep -q '^symbols (0)' || fail "helper imported: $("$BIN/hpinspect" "$T/dup.hpx")"
 
-# Thread-local variables: an executable's code (-fPIE) reaches them with offsets
-# the applier fills in; shared-library code (-fPIC) through __tls_get_addr: refused.
+# Thread-local variables: an executable's code (-fPIE) reaches them at offsets
+# from the thread pointer, a library's (-fPIC) through __tls_get_addr with a
+# module id; both are patches. TLS descriptors (-mtls-dialect=gnu2) are refused.
 S=samples/tls-existing
 [ -d "$S" ] || S=$(dirname "$0")/../../samples/tls-existing
-for pic in -fPIE -fPIC; do
-	gcc $FLAGS $pic -c "$S/old.c" -o "$T/tls-old.o"
-	gcc $FLAGS $pic -c "$S/new.c" -o "$T/tls-new.o"
+for how in -fPIE -fPIC "-fPIC -mtls-dialect=gnu2"; do
+	gcc $FLAGS $how -c "$S/old.c" -o "$T/tls-old.o"
+	gcc $FLAGS $how -c "$S/new.c" -o "$T/tls-new.o"
 	rc=0; "$BIN/hpbuild" "$T/tls-old.o" "$T/tls-new.o" -o "$T/tls.hpx" 2> "$T/err" || rc=$?
-	if [ $pic = -fPIE ]; then
-		[ $rc -eq 0 ] || fail "TLS, -fPIE: exit $rc: $(cat "$T/err")"
+	case $how in
+	-fPIE)
+		[ $rc -eq 0 ] || fail "TLS, $how: exit $rc: $(cat "$T/err")"
 		"$BIN/hpinspect" "$T/tls.hpx" | grep -q '^  \[[0-9]\] tls depth, target, static in old.c #0' ||
 			fail "TLS: depth is not a thread-local symbol of the patch"
-	else
-		[ $rc -eq 2 ] && grep -q "^hpbuild: $T/tls-new.o: skip_group: R_X86_64_TLSLD at +0x[0-9a-f]*: a thread-local variable reached the way shared-library code does" "$T/err" ||
-			fail "TLS, -fPIC: exit $rc: $(cat "$T/err")"
-		[ -e "$T/tls.hpx" ] && fail "TLS, -fPIC: a refusal left a file"
-	fi
+		"$BIN/hpinspect" "$T/tls.hpx" | grep -q 'TPOFF32  depth' || fail "TLS, $how: no TPOFF32 fixup"
+		;;
+	-fPIC)
+		[ $rc -eq 0 ] || fail "TLS, $how: exit $rc: $(cat "$T/err")"
+		"$BIN/hpinspect" "$T/tls.hpx" | grep -q 'DTPMOD64 depth' || fail "TLS, $how: no module id fixup"
+		;;
+	*)
+		[ $rc -eq 2 ] && grep -q "^hpbuild: $T/tls-new.o: skip_group: R_X86_64_GOTPC32_TLSDESC at +0x[0-9a-f]*: a thread-local variable reached through a TLS descriptor" "$T/err" ||
+			fail "TLS, $how: exit $rc: $(cat "$T/err")"
+		[ -e "$T/tls.hpx" ] && fail "TLS, $how: a refusal left a file"
+		;;
+	esac
 	rm -f "$T/tls.hpx"
 done
 

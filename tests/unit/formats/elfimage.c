@@ -102,9 +102,9 @@ static void test_formats_elfimage__tpoff_got(void **state)
 	hp_ctx_init(&ctx, "test");
 	struct image *img;
 	assert_int_equal(image_read(&ctx, exe, &img), 0);
-	const struct image_got *g = image_find_tpoff_got(img, "total");
+	const struct image_got *g = image_find_tls_got(img, "total", R_X86_64_TPOFF64);
 	assert_non_null(g);
-	assert_true(g->tpoff);
+	assert_int_equal(g->tls, R_X86_64_TPOFF64);
 	assert_null(image_find_got(img, "total"));
 	assert_false(img->has_tls); /* the executable has no TLS segment of its own */
 	int64_t off;

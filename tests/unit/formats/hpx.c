@@ -374,8 +374,8 @@ static void test_formats_hpx__semantic_checks(void **state)
 	expect_write_read_refusal(h, "not in an executable segment");
 }
 
-/* A thread-local symbol and its two fixups survive the round trip; its ADDRS
- * value is an offset from the thread pointer, negative. */
+/* A thread-local symbol and its five kinds of fixups survive the round trip;
+ * its ADDRS value is its offset in the TLS segment, tagged (0 is common). */
 static void test_formats_hpx__thread_local(void **state)
 {
 	(void)state;
@@ -385,28 +385,34 @@ static void test_formats_hpx__thread_local(void **state)
 	struct hpx_sym tls_syms[] = {
 		{ "printf", "", 0, HPX_SYM_OTHER, HPX_SCOPE_GLOBAL, 0, 128, 0 },
 		{ "depth", "parse.c", 0, HPX_SYM_TLS, HPX_SCOPE_TARGET, 4, HPX_NO_STUB,
-		  (uint64_t)-16 },
+		  HPX_ADDR_TLS | 0 }, /* at offset 0 of the TLS segment: still recorded */
 	};
 	struct hpx_fixup tls_fixups[] = {
-		{ 20, HPX_FIX_BRANCH32, 0, -4 },
-		{ 40, HPX_FIX_TPOFF32, 1, 0 },
-		{ 4096, HPX_FIX_TPOFF64, 1, 8 },
+		{ 20, HPX_FIX_BRANCH32, 0, -4 },   { 40, HPX_FIX_TPOFF32, 1, 0 },
+		{ 60, HPX_FIX_DTPOFF32, 1, 4 },    { 4096, HPX_FIX_TPOFF64, 1, 8 },
+		{ 4104, HPX_FIX_DTPMOD64, 1, 0 }, { 4112, HPX_FIX_DTPOFF64, 1, 0 },
 	};
 	h.syms = tls_syms;
 	h.fixups = tls_fixups;
-	h.nfixups = 3;
+	h.nfixups = 6;
 	uint8_t *buf;
 	size_t len;
 	struct hpx r;
 	assert_int_equal(hpx_write(&ctx, &h, &buf, &len), 0);
 	assert_int_equal(hpx_read(&ctx, "t.hpx", buf, len, &r), 0);
 	assert_int_equal(r.syms[1].kind, HPX_SYM_TLS);
-	assert_int_equal((int64_t)r.syms[1].addr, -16);
-	assert_int_equal(r.fixups[1].type, HPX_FIX_TPOFF32);
-	assert_int_equal(r.fixups[2].type, HPX_FIX_TPOFF64);
-	assert_int_equal(r.fixups[2].addend, 8);
-	assert_string_equal(hpx_fix_name(HPX_FIX_TPOFF32), "TPOFF32");
-	assert_string_equal(hpx_fix_name(HPX_FIX_TPOFF64), "TPOFF64");
+	assert_int_equal(r.syms[1].addr, HPX_ADDR_TLS);
+	static const uint32_t types[] = { HPX_FIX_BRANCH32, HPX_FIX_TPOFF32,  HPX_FIX_DTPOFF32,
+					  HPX_FIX_TPOFF64,  HPX_FIX_DTPMOD64, HPX_FIX_DTPOFF64 };
+	static const char *const names[] = { "BRANCH32", "TPOFF32",  "DTPOFF32",
+					     "TPOFF64",	 "DTPMOD64", "DTPOFF64" };
+	static const unsigned widths[] = { 4, 4, 4, 8, 8, 8 };
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(r.fixups[i].type, types[i]);
+		assert_int_equal(r.fixups[i].addend, tls_fixups[i].addend);
+		assert_string_equal(hpx_fix_name(types[i]), names[i]);
+		assert_int_equal(hpx_fix_width(types[i]), widths[i]);
+	}
 	free(buf);
 	hp_ctx_fini(&ctx);
 }
