@@ -243,7 +243,7 @@ static bool lists_headers_ok(const uint8_t *p, uint64_t n)
 	while (at < n) {
 		uint64_t len, fields;
 		if (n - at < 4)
-			return false;
+			return true;
 		if (hp_load_le32(p + at) == 0xffffffffu) {
 			if (n - at < 12)
 				return false;
@@ -359,7 +359,7 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 		uint64_t len, start, ndirs = 0, v;
 		unsigned offsize = 4;
 		if (n - at < 4)
-			return false;
+			return true;
 		if (hp_load_le32(p + at) == 0xffffffffu) {
 			if (n - at < 12)
 				return false;
@@ -489,6 +489,280 @@ static bool abbrevs_ok(const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/*
+ * libdwarf 20210528 also trusts DW_AT_sibling inside a subtree: skipping a
+ * DIE's children, dwarf_siblingof_b() follows each child's sibling pointer, and
+ * one that points back loops forever (found by the hpdiff fuzz target). So
+ * every DIE of every unit is walked here first, with the unit's abbreviations,
+ * and each DW_AT_sibling must point forward, inside its unit.
+ */
+struct abbrev_ref {
+	uint64_t code, at; /* at: its (attribute, form) pairs in .debug_abbrev */
+};
+
+static int cmp_abbrev(const void *a, const void *b)
+{
+	const struct abbrev_ref *x = a, *y = b;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* Skip one attribute value; *v gets it when it is a fixed-size or LEB number. */
+static bool die_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form, unsigned offsize,
+		     unsigned asize, unsigned version, uint64_t *v)
+{
+	uint64_t len = 0;
+	*v = 0;
+	switch (form) {
+	case DW_FORM_flag_present:
+	case DW_FORM_implicit_const:
+		return true;
+	case DW_FORM_udata:
+	case DW_FORM_ref_udata:
+	case DW_FORM_strx:
+	case DW_FORM_addrx:
+	case DW_FORM_loclistx:
+	case DW_FORM_rnglistx:
+	case DW_FORM_GNU_addr_index:
+	case DW_FORM_GNU_str_index:
+	case DW_FORM_sdata:
+		return dw_uleb(p, n, at, v);
+	case DW_FORM_string:
+		while (*at < n && p[*at])
+			(*at)++;
+		return (*at)++ < n;
+	case DW_FORM_block1:
+	case DW_FORM_block2:
+	case DW_FORM_block4: {
+		unsigned w = form == DW_FORM_block1 ? 1 : form == DW_FORM_block2 ? 2 : 4;
+		if (w > n - *at)
+			return false;
+		for (unsigned i = 0; i < w; i++)
+			len |= (uint64_t)p[*at + i] << (8 * i);
+		*at += w;
+		return len <= n - *at && (*at += len, true);
+	}
+	case DW_FORM_block:
+	case DW_FORM_exprloc:
+		return dw_uleb(p, n, at, &len) && len <= n - *at && (*at += len, true);
+	case DW_FORM_addr:
+		len = asize;
+		break;
+	case DW_FORM_data1:
+	case DW_FORM_ref1:
+	case DW_FORM_flag:
+	case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		len = 1;
+		break;
+	case DW_FORM_data2:
+	case DW_FORM_ref2:
+	case DW_FORM_strx2:
+	case DW_FORM_addrx2:
+		len = 2;
+		break;
+	case DW_FORM_strx3:
+	case DW_FORM_addrx3:
+		len = 3;
+		break;
+	case DW_FORM_data4:
+	case DW_FORM_ref4:
+	case DW_FORM_strx4:
+	case DW_FORM_addrx4:
+	case DW_FORM_ref_sup4:
+		len = 4;
+		break;
+	case DW_FORM_data8:
+	case DW_FORM_ref8:
+	case DW_FORM_ref_sig8:
+	case DW_FORM_ref_sup8:
+		len = 8;
+		break;
+	case DW_FORM_data16:
+		len = 16;
+		break;
+	case DW_FORM_ref_addr:
+		len = version == 2 ? asize : offsize;
+		break;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp:
+	case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup:
+	case DW_FORM_GNU_ref_alt:
+	case DW_FORM_GNU_strp_alt:
+		len = offsize;
+		break;
+	default:
+		return false;
+	}
+	if (len > n - *at)
+		return false;
+	for (uint64_t i = 0; i < len && i < 8; i++)
+		*v |= (uint64_t)p[*at + i] << (8 * i);
+	*at += len;
+	return true;
+}
+
+/* The abbreviations of the table at off, sorted by code (malloc'ed); NULL if unreadable. */
+static struct abbrev_ref *read_abbrevs(const uint8_t *a, uint64_t an, uint64_t off, size_t *count)
+{
+	size_t cap = 64, k = 0;
+	struct abbrev_ref *v = malloc(cap * sizeof *v);
+	uint64_t at = off, code, tag, attr, form, skip;
+	while (v && at < an) {
+		if (!dw_uleb(a, an, &at, &code))
+			break;
+		if (code == 0) {
+			qsort(v, k, sizeof *v, cmp_abbrev);
+			*count = k;
+			return v;
+		}
+		if (!dw_uleb(a, an, &at, &tag) || at >= an)
+			break;
+		if (k == cap) {
+			struct abbrev_ref *w = realloc(v, 2 * cap * sizeof *w);
+			if (!w)
+				break;
+			v = w;
+			cap *= 2;
+		}
+		v[k++] = (struct abbrev_ref){ code, at }; /* at: the children flag, then the pairs */
+		at++;
+		do {
+			if (!dw_uleb(a, an, &at, &attr) || !dw_uleb(a, an, &at, &form))
+				goto bad;
+			if (form == DW_FORM_implicit_const && !dw_uleb(a, an, &at, &skip))
+				goto bad;
+		} while (attr || form);
+	}
+	if (v && at >= an && off < an) { /* a table may end with the section */
+		qsort(v, k, sizeof *v, cmp_abbrev);
+		*count = k;
+		return v;
+	}
+bad:
+	free(v);
+	return NULL;
+}
+
+/* What info_siblings_ok() found wrong: the entry, and where its sibling points. */
+struct sibling_fault {
+	uint64_t die, target;
+	bool unreadable; /* the entry itself could not be read */
+};
+
+/* One unit's DIEs, from at to end; cu is where the unit starts. */
+static bool unit_siblings_ok(const uint8_t *p, uint64_t cu, uint64_t at, uint64_t end,
+			     const uint8_t *a, uint64_t an, const struct abbrev_ref *ab, size_t nab,
+			     unsigned offsize, unsigned asize, unsigned version,
+			     struct sibling_fault *f)
+{
+	while (at < end) {
+		uint64_t die = at, code, attr, form, v, skip;
+		*f = (struct sibling_fault){ die, 0, true };
+		if (!dw_uleb(p, end, &at, &code))
+			return false;
+		if (code == 0)
+			continue;
+		struct abbrev_ref key = { code, 0 };
+		const struct abbrev_ref *r = bsearch(&key, ab, nab, sizeof *ab, cmp_abbrev);
+		if (!r)
+			return false;
+		uint64_t q = r->at + 1; /* past the children flag */
+		for (;;) {
+			if (!dw_uleb(a, an, &q, &attr) || !dw_uleb(a, an, &q, &form))
+				return false;
+			if (!attr && !form)
+				break;
+			if (form == DW_FORM_implicit_const && !dw_uleb(a, an, &q, &skip))
+				return false;
+			if (!die_form(p, end, &at, form, offsize, asize, version, &v))
+				return false;
+			if (attr != DW_AT_sibling)
+				continue;
+			if (form != DW_FORM_ref_addr && form != DW_FORM_ref1 && form != DW_FORM_ref2 &&
+			    form != DW_FORM_ref4 && form != DW_FORM_ref8 && form != DW_FORM_ref_udata)
+				return false;
+			uint64_t target = form == DW_FORM_ref_addr ? v : cu + v;
+			if (target <= die || target >= end || v > end) {
+				*f = (struct sibling_fault){ die, target, false };
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/*
+ * A unit header libdwarf itself refuses (a length past the section, an unknown
+ * version) ends the walk with success: libdwarf says precisely what is wrong,
+ * and cannot reach the units after it.
+ */
+static bool info_siblings_ok(const uint8_t *p, uint64_t n, const uint8_t *a, uint64_t an,
+			     struct sibling_fault *f)
+{
+	uint64_t at = 0;
+	while (at < n) {
+		uint64_t cu = at, len, abbrev_off = 0;
+		unsigned offsize = 4, asize = 8, version;
+		if (n - at < 4)
+			return true;
+		len = (uint64_t)p[at] | (uint64_t)p[at + 1] << 8 | (uint64_t)p[at + 2] << 16 |
+		      (uint64_t)p[at + 3] << 24;
+		at += 4;
+		if (len == 0xffffffff) {
+			if (n - at < 8)
+				return true;
+			len = 0;
+			for (int i = 0; i < 8; i++)
+				len |= (uint64_t)p[at + i] << (8 * i);
+			at += 8;
+			offsize = 8;
+		}
+		if (len > n - at || len < 2)
+			return true;
+		uint64_t end = at + len;
+		version = (unsigned)(p[at] | p[at + 1] << 8);
+		at += 2;
+		if (version < 2 || version > 5)
+			return true;
+		if (version == 5) {
+			if (end - at < 2 + offsize)
+				return true;
+			unsigned type = p[at];
+			asize = p[at + 1];
+			at += 2;
+			for (unsigned i = 0; i < offsize; i++)
+				abbrev_off |= (uint64_t)p[at + i] << (8 * i);
+			at += offsize;
+			uint64_t extra = type == DW_UT_skeleton || type == DW_UT_split_compile ? 8
+					 : type == DW_UT_type || type == DW_UT_split_type ? 8 + offsize
+											   : 0;
+			if (end - at < extra)
+				return true;
+			at += extra;
+		} else {
+			if (end - at < offsize + 1)
+				return true;
+			for (unsigned i = 0; i < offsize; i++)
+				abbrev_off |= (uint64_t)p[at + i] << (8 * i);
+			at += offsize;
+			asize = p[at++];
+		}
+		if (asize != 4 && asize != 8)
+			return true;
+		size_t nab = 0;
+		struct abbrev_ref *ab = abbrev_off < an ? read_abbrevs(a, an, abbrev_off, &nab) : NULL;
+		if (!ab)
+			return true; /* libdwarf refuses the unit's abbreviation offset */
+		bool ok = unit_siblings_ok(p, cu, at, end, a, an, ab, nab, offsize, asize, version, f);
+		free(ab);
+		if (!ok)
+			return false;
+		at = end;
+	}
+	return true;
+}
+
 static bool is_lists_section(const char *name)
 {
 	return !strncmp(name, ".debug_rnglists", 15) || !strncmp(name, ".debug_loclists", 15);
@@ -523,6 +797,24 @@ static int load_section(void *p, Dwarf_Half i, Dwarf_Small **data, int *error)
 				   s->index, s->name);
 		*error = DW_DLE_SECTION_SIZE_ERROR;
 		return DW_DLV_ERROR;
+	}
+	if (!strcmp(s->name, ".debug_info")) {
+		const struct obj_sec *ab = obj_find_sec(d->obj, ".debug_abbrev");
+		struct sibling_fault f;
+		if (ab && ab->data && abbrevs_ok(ab->data, ab->size) &&
+		    !info_siblings_ok(*data, s->size, ab->data, ab->size, &f)) {
+			if (f.unreadable)
+				d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+						   "DWARF: section %u '%s': the entry at %#llx cannot be read (an undefined abbreviation, or a value past its unit); the file is corrupt",
+						   s->index, s->name, (unsigned long long)f.die);
+			else
+				d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
+						   "DWARF: section %u '%s': the DW_AT_sibling of the entry at %#llx points to %#llx, not forward inside its unit; the file is corrupt",
+						   s->index, s->name, (unsigned long long)f.die,
+						   (unsigned long long)f.target);
+			*error = DW_DLE_SECTION_SIZE_ERROR;
+			return DW_DLV_ERROR;
+		}
 	}
 	if (!strncmp(s->name, ".debug_abbrev", 13) && !abbrevs_ok(*data, s->size)) {
 		d->failed = hp_err(d->ctx, HP_ECORRUPT, d->obj->path, NULL,
