@@ -235,7 +235,8 @@ static bool unrelocated(const struct obj_sec *s)
  *   unit_length:u32 (0xffffffff: then u64), at most the section's size
  *   version:u16 = 5, address_size:u8 in {2, 4, 8}, segment_selector_size:u8,
  *   offset_entry_count:u32, all inside the section
- * and the next header starts after unit_length's bytes.
+ * and the next header starts after unit_length's bytes; no fragment of a
+ * header may follow the last one (1 to 3 bytes did it again, fuzzing later).
  */
 static bool lists_headers_ok(const uint8_t *p, uint64_t n)
 {
@@ -243,7 +244,7 @@ static bool lists_headers_ok(const uint8_t *p, uint64_t n)
 	while (at < n) {
 		uint64_t len, fields;
 		if (n - at < 4)
-			return true;
+			return false; /* libdwarf reads a header there too, and double-frees */
 		if (hp_load_le32(p + at) == 0xffffffffu) {
 			if (n - at < 12)
 				return false;
