@@ -77,14 +77,8 @@ struct names {
 
 static int add_name(struct hp_ctx *ctx, struct names *ns, const char *rel)
 {
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? 2 * ns->cap : 64;
-		char **p = realloc(ns->v, cap * sizeof *p);
-		if (!p)
-			return hp_nomem(ctx);
-		ns->v = p;
-		ns->cap = cap;
-	}
+	if (hp_grow(ctx, &ns->v, &ns->cap, ns->n, sizeof *ns->v, 64) < 0)
+		return -HP_ENOMEM;
 	ns->v[ns->n] = hp_arena_strdup(ctx, rel);
 	if (!ns->v[ns->n])
 		return hp_nomem(ctx);

@@ -28,16 +28,8 @@ struct collector {
 static int push(struct collector *c, struct differ_item it)
 {
 	struct differ_closure *o = c->out;
-	if (o->nitems == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 32;
-		struct differ_item *p = hp_arena_array(c->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(c->ctx);
-		if (o->nitems)
-			memcpy(p, o->items, o->nitems * sizeof *p);
-		o->items = p;
-		o->cap = cap;
-	}
+	if (hp_arena_grow(c->ctx, &o->items, &o->cap, o->nitems, sizeof *o->items, 32) < 0)
+		return -HP_ENOMEM;
 	o->items[o->nitems++] = it;
 	return 0;
 }

@@ -528,14 +528,8 @@ static int decode_all(struct hp_ctx *ctx, struct disasm *d, const struct obj_sym
 	if (!bytes)
 		return -HP_ERROR;
 	for (uint64_t at = 0; at < f->size;) {
-		if (*n == *cap) {
-			size_t c2 = *cap ? 2 * *cap : 256;
-			struct dis_insn *p = realloc(*v, c2 * sizeof *p);
-			if (!p)
-				return hp_nomem(ctx);
-			*v = p;
-			*cap = c2;
-		}
+		if (hp_grow(ctx, v, cap, *n, sizeof **v, 256) < 0)
+			return -HP_ENOMEM;
 		struct dis_insn *in = &(*v)[*n];
 		size_t len = disasm_insn(d, bytes + at, (size_t)(f->size - at), at, in, NULL, 0);
 		if (!len)

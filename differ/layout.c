@@ -87,16 +87,8 @@ struct layout {
 static int cvec_push(struct layout *l, struct cvec *c, const char *member, const char *what,
 		     const char *old, const char *new)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 8;
-		struct differ_change *p = hp_arena_array(l->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(l->ctx);
-		if (c->n)
-			memcpy(p, c->v, c->n * sizeof *p);
-		c->v = p;
-		c->cap = cap;
-	}
+	if (hp_arena_grow(l->ctx, &c->v, &c->cap, c->n, sizeof *c->v, 8) < 0)
+		return -HP_ENOMEM;
 	c->v[c->n++] = (struct differ_change){ member, what, old, new };
 	return 0;
 }
@@ -155,16 +147,8 @@ static int add_finding(struct layout *l, struct differ_finding f, const char *wh
 	f.text = hp_arena_strdup(l->ctx, buf);
 	if (!f.text)
 		return hp_nomem(l->ctx);
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct differ_finding *p = hp_arena_array(l->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(l->ctx);
-		if (l->n)
-			memcpy(p, l->v, l->n * sizeof *p);
-		l->v = p;
-		l->cap = cap;
-	}
+	if (hp_arena_grow(l->ctx, &l->v, &l->cap, l->n, sizeof *l->v, 16) < 0)
+		return -HP_ENOMEM;
 	l->v[l->n++] = f;
 	hp_diag_add(l->ctx, l->level, l->level == HP_LEVEL_ERROR ? HP_EUNPATCHABLE : 0, where,
 		    f.file, f.symbol, "%s", f.text);

@@ -74,14 +74,8 @@ struct synth {
 
 static int push(struct hp_ctx *ctx, struct synth *s, struct obj_rel r)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct obj_rel *p = realloc(s->v, cap * sizeof *p);
-		if (!p)
-			return hp_nomem(ctx);
-		s->v = p;
-		s->cap = cap;
-	}
+	if (hp_grow(ctx, &s->v, &s->cap, s->n, sizeof *s->v, 64) < 0)
+		return -HP_ENOMEM;
 	s->v[s->n++] = r;
 	return 0;
 }

@@ -173,3 +173,41 @@ void hp_diag_rollback(struct hp_ctx *ctx, size_t mark)
 		free(d->text);
 	}
 }
+
+/* The pointer behind vp is read and written through memcpy: T * and void *
+ * share their representation on every platform POSIX covers. */
+static size_t next_cap(size_t cap, size_t size, size_t first)
+{
+	size_t c = cap ? 2 * cap : first;
+	return c < cap || c > SIZE_MAX / size ? 0 : c;
+}
+
+int hp_grow(struct hp_ctx *ctx, void *vp, size_t *cap, size_t n, size_t size, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = next_cap(*cap, size, first);
+	void *old, *p;
+	memcpy(&old, vp, sizeof old);
+	if (!c || !(p = realloc(old, c * size)))
+		return hp_nomem(ctx);
+	memcpy(vp, &p, sizeof p);
+	*cap = c;
+	return 0;
+}
+
+int hp_arena_grow(struct hp_ctx *ctx, void *vp, size_t *cap, size_t n, size_t size, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = next_cap(*cap, size, first);
+	void *old, *p;
+	memcpy(&old, vp, sizeof old);
+	if (!c || !(p = hp_arena_array(ctx, c, size)))
+		return hp_nomem(ctx);
+	if (n)
+		memcpy(p, old, n * size);
+	memcpy(vp, &p, sizeof p);
+	*cap = c;
+	return 0;
+}

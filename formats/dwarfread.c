@@ -1503,14 +1503,8 @@ static int entries_of(struct dw *w, Dwarf_Die die, uint64_t *v, size_t cap, size
 static int push_at(struct dw *dw, struct dw_at **v, size_t *n, size_t *cap, uint64_t addr,
 		   uint64_t die, uint64_t scope)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 256;
-		struct dw_at *p = realloc(*v, c * sizeof *p);
-		if (!p)
-			return hp_nomem(dw->ctx);
-		*v = p;
-		*cap = c;
-	}
+	if (hp_grow(dw->ctx, v, cap, *n, sizeof **v, 256) < 0)
+		return -HP_ENOMEM;
 	(*v)[(*n)++] = (struct dw_at){ addr, die, scope, 0, true };
 	return 0;
 }
@@ -1971,14 +1965,8 @@ static int add_name(struct dw *dw, struct names *ns, const char *n)
 	for (size_t i = 0; i < ns->n; i++)
 		if (!strcmp(ns->v[i], n))
 			return 0;
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? 2 * ns->cap : 8;
-		const char **p = realloc(ns->v, cap * sizeof *p);
-		if (!p)
-			return hp_nomem(dw->ctx);
-		ns->v = p;
-		ns->cap = cap;
-	}
+	if (hp_grow(dw->ctx, &ns->v, &ns->cap, ns->n, sizeof *ns->v, 8) < 0)
+		return -HP_ENOMEM;
 	ns->v[ns->n++] = n;
 	return 0;
 }

@@ -182,28 +182,16 @@ static int run(struct lsink *k, const struct ltab *t, const struct lunit *u, siz
 
 static int keep_seq(struct lsink *k, uint64_t lo, uint64_t hi, size_t start)
 {
-	if (k->nseqs == k->capseqs) {
-		size_t c = k->capseqs ? 2 * k->capseqs : 256;
-		struct lseq *p = realloc(k->seqs, c * sizeof *p);
-		if (!p)
-			return hp_nomem(k->dw->ctx);
-		k->seqs = p;
-		k->capseqs = c;
-	}
+	if (hp_grow(k->dw->ctx, &k->seqs, &k->capseqs, k->nseqs, sizeof *k->seqs, 256) < 0)
+		return -HP_ENOMEM;
 	k->seqs[k->nseqs++] = (struct lseq){ lo, hi + 1, start, k->unit, NULL, 0 };
 	return 0;
 }
 
 static int keep_row(struct lsink *k, uint64_t addr, uint32_t line, bool end)
 {
-	if (k->nrows == k->cap) {
-		size_t c = k->cap ? 2 * k->cap : 256;
-		struct dw_row *p = realloc(k->rows, c * sizeof *p);
-		if (!p)
-			return hp_nomem(k->dw->ctx);
-		k->rows = p;
-		k->cap = c;
-	}
+	if (hp_grow(k->dw->ctx, &k->rows, &k->cap, k->nrows, sizeof *k->rows, 256) < 0)
+		return -HP_ENOMEM;
 	k->rows[k->nrows++] = (struct dw_row){ addr, line, end };
 	return 0;
 }
@@ -373,14 +361,8 @@ struct sites {
 
 static int add_site(struct dw *dw, struct sites *s, struct dw_site x)
 {
-	if (s->n == s->cap) {
-		size_t c = s->cap ? 2 * s->cap : 64;
-		struct dw_site *p = realloc(s->v, c * sizeof *p);
-		if (!p)
-			return hp_nomem(dw->ctx);
-		s->v = p;
-		s->cap = c;
-	}
+	if (hp_grow(dw->ctx, &s->v, &s->cap, s->n, sizeof *s->v, 64) < 0)
+		return -HP_ENOMEM;
 	s->v[s->n++] = x;
 	return 0;
 }

@@ -73,16 +73,8 @@ struct mvec {
 
 static struct dw_member *mvec_push(struct dw *dw, struct mvec *m)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 8;
-		struct dw_member *p = realloc(m->v, cap * sizeof *p);
-		if (!p) {
-			hp_nomem(dw->ctx);
-			return NULL;
-		}
-		m->v = p;
-		m->cap = cap;
-	}
+	if (hp_grow(dw->ctx, &m->v, &m->cap, m->n, sizeof *m->v, 8) < 0)
+		return NULL;
 	struct dw_member *x = &m->v[m->n++];
 	memset(x, 0, sizeof *x);
 	return x;
@@ -633,14 +625,8 @@ struct lvec {
 
 static int lvec_push(struct dw *dw, struct lvec *l, struct dw_local x)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct dw_local *p = realloc(l->v, cap * sizeof *p);
-		if (!p)
-			return hp_nomem(dw->ctx);
-		l->v = p;
-		l->cap = cap;
-	}
+	if (hp_grow(dw->ctx, &l->v, &l->cap, l->n, sizeof *l->v, 16) < 0)
+		return -HP_ENOMEM;
 	l->v[l->n++] = x;
 	return 0;
 }

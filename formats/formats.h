@@ -75,6 +75,15 @@ void hp_ctx_fini(struct hp_ctx *ctx);
 void *hp_arena_alloc(struct hp_ctx *ctx, size_t n);
 /* n * size zeroed bytes, NULL on overflow or exhaustion. */
 void *hp_arena_array(struct hp_ctx *ctx, size_t n, size_t size);
+/*
+ * Room for one more element in a growing array: *(T **)vp holds n elements of
+ * size bytes in room for *cap; when full, the room doubles (first: the first
+ * capacity). hp_grow() reallocs a malloc'ed array (the caller frees it);
+ * hp_arena_grow() copies an arena one into a larger arena array. 0, or
+ * -HP_ENOMEM with the array untouched.
+ */
+int hp_grow(struct hp_ctx *ctx, void *vp, size_t *cap, size_t n, size_t size, size_t first);
+int hp_arena_grow(struct hp_ctx *ctx, void *vp, size_t *cap, size_t n, size_t size, size_t first);
 char *hp_arena_strdup(struct hp_ctx *ctx, const char *s);
 char *hp_arena_strndup(struct hp_ctx *ctx, const char *s, size_t n);
 char *hp_arena_printf(struct hp_ctx *ctx, const char *fmt, ...) HP_PRINTF(2, 3);

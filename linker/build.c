@@ -257,16 +257,8 @@ static int lookup_sym(struct linker *l, size_t pair, const struct differ_ref *re
 		*out = v - 1;
 		return 0;
 	}
-	if (l->nsyms == l->capsyms) {
-		size_t cap = l->capsyms ? 2 * l->capsyms : 16;
-		struct lsym *p = hp_arena_array(l->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(l->ctx);
-		if (l->nsyms)
-			memcpy(p, l->syms, l->nsyms * sizeof *p);
-		l->syms = p;
-		l->capsyms = cap;
-	}
+	if (hp_arena_grow(l->ctx, &l->syms, &l->capsyms, l->nsyms, sizeof *l->syms, 16) < 0)
+		return -HP_ENOMEM;
 	l->syms[l->nsyms] = (struct lsym){ hs, -1, -1, -1, -1, false };
 	int err = hp_map_put(l->ctx, &l->sym_by_key, key, (void *)(uintptr_t)(l->nsyms + 1), NULL);
 	if (err < 0)
@@ -282,16 +274,8 @@ static int internal_slot(struct linker *l, size_t item, int64_t off, size_t *out
 			*out = i;
 			return 0;
 		}
-	if (l->nslots == l->capslots) {
-		size_t cap = l->capslots ? 2 * l->capslots : 8;
-		struct lslot *p = hp_arena_array(l->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(l->ctx);
-		if (l->nslots)
-			memcpy(p, l->slots, l->nslots * sizeof *p);
-		l->slots = p;
-		l->capslots = cap;
-	}
+	if (hp_arena_grow(l->ctx, &l->slots, &l->capslots, l->nslots, sizeof *l->slots, 8) < 0)
+		return -HP_ENOMEM;
 	l->slots[l->nslots] = (struct lslot){ item, off, 0 };
 	*out = l->nslots++;
 	return 0;
@@ -485,16 +469,8 @@ static bool assign_offsets(struct linker *l)
 
 static int add_fixup(struct linker *l, uint64_t off, uint32_t type, uint32_t target, int64_t addend)
 {
-	if (l->nfixups == l->capfixups) {
-		size_t cap = l->capfixups ? 2 * l->capfixups : 32;
-		struct hpx_fixup *p = hp_arena_array(l->ctx, cap, sizeof *p);
-		if (!p)
-			return hp_nomem(l->ctx);
-		if (l->nfixups)
-			memcpy(p, l->fixups, l->nfixups * sizeof *p);
-		l->fixups = p;
-		l->capfixups = cap;
-	}
+	if (hp_arena_grow(l->ctx, &l->fixups, &l->capfixups, l->nfixups, sizeof *l->fixups, 32) < 0)
+		return -HP_ENOMEM;
 	l->fixups[l->nfixups++] = (struct hpx_fixup){ off, type, target, addend };
 	return 0;
 }
@@ -694,16 +670,8 @@ static int describe_old(struct linker *l, const struct obj_sym *o, struct hpx_fu
 		int64_t b = at + hi > (int64_t)o->size ? (int64_t)o->size : at + hi;
 		if (b <= a)
 			continue;
-		if (*nmasks == *capmasks) {
-			size_t cap = *capmasks ? 2 * *capmasks : 64;
-			struct hpx_range *p = hp_arena_array(l->ctx, cap, sizeof *p);
-			if (!p)
-				return hp_nomem(l->ctx);
-			if (*nmasks)
-				memcpy(p, *masks, *nmasks * sizeof *p);
-			*masks = p;
-			*capmasks = cap;
-		}
+		if (hp_arena_grow(l->ctx, masks, capmasks, *nmasks, sizeof *(*masks), 64) < 0)
+			return -HP_ENOMEM;
 		(*masks)[(*nmasks)++] = (struct hpx_range){ (uint32_t)a, (uint32_t)(b - a) };
 	}
 	struct hpx_range *m = *masks + first;

@@ -89,16 +89,8 @@ struct hots {
 static int add_hot(struct hp_ctx *ctx, struct hots *h, uint64_t lo, uint64_t size,
 		   const char *what)
 {
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 16;
-		struct hot *v = hp_arena_array(ctx, cap, sizeof *v);
-		if (!v)
-			return hp_nomem(ctx);
-		if (h->n)
-			memcpy(v, h->v, h->n * sizeof *v);
-		h->v = v;
-		h->cap = cap;
-	}
+	if (hp_arena_grow(ctx, &h->v, &h->cap, h->n, sizeof *h->v, 16) < 0)
+		return -HP_ENOMEM;
 	h->v[h->n++] = (struct hot){ lo, lo + size, what };
 	if (h->n == 1 || lo < h->min)
 		h->min = lo;

@@ -35,16 +35,8 @@ static int each_pid(struct hp_ctx *ctx, want_fn want, void *arg, pid_t **out, si
 			err = w;
 			continue;
 		}
-		if (*n == cap) {
-			size_t c = cap ? 2 * cap : 16;
-			pid_t *p = realloc(v, c * sizeof *p);
-			if (!p) {
-				err = hp_nomem(ctx);
-				break;
-			}
-			v = p;
-			cap = c;
-		}
+		if ((err = hp_grow(ctx, &v, &cap, *n, sizeof *v, 16)) < 0)
+			break;
 		v[(*n)++] = (pid_t)pid;
 	}
 	closedir(d);

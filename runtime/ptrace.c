@@ -69,14 +69,8 @@ static int wait_stop(pid_t tid, uint64_t deadline, int *sig)
 
 static int push(struct hp_ctx *ctx, struct rt_threads *t, pid_t tid)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		struct rt_thread *v = realloc(t->v, cap * sizeof *v);
-		if (!v)
-			return hp_nomem(ctx);
-		t->v = v;
-		t->cap = cap;
-	}
+	if (hp_grow(ctx, &t->v, &t->cap, t->n, sizeof *t->v, 64) < 0)
+		return -HP_ENOMEM;
 	memset(&t->v[t->n], 0, sizeof t->v[t->n]);
 	t->v[t->n++].tid = tid;
 	return 0;
