@@ -132,38 +132,6 @@ static int pids_mapping(struct hp_ctx *ctx, const struct hpx *h, pid_t **out, si
 	return runtime_find_mapping(ctx, h->build_id, h->build_id_size, out, n);
 }
 
-/* Every process whose state block lists patch id. */
-static int pids_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out, size_t *n)
-{
-	pid_t *all = NULL, *v = NULL;
-	size_t nall = 0;
-	*n = 0;
-	int err = runtime_find_patched(ctx, &all, &nall);
-	struct rt_state *s = NULL;
-	if (err == 0 && (!(s = malloc(sizeof *s)) || !(v = malloc((nall + 1) * sizeof *v))))
-		err = hp_nomem(ctx);
-	for (size_t i = 0; err == 0 && i < nall; i++) {
-		size_t mark = ctx->ndiags;
-		if (runtime_status(ctx, all[i], s) < 0) {
-			hp_diag_rollback(ctx, mark); /* gone meanwhile */
-			continue;
-		}
-		for (uint32_t k = 0; k < s->npatches; k++)
-			if (!memcmp(s->patches[k].patch_id, id, 16)) {
-				v[(*n)++] = all[i];
-				break;
-			}
-	}
-	free(s);
-	free(all);
-	if (err < 0) {
-		free(v);
-		return err;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -328,7 +296,7 @@ int main(int argc, char **argv)
 		}
 		size_t mark = ctx.ndiags;
 		if (o.all) {
-			if ((err = pids_with_patch(&ctx, id, &pids, &npids)) == 0 && !npids)
+			if ((err = runtime_find_with_patch(&ctx, id, &pids, &npids)) == 0 && !npids)
 				err = hp_err(&ctx, HP_EMISMATCH, NULL, NULL,
 					     "no process has patch %s applied", o.revert_id);
 			if (err < 0) {

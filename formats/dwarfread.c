@@ -298,6 +298,14 @@ bool dw_sleb(const uint8_t *p, size_t n, size_t *at, int64_t *out)
 	return false;
 }
 
+/* Skip a NUL-terminated string at *at, the NUL included; false if it runs past n. */
+static bool skip_string(const uint8_t *p, uint64_t n, uint64_t *at)
+{
+	while (*at < n && p[*at])
+		(*at)++;
+	return (*at)++ < n;
+}
+
 /* Skip one value of form; its value in *v when it is a number. */
 static bool line_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form, unsigned offsize,
 		      uint64_t *v)
@@ -306,9 +314,7 @@ static bool line_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form,
 	*v = 0;
 	switch (form) {
 	case DW_FORM_string:
-		while (*at < n && p[*at])
-			(*at)++;
-		return (*at)++ < n;
+		return skip_string(p, n, at);
 	case DW_FORM_udata:
 		return dw_uleb(p, n, at, v);
 	case DW_FORM_sdata:
@@ -422,22 +428,18 @@ static bool line_headers_ok(const uint8_t *p, uint64_t n)
 			for (;;) { /* include_directories, then an empty string */
 				if (q >= end)
 					return false;
-				if (!p[q++])
+				if (!p[q])
 					break;
-				while (q < end && p[q])
-					q++;
-				if (q++ >= end)
+				if (!skip_string(p, end, &q))
 					return false;
 				ndirs++;
 			}
-			for (;;) { /* file_names: name, dir, mtime, size; then an empty string */
+			for (q++;;) { /* file_names: name, dir, mtime, size; then an empty string */
 				if (q >= end)
 					return false;
-				if (!p[q++])
+				if (!p[q])
 					break;
-				while (q < end && p[q])
-					q++;
-				if (q++ >= end)
+				if (!skip_string(p, end, &q))
 					return false;
 				uint64_t dir, skip;
 				if (!dw_uleb(p, end, &q, &dir) || dir > ndirs ||
@@ -528,9 +530,7 @@ static bool die_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form, 
 	case DW_FORM_sdata:
 		return dw_uleb(p, n, at, v);
 	case DW_FORM_string:
-		while (*at < n && p[*at])
-			(*at)++;
-		return (*at)++ < n;
+		return skip_string(p, n, at);
 	case DW_FORM_block1:
 	case DW_FORM_block2:
 	case DW_FORM_block4: {

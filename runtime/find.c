@@ -159,3 +159,36 @@ int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n)
 {
 	return each_pid(ctx, has_state, NULL, out, n);
 }
+
+/* The patched processes whose state block lists patch id; one that exits
+ * meanwhile is left out. */
+int runtime_find_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out, size_t *n)
+{
+	pid_t *all = NULL, *v = NULL;
+	size_t nall = 0;
+	*n = 0;
+	int err = runtime_find_patched(ctx, &all, &nall);
+	struct rt_state *s = NULL;
+	if (err == 0 && (!(s = malloc(sizeof *s)) || !(v = malloc((nall + 1) * sizeof *v))))
+		err = hp_nomem(ctx);
+	for (size_t i = 0; err == 0 && i < nall; i++) {
+		size_t mark = ctx->ndiags;
+		if (runtime_status(ctx, all[i], s) < 0) {
+			hp_diag_rollback(ctx, mark); /* gone meanwhile */
+			continue;
+		}
+		for (uint32_t k = 0; k < s->npatches; k++)
+			if (!memcmp(s->patches[k].patch_id, id, 16)) {
+				v[(*n)++] = all[i];
+				break;
+			}
+	}
+	free(s);
+	free(all);
+	if (err < 0) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}

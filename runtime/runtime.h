@@ -110,6 +110,8 @@ int runtime_find_running(struct hp_ctx *ctx, const char *path, pid_t **out, size
 int runtime_find_mapping(struct hp_ctx *ctx, const uint8_t *build_id, uint32_t size, pid_t **out,
 			 size_t *n);
 int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n);
+/* Of those, the ones whose state block lists the patch id (hpapply --all --revert). */
+int runtime_find_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **out, size_t *n);
 
 /* ===================================================================== */
 /* audit.c                                                               */
