@@ -501,7 +501,10 @@ static bool abbrevs_ok(const uint8_t *p, uint64_t n)
  */
 struct abbrev_ref {
 	uint64_t code, at; /* at: its (attribute, form) pairs in .debug_abbrev */
+	uint64_t fixed;    /* the size of its values when all are of fixed size and none
+			    * is a DW_AT_sibling, else VARIABLE: then each is read */
 };
+#define VARIABLE UINT64_MAX
 
 static int cmp_abbrev(const void *a, const void *b)
 {
@@ -603,8 +606,26 @@ static bool die_form(const uint8_t *p, uint64_t n, uint64_t *at, uint64_t form, 
 	return true;
 }
 
+/* The size of a value of form, or VARIABLE when it depends on the value. */
+static uint64_t form_size(uint64_t form, unsigned offsize, unsigned asize, unsigned version)
+{
+	uint64_t at = 0, v;
+	switch (form) {
+	case DW_FORM_udata: case DW_FORM_ref_udata: case DW_FORM_strx: case DW_FORM_addrx:
+	case DW_FORM_loclistx: case DW_FORM_rnglistx: case DW_FORM_GNU_addr_index:
+	case DW_FORM_GNU_str_index: case DW_FORM_sdata: case DW_FORM_string: case DW_FORM_block:
+	case DW_FORM_exprloc: case DW_FORM_block1: case DW_FORM_block2: case DW_FORM_block4:
+		return VARIABLE;
+	}
+	/* Every other form die_form() knows has a size of its own: measure it on
+	 * enough zero bytes. */
+	static const uint8_t zeros[16];
+	return die_form(zeros, sizeof zeros, &at, form, offsize, asize, version, &v) ? at : VARIABLE;
+}
+
 /* The abbreviations of the table at off, sorted by code (malloc'ed); NULL if unreadable. */
-static struct abbrev_ref *read_abbrevs(const uint8_t *a, uint64_t an, uint64_t off, size_t *count)
+static struct abbrev_ref *read_abbrevs(const uint8_t *a, uint64_t an, uint64_t off, size_t *count,
+				       unsigned offsize, unsigned asize, unsigned version)
 {
 	size_t cap = 64, k = 0;
 	struct abbrev_ref *v = malloc(cap * sizeof *v);
@@ -626,13 +647,21 @@ static struct abbrev_ref *read_abbrevs(const uint8_t *a, uint64_t an, uint64_t o
 			v = w;
 			cap *= 2;
 		}
-		v[k++] = (struct abbrev_ref){ code, at }; /* at: the children flag, then the pairs */
+		struct abbrev_ref *r = &v[k++];
+		*r = (struct abbrev_ref){ code, at, 0 }; /* at: the children flag, then the pairs */
 		at++;
 		do {
 			if (!dw_uleb(a, an, &at, &attr) || !dw_uleb(a, an, &at, &form))
 				goto bad;
 			if (form == DW_FORM_implicit_const && !dw_uleb(a, an, &at, &skip))
 				goto bad;
+			if (!attr && !form)
+				break;
+			uint64_t size = form_size(form, offsize, asize, version);
+			if (attr == DW_AT_sibling || size == VARIABLE)
+				r->fixed = VARIABLE;
+			else if (r->fixed != VARIABLE)
+				r->fixed += size;
 		} while (attr || form);
 	}
 	if (v && at >= an && off < an) { /* a table may end with the section */
@@ -664,10 +693,22 @@ static bool unit_siblings_ok(const uint8_t *p, uint64_t cu, uint64_t at, uint64_
 			return false;
 		if (code == 0)
 			continue;
-		struct abbrev_ref key = { code, 0 };
-		const struct abbrev_ref *r = bsearch(&key, ab, nab, sizeof *ab, cmp_abbrev);
+		/* Compilers number abbreviations 1, 2, 3 ...: then the code is the index. */
+		const struct abbrev_ref *r = NULL;
+		if (code <= nab && ab[code - 1].code == code) {
+			r = &ab[code - 1];
+		} else {
+			struct abbrev_ref key = { code, 0 };
+			r = bsearch(&key, ab, nab, sizeof *ab, cmp_abbrev);
+		}
 		if (!r)
 			return false;
+		if (r->fixed != VARIABLE) { /* most entries: nothing to check in them */
+			if (r->fixed > end - at)
+				return false;
+			at += r->fixed;
+			continue;
+		}
 		uint64_t q = r->at + 1; /* past the children flag */
 		for (;;) {
 			if (!dw_uleb(a, an, &q, &attr) || !dw_uleb(a, an, &q, &form))
@@ -752,7 +793,8 @@ static bool info_siblings_ok(const uint8_t *p, uint64_t n, const uint8_t *a, uin
 		if (asize != 4 && asize != 8)
 			return true;
 		size_t nab = 0;
-		struct abbrev_ref *ab = abbrev_off < an ? read_abbrevs(a, an, abbrev_off, &nab) : NULL;
+		struct abbrev_ref *ab = abbrev_off < an ? read_abbrevs(a, an, abbrev_off, &nab, offsize, asize, version)
+					     : NULL;
 		if (!ab)
 			return true; /* libdwarf refuses the unit's abbreviation offset */
 		bool ok = unit_siblings_ok(p, cu, at, end, a, an, ab, nab, offsize, asize, version, f);
