@@ -40,7 +40,7 @@ BIN      := $(B)/bin
 FORMATS_SRC := $(wildcard formats/*.c)
 DIFFER_SRC  := $(wildcard differ/*.c)
 LINKER_SRC  := $(wildcard linker/*.c)
-RUNTIME_SRC := $(wildcard runtime/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c runtime/*.S)
 SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
 TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus
@@ -48,7 +48,7 @@ TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
 LINKER_OBJ  := $(LINKER_SRC:%.c=$(B)/%.o)
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o)
+RUNTIME_OBJ := $(patsubst %.S,$(B)/%.o,$(RUNTIME_SRC:%.c=$(B)/%.o))
 SIGNER_OBJ  := $(SIGNER_SRC:%.c=$(B)/%.o)
 CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
 
@@ -66,6 +66,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call say,AS,$<)
+	$(Q)$(CC) $(CPPFLAGS) -c $< -o $@
 
 $(B)/lib%.a:
 	$(call say,AR,$@)
@@ -155,8 +160,8 @@ golden-bad: $(TOOLS:%=$(BIN)/%)
 # each with tests/fuzz/replay.c and runs its corpus once; make fuzz links each with
 # libFuzzer (clang, ASan, UBSan) into build-fuzz/ and mutates for FUZZ_SECONDS.
 
-FUZZ_TARGETS := hpx hpx_payload verify elf dwarf image hpdiff
-FUZZ_LIBS    = $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(B)/libformats.a
+FUZZ_TARGETS := hpx hpx_payload verify elf dwarf image hpdiff state
+FUZZ_LIBS    = $(B)/libruntime.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(B)/libformats.a
 FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
 FUZZ_SECONDS ?= 600
 FUZZ_TIMEOUT ?= 10

@@ -21,3 +21,55 @@ void cli_print_version(const char *tool)
 {
 	printf("%s (hotpatch) %s\n", tool, HP_VERSION);
 }
+
+int cli_exit_code(int err)
+{
+	switch (-err) {
+	case 0:
+		return CLI_EXIT_OK;
+	case HP_EMISMATCH:
+		return CLI_EXIT_MISMATCH;
+	case HP_EALREADY:
+		return CLI_EXIT_ALREADY;
+	case HP_EVERIFY:
+	case HP_ECORRUPT:
+	case HP_EUNSUPPORTED:
+		return CLI_EXIT_VERIFY;
+	case HP_EBUSY:
+		return CLI_EXIT_NOSAFE;
+	case HP_ELOCKED:
+		return CLI_EXIT_LOCKED;
+	case HP_ERECORD:
+		return CLI_EXIT_RECORD;
+	case HP_EINTR:
+		return CLI_EXIT_INTR;
+	case HP_EPOLICY:
+		return CLI_EXIT_POLICY;
+	}
+	return CLI_EXIT_ERROR;
+}
+
+const char *cli_result_name(int err, const char *done)
+{
+	switch (cli_exit_code(err)) {
+	case CLI_EXIT_OK:
+		return done;
+	case CLI_EXIT_MISMATCH:
+		return "refused: target mismatch";
+	case CLI_EXIT_ALREADY:
+		return "already applied";
+	case CLI_EXIT_VERIFY:
+		return "refused: verification failed";
+	case CLI_EXIT_NOSAFE:
+		return "refused: no safe moment";
+	case CLI_EXIT_LOCKED:
+		return "refused: busy";
+	case CLI_EXIT_RECORD:
+		return "refused: untrusted record";
+	case CLI_EXIT_INTR:
+		return "interrupted: undone";
+	case CLI_EXIT_POLICY:
+		return "refused: downgrade";
+	}
+	return "error";
+}

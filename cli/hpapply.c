@@ -22,15 +22,6 @@
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_ERROR = 1,
-	EXIT_MISMATCH = 2,
-	EXIT_ALREADY = 3,
-	EXIT_VERIFY = 4,
-	EXIT_BUSY = 5,
-};
-
 #define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
 #define DEFAULT_AUDIT "/var/log/hotpatch/audit.jsonl"
 
@@ -53,62 +44,34 @@ static const char usage[] =
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
 	"  --insecure-unsigned   skip signature checks (development only)\n"
 	"  --timeout MS          how long to wait for a safe moment (default 5000)\n"
+	"  --allow-downgrade     apply a patch older (by sequence) than one applied\n"
+	"                        before to the same binary in the process (audited)\n"
 	"  --audit FILE          the audit log (default $HOTPATCH_AUDIT, else\n"
-	"                        " DEFAULT_AUDIT ")\n"
+	"                        " DEFAULT_AUDIT "); nothing is done when it\n"
+	"                        cannot be written\n"
+	"  --no-audit            run without an audit log\n"
 	"  -q, --quiet           print nothing but errors\n"
 	"  -v, --verbose         say more\n"
 	"  -h, --help, --version\n"
 	"\n"
-	"Exit status: 0 applied (or reverted), 1 usage or I/O error, 2 the process\n"
-	"is not what the patch was built for, 3 already applied, 4 signature check\n"
-	"failed, 5 no safe moment before the deadline (the blocking thread is named).\n";
+	"SIGINT, SIGTERM and SIGHUP undo what was begun (exit 8). An operation a\n"
+	"killed hpapply left unfinished is finished or rolled back first, and said.\n"
+	"\n"
+	"Exit status (the worst over all processes): 0 applied (or reverted), 1 usage\n"
+	"or I/O error, 2 not the process the patch was built for (or no such process\n"
+	"or patch), 3 already applied, 4 signature or trust store check failed, 5 no\n"
+	"safe moment before the deadline, 6 another tool holds the process, 7 its\n"
+	"record is untrusted or disagrees with its code, 8 interrupted (undone),\n"
+	"9 older than a patch applied before (--allow-downgrade).\n";
 
 struct opts {
 	pid_t pid;
 	const char *exe, *trust, *audit, *file, *revert_id;
-	bool revert, insecure, quiet, all;
+	bool revert, insecure, quiet, all, allow_downgrade, no_audit;
 	int verbose;
 	size_t require;
 	unsigned timeout_ms;
 };
-
-static int exit_code(int err)
-{
-	switch (-err) {
-	case 0:
-		return EXIT_OK;
-	case HP_EMISMATCH:
-		return EXIT_MISMATCH;
-	case HP_EALREADY:
-		return EXIT_ALREADY;
-	case HP_EVERIFY:
-	case HP_ECORRUPT:
-	case HP_EUNSUPPORTED:
-		return EXIT_VERIFY;
-	case HP_EBUSY:
-		return EXIT_BUSY;
-	}
-	return EXIT_ERROR;
-}
-
-static const char *result_name(int err, bool revert)
-{
-	switch (-err) {
-	case 0:
-		return revert ? "reverted" : "applied";
-	case HP_EMISMATCH:
-		return "refused: target mismatch";
-	case HP_EALREADY:
-		return "already applied";
-	case HP_EVERIFY:
-	case HP_ECORRUPT:
-	case HP_EUNSUPPORTED:
-		return "refused: verification failed";
-	case HP_EBUSY:
-		return "refused: no safe moment";
-	}
-	return "error";
-}
 
 static bool parse_id(const char *s, uint8_t out[16])
 {
@@ -144,6 +107,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "insecure-unsigned", no_argument, NULL, 'I' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "audit", required_argument, NULL, 'a' },
+		{ "no-audit", no_argument, NULL, 'N' },
+		{ "allow-downgrade", no_argument, NULL, 'D' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -199,6 +164,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'a':
 			o->audit = optarg;
 			break;
+		case 'N':
+			o->no_audit = true;
+			break;
+		case 'D':
+			o->allow_downgrade = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -247,33 +218,103 @@ static void exe_of(pid_t pid, char *out, size_t n)
 	out[k > 0 ? k : 0] = 0;
 }
 
-/* Log one attempt; a log that cannot be written is itself an error. */
-static int audit(struct hp_ctx *ctx, const struct opts *o, pid_t pid, const struct hpx *h, int err,
-		 const struct rt_result *r, size_t first_diag)
+/*
+ * Log one line of an attempt: its intent, before anything is touched, its
+ * result, or the recovery of an operation an earlier tool left unfinished.
+ * A log that cannot be written is itself an error.
+ */
+static int audit(struct hp_ctx *ctx, const struct opts *o, const char *phase, pid_t pid,
+		 const struct hpx *h, int err, const struct rt_result *r, size_t first_diag)
 {
+	if (o->no_audit)
+		return 0;
 	char exe[PATH_MAX];
 	exe_of(pid, exe, sizeof exe);
+	const char *action = o->revert ? "revert" : "apply";
+	const char *result = cli_result_name(err, o->revert ? "reverted" : "applied");
+	const uint8_t *id = h ? h->patch_id : r && r->has_patch ? r->patch_id : NULL;
+	if (!strcmp(phase, "intent")) {
+		result = "intent";
+	} else if (!strcmp(phase, "recovery")) {
+		action = "recover";
+		result = r->recovered;
+		id = r->recovered_id;
+	} else if (!err && r && r->downgraded) {
+		result = "applied: downgrade allowed";
+	}
 	struct rt_audit a = {
 		.tool = "hpapply",
-		.action = o->revert ? "revert" : "apply",
+		.action = action,
+		.phase = phase,
 		.pid = pid,
 		.exe = exe,
 		.patch_file = o->file,
-		.patch_id = h ? h->patch_id : r && r->has_patch ? r->patch_id : NULL,
+		.patch_id = id,
 		.sequence = h ? h->sequence : r && r->has_patch ? r->sequence : 0,
-		.result = result_name(err, o->revert),
-		.exit_code = exit_code(err),
-		.message = ctx->ndiags > first_diag ? ctx->diags[first_diag].text : NULL,
-		.r = r,
+		.result = result,
+		.exit_code = strcmp(phase, "result") ? 0 : cli_exit_code(err),
+		.message = strcmp(phase, "result") || ctx->ndiags <= first_diag
+				   ? NULL
+				   : ctx->diags[first_diag].text,
+		.r = strcmp(phase, "result") ? NULL : r,
 	};
 	return runtime_audit(ctx, o->audit, &a);
+}
+
+/*
+ * One process: the intent line, the operation, a recovery line if it found
+ * and finished an earlier one, the result line. Returns the exit status.
+ */
+static int one(struct hp_ctx *ctx, const struct opts *o, pid_t pid, const struct hpx *h,
+	       const uint8_t *revert_id, const struct rt_opts *ro)
+{
+	size_t m = ctx->ndiags;
+	struct rt_result r;
+	memset(&r, 0, sizeof r);
+	int err = audit(ctx, o, "intent", pid, h, 0, NULL, m);
+	if (err < 0) {
+		hp_err(ctx, HP_ERROR, NULL, NULL,
+		       "process %d: not touched: the audit log cannot be written (--no-audit to run without one)",
+		       (int)pid);
+		return CLI_EXIT_ERROR;
+	}
+	if (runtime_signal)
+		err = hp_err(ctx, HP_EINTR, NULL, NULL, "process %d: not touched: interrupted by signal %d",
+			     (int)pid, (int)runtime_signal);
+	else if (o->revert)
+		err = runtime_revert(ctx, pid, revert_id, ro, &r);
+	else
+		err = runtime_apply(ctx, pid, h, ro, &r);
+	if (r.recovered)
+		audit(ctx, o, "recovery", pid, NULL, 0, &r, m);
+	if (audit(ctx, o, "result", pid, h, err, &r, m) < 0 && !err)
+		err = -HP_ERROR;
+	if (!err && !o->quiet) {
+		if (o->revert)
+			printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
+			       (int)pid, (double)r.wall_ns / 1e6, r.threads, (double)r.pause_ns / 1e3);
+		else
+			printf("hpapply: process %d: applied %zu function%s in %.2f ms (stopped %u threads for %.0f us, %u attempt%s)%s\n",
+			       (int)pid, h->nfuncs, h->nfuncs == 1 ? "" : "s", (double)r.wall_ns / 1e6,
+			       r.threads, (double)r.pause_ns / 1e3, r.attempts, r.attempts == 1 ? "" : "s",
+			       r.downgraded ? " (a downgrade, as --allow-downgrade asked)" : "");
+	}
+	return cli_exit_code(err);
+}
+
+/* Worst status first: any failure beats success, then the higher number. */
+static void worst(int *rc, int c)
+{
+	if (c > *rc)
+		*rc = c;
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	if (parse_args(argc, argv, &o) < 0)
-		return EXIT_ERROR;
+		return CLI_EXIT_ERROR;
+	runtime_catch_signals();
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpapply");
 	ctx.verbose = o.verbose;
@@ -284,90 +325,63 @@ int main(int argc, char **argv)
 	size_t npids = 0;
 	struct hpx h;
 	bool have_h = false;
-	int rc = EXIT_OK, err = 0;
-	struct rt_opts ro = { o.timeout_ms, o.verbose };
+	int rc = CLI_EXIT_OK, err = 0;
+	struct rt_opts ro = { o.timeout_ms, o.verbose, o.allow_downgrade };
+	uint8_t id[16];
+	size_t mark = ctx.ndiags;
 
 	if (o.revert) {
-		uint8_t id[16];
 		if (o.revert_id && !parse_id(o.revert_id, id)) {
 			fprintf(stderr, "hpapply: '%s' is not a patch id (32 hex digits)\n", o.revert_id);
-			rc = EXIT_ERROR;
+			rc = CLI_EXIT_ERROR;
 			goto out;
 		}
-		size_t mark = ctx.ndiags;
 		if (o.all) {
 			if ((err = runtime_find_with_patch(&ctx, id, &pids, &npids)) == 0 && !npids)
 				err = hp_err(&ctx, HP_EMISMATCH, NULL, NULL,
 					     "no process has patch %s applied", o.revert_id);
-			if (err < 0) {
-				audit(&ctx, &o, 0, NULL, err, NULL, mark);
-				rc = exit_code(err);
-				goto out;
-			}
+			if (err < 0)
+				goto refuse_all;
+		}
+	} else {
+		/* Verify before reading anything past the fixed header. */
+		if ((err = hp_read_file(&ctx, o.file, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len)) < 0)
+			goto refuse_all;
+		if (o.insecure) {
+			fprintf(stderr, "hpapply: WARNING: --insecure-unsigned: the signatures of %s are NOT checked; never do this in production\n",
+				o.file);
 		} else {
-			if (!(pids = malloc(sizeof *pids))) {
-				rc = exit_code(hp_nomem(&ctx));
-				goto out;
+			struct signer_verdict v;
+			if ((err = signer_trust_load(&ctx, &trust, o.trust)) < 0 ||
+			    (err = signer_verify(&ctx, &v, trust, o.file, buf, len, o.require)) < 0) {
+				if (err != -HP_ECORRUPT && err != -HP_EUNSUPPORTED && err != -HP_EVERIFY)
+					err = -HP_EVERIFY;
+				goto refuse_all;
 			}
-			pids[0] = o.pid;
-			npids = 1;
 		}
-		for (size_t i = 0; i < npids; i++) {
-			struct rt_result r;
-			size_t m = ctx.ndiags;
-			err = runtime_revert(&ctx, pids[i], o.revert_id ? id : NULL, &ro, &r);
-			if (audit(&ctx, &o, pids[i], NULL, err, &r, m) < 0 && !err)
-				err = -HP_ERROR;
-			int c = exit_code(err);
-			if (c > rc)
-				rc = c;
-			if (!err && !o.quiet)
-				printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
-				       (int)pids[i], (double)r.wall_ns / 1e6, r.threads,
-				       (double)r.pause_ns / 1e3);
-		}
-		goto out;
-	}
-
-	/* Verify before reading anything past the fixed header. */
-	size_t mark = ctx.ndiags;
-	if ((err = hp_read_file(&ctx, o.file, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len)) < 0)
-		goto refuse_all;
-	if (o.insecure) {
-		fprintf(stderr, "hpapply: WARNING: --insecure-unsigned: the signatures of %s are NOT checked; never do this in production\n",
-			o.file);
-	} else {
-		struct signer_verdict v;
-		if ((err = signer_trust_load(&ctx, &trust, o.trust)) < 0 ||
-		    (err = signer_verify(&ctx, &v, trust, o.file, buf, len, o.require)) < 0) {
-			if (err != -HP_ECORRUPT && err != -HP_EUNSUPPORTED && err != -HP_EVERIFY)
-				err = -HP_EVERIFY;
+		if ((err = hpx_read(&ctx, o.file, buf, len, &h)) < 0)
 			goto refuse_all;
+		have_h = true;
+		if (o.exe) {
+			if ((err = runtime_find_running(&ctx, o.exe, &pids, &npids)) < 0)
+				goto refuse_all;
+			if (!npids) {
+				err = hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
+				goto refuse_all;
+			}
+		} else if (o.all) {
+			if ((err = pids_mapping(&ctx, &h, &pids, &npids)) < 0)
+				goto refuse_all;
+			if (!npids) {
+				err = hp_err(&ctx, HP_EMISMATCH, o.file, NULL,
+					     "no process maps %s with the build-id the patch is bound to",
+					     h.target_name[0] ? h.target_name : "the binary");
+				goto refuse_all;
+			}
 		}
 	}
-	if ((err = hpx_read(&ctx, o.file, buf, len, &h)) < 0)
-		goto refuse_all;
-	have_h = true;
-
-	if (o.exe) {
-		if ((err = runtime_find_running(&ctx, o.exe, &pids, &npids)) < 0)
-			goto refuse_all;
-		if (!npids) {
-			err = hp_err(&ctx, HP_EMISMATCH, o.exe, NULL, "no process is running it");
-			goto refuse_all;
-		}
-	} else if (o.all) {
-		if ((err = pids_mapping(&ctx, &h, &pids, &npids)) < 0)
-			goto refuse_all;
-		if (!npids) {
-			err = hp_err(&ctx, HP_EMISMATCH, o.file, NULL,
-				     "no process maps %s with the build-id the patch is bound to",
-				     h.target_name[0] ? h.target_name : "the binary");
-			goto refuse_all;
-		}
-	} else {
-		pids = malloc(sizeof *pids);
-		if (!pids) {
+	if (o.pid) {
+		if (!(pids = malloc(sizeof *pids))) {
 			err = hp_nomem(&ctx);
 			goto refuse_all;
 		}
@@ -375,34 +389,25 @@ int main(int argc, char **argv)
 		npids = 1;
 	}
 	for (size_t i = 0; i < npids; i++) {
-		struct rt_result r;
-		size_t m = ctx.ndiags;
-		err = runtime_apply(&ctx, pids[i], &h, &ro, &r);
-		if (audit(&ctx, &o, pids[i], &h, err, &r, m) < 0 && !err)
-			err = -HP_ERROR;
-		int c = exit_code(err);
-		if (c > rc)
-			rc = c;
-		if (!err && !o.quiet)
-			printf("hpapply: process %d: applied %zu function%s in %.2f ms (stopped %u threads for %.0f us, %u attempt%s)\n",
-			       (int)pids[i], h.nfuncs, h.nfuncs == 1 ? "" : "s", (double)r.wall_ns / 1e6,
-			       r.threads, (double)r.pause_ns / 1e3, r.attempts,
-			       r.attempts == 1 ? "" : "s");
+		int c = one(&ctx, &o, pids[i], have_h ? &h : NULL, o.revert_id ? id : NULL, &ro);
+		worst(&rc, c);
+		if (c == CLI_EXIT_ERROR && ctx.oom)
+			break;
 	}
 	goto out;
 
 refuse_all:
 	/* Nothing was touched; still, every refusal is on the record. */
-	rc = exit_code(err);
+	rc = cli_exit_code(err);
 	if (o.exe && !npids) {
 		size_t m = ctx.ndiags;
 		if (runtime_find_running(&ctx, o.exe, &pids, &npids) < 0)
 			hp_diag_rollback(&ctx, m); /* said once already */
 	}
 	if (!npids) /* --pid, or no process found: one line all the same (pid 0: none) */
-		audit(&ctx, &o, o.pid, have_h ? &h : NULL, err, NULL, mark);
+		audit(&ctx, &o, "result", o.pid, have_h ? &h : NULL, err, NULL, mark);
 	for (size_t i = 0; i < npids; i++)
-		audit(&ctx, &o, pids[i], have_h ? &h : NULL, err, NULL, mark);
+		audit(&ctx, &o, "result", pids[i], have_h ? &h : NULL, err, NULL, mark);
 out:
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);

@@ -20,7 +20,12 @@ static const char usage[] =
 	"  --json         print JSON\n"
 	"  -h, --help, --version\n"
 	"\n"
-	"Exit status: 0 read (also when nothing is applied), 1 error.\n";
+	"An operation a killed hpapply left unfinished is finished or rolled back\n"
+	"first (the process is stopped briefly), and said.\n"
+	"\n"
+	"Exit status: 0 read (also when nothing is applied), 1 error, 2 no such\n"
+	"process, 6 another tool holds the process, 7 a record is untrusted (not\n"
+	"written by hpapply here) or disagrees with the code (with --all: any).\n";
 
 static void hex(FILE *f, const uint8_t *p, size_t n)
 {
@@ -36,8 +41,18 @@ static void when(uint64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static const char *op_name(uint32_t op)
+{
+	return op == RT_OP_APPLY ? "apply" : "revert";
+}
+
 static void print_text(pid_t pid, const struct rt_state *s)
 {
+	if (s->op != RT_OP_NONE) {
+		printf("process %d: an %s of patch ", (int)pid, op_name(s->op));
+		hex(stdout, s->patches[s->op_patch].patch_id, 16);
+		printf(" is under way (hotpatch tool %u)\n", s->writer_pid);
+	}
 	if (!s->npatches) {
 		printf("process %d: no patch applied\n", (int)pid);
 		return;
@@ -71,8 +86,13 @@ static void print_text(pid_t pid, const struct rt_state *s)
 
 static void print_json(pid_t pid, const struct rt_state *s)
 {
-	printf("{\n  \"format\": \"hpstatus\",\n  \"version\": 1,\n  \"pid\": %d,\n  \"patches\": [",
-	       (int)pid);
+	printf("{\n  \"format\": \"hpstatus\",\n  \"version\": 1,\n  \"pid\": %d,\n", (int)pid);
+	if (s->op != RT_OP_NONE) {
+		printf("  \"under_way\": {\"op\": \"%s\", \"patch_id\": \"", op_name(s->op));
+		hex(stdout, s->patches[s->op_patch].patch_id, 16);
+		printf("\", \"tool_pid\": %u},\n", s->writer_pid);
+	}
+	printf("  \"patches\": [");
 	for (uint32_t i = 0; i < s->npatches; i++) {
 		const struct rt_patch *x = &s->patches[i];
 		char t[32];
@@ -147,29 +167,38 @@ int main(int argc, char **argv)
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpstatus");
 	struct rt_state *s = calloc(1, sizeof *s);
-	int rc = 1;
+	struct rt_result r;
+	int rc = CLI_EXIT_ERROR;
 	if (!s) {
 		hp_nomem(&ctx);
 	} else if (!all) {
-		if (runtime_status(&ctx, pid, s) == 0) {
+		int err = runtime_status(&ctx, pid, s, &r);
+		if (err == 0) {
 			if (json)
 				print_json(pid, s);
 			else
 				print_text(pid, s);
-			rc = 0;
 		}
+		rc = cli_exit_code(err);
 	} else {
 		/* Every process with a state block; one that exits meanwhile, or whose
-		 * patches were all reverted, is left out. */
+		 * patches were all reverted, is left out. A record that cannot be
+		 * trusted is reported, not shown as patched. */
 		pid_t *pids = NULL;
 		size_t n = 0, shown = 0;
 		if (runtime_find_patched(&ctx, &pids, &n) == 0) {
-			rc = 0;
+			rc = CLI_EXIT_OK;
 			if (json)
 				printf("[");
 			for (size_t i = 0; i < n; i++) {
 				size_t mark = ctx.ndiags;
-				if (runtime_status(&ctx, pids[i], s) < 0 || !s->npatches) {
+				int err = runtime_status(&ctx, pids[i], s, &r);
+				if (err == -HP_ERECORD || err == -HP_ELOCKED) {
+					if (cli_exit_code(err) > rc)
+						rc = cli_exit_code(err);
+					continue; /* said on stderr */
+				}
+				if (err < 0 || (!s->npatches && s->op == RT_OP_NONE)) {
 					hp_diag_rollback(&ctx, mark);
 					continue;
 				}

@@ -42,6 +42,10 @@ enum {
 	HP_EMISMATCH = 8,   /* the running process is not what the patch was built for */
 	HP_EBUSY = 9,       /* no safe moment to patch before the deadline */
 	HP_EALREADY = 10,   /* the patch is already applied */
+	HP_ELOCKED = 11,    /* another tool is working on the process */
+	HP_ERECORD = 12,    /* a process's record is untrusted or disagrees with its code */
+	HP_EINTR = 13,      /* interrupted by a signal; what was begun was undone */
+	HP_EPOLICY = 14,    /* refused by policy: older than what was applied */
 };
 
 enum hp_level { HP_LEVEL_ERROR, HP_LEVEL_WARNING, HP_LEVEL_NOTE };

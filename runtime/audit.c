@@ -14,6 +14,22 @@
 
 #include "runtime/runtime.h"
 
+/* /proc/self/loginuid, or -1 when unset (4294967295) or unreadable. */
+static long login_uid(void)
+{
+	int fd = open("/proc/self/loginuid", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[16];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	unsigned long v = strtoul(buf, NULL, 10);
+	return v >= 4294967295ul ? -1 : (long)v;
+}
+
 int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a)
 {
 	char *line = NULL;
@@ -31,7 +47,20 @@ int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a
 	hp_json_string(f, a->tool);
 	fputs(", \"action\": ", f);
 	hp_json_string(f, a->action);
-	fprintf(f, ", \"pid\": %d, \"uid\": %u, \"exe\": ", (int)a->pid, (unsigned)getuid());
+	fputs(", \"phase\": ", f);
+	hp_json_string(f, a->phase ? a->phase : "result");
+	fprintf(f, ", \"pid\": %d, \"uid\": %u", (int)a->pid, (unsigned)getuid());
+	long login = login_uid();
+	if (login >= 0)
+		fprintf(f, ", \"login_uid\": %ld", login);
+	else
+		fputs(", \"login_uid\": null", f);
+	const char *sudo = getenv("SUDO_UID");
+	char *end;
+	long su = sudo && *sudo ? strtol(sudo, &end, 10) : -1;
+	if (su >= 0 && !*end)
+		fprintf(f, ", \"sudo_uid\": %ld", su);
+	fputs(", \"exe\": ", f);
 	hp_json_string(f, a->exe ? a->exe : "");
 	fputs(", \"patch_file\": ", f);
 	hp_json_string(f, a->patch_file ? a->patch_file : "");
@@ -61,7 +90,7 @@ int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a
 		return hp_nomem(ctx);
 	}
 	int err = 0;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		/* Create the log's directory (one level), as a fresh system has none. */
 		char *dir = strdup(path);
@@ -69,7 +98,7 @@ int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a
 		if (slash && slash != dir) {
 			*slash = 0;
 			mkdir(dir, 0700);
-			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		}
 		free(dir);
 	}

@@ -173,7 +173,16 @@ int runtime_find_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **ou
 		err = hp_nomem(ctx);
 	for (size_t i = 0; err == 0 && i < nall; i++) {
 		size_t mark = ctx->ndiags;
-		if (runtime_status(ctx, all[i], s) < 0) {
+		struct rt_result r;
+		int e = runtime_status(ctx, all[i], s, &r);
+		if (e == -HP_ERECORD && ctx->ndiags > mark) {
+			/* Reported, never acted upon: a record hpapply did not write. */
+			char *text = hp_arena_strdup(ctx, ctx->diags[mark].text);
+			hp_diag_rollback(ctx, mark);
+			hp_warn(ctx, NULL, NULL, "%s; skipped", text ? text : "untrusted record");
+			continue;
+		}
+		if (e < 0) {
 			hp_diag_rollback(ctx, mark); /* gone meanwhile */
 			continue;
 		}

@@ -8,12 +8,16 @@
  * very file that is mapped even when the one on disk was replaced or deleted;
  * /proc/PID/root/PATH is the fallback.
  */
+#include <dirent.h>
+#include <elf.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,7 +28,7 @@
 int proc_read_maps(struct rt_proc *p)
 {
 	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/maps", (int)p->pid);
+	snprintf(path, sizeof path, "%s/maps", p->dir);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return hp_err(p->ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
@@ -88,7 +92,7 @@ const struct rt_map *proc_map_at(const struct rt_proc *p, uint64_t addr)
 int proc_read(struct rt_proc *p, uint64_t addr, void *buf, size_t n)
 {
 	struct iovec local = { buf, n }, remote = { (void *)(uintptr_t)addr, n };
-	ssize_t got = process_vm_readv(p->pid, &local, 1, &remote, 1, 0);
+	ssize_t got = process_vm_readv(p->tid, &local, 1, &remote, 1, 0);
 	if (got == (ssize_t)n)
 		return 0;
 	/* Some pages (the vsyscall page, guard pages) refuse process_vm_readv. */
@@ -112,14 +116,13 @@ int proc_write(struct rt_proc *p, uint64_t addr, const void *buf, size_t n)
 static int open_image(struct rt_proc *p, const struct rt_map *m, struct image **out)
 {
 	char path[4200];
-	snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)p->pid, m->start,
-		 m->end);
+	snprintf(path, sizeof path, "%s/map_files/%" PRIx64 "-%" PRIx64, p->dir, m->start, m->end);
 	size_t mark = p->ctx->ndiags;
 	int err = image_read(p->ctx, path, out);
 	if (err == -HP_ERROR) {
 		/* No access to map_files: fall back to the path through the process's root. */
 		hp_diag_rollback(p->ctx, mark);
-		snprintf(path, sizeof path, "/proc/%d/root%s", (int)p->pid, m->path);
+		snprintf(path, sizeof path, "%s/root%s", p->dir, m->path);
 		err = image_read(p->ctx, path, out);
 	}
 	return err;
@@ -197,29 +200,190 @@ static int find_images(struct rt_proc *p)
 	return 0;
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+int proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* The name (field 2) may hold spaces and parentheses: count from the last ')'. */
+	char *q = strrchr(buf, ')');
+	if (!q)
+		return -1;
+	q++;
+	for (int field = 2; field < 21 && q; field++)
+		q = strchr(q + 1, ' ');
+	if (!q)
+		return -1;
+	*out = strtoull(q + 1, NULL, 10);
+	return 0;
+}
+
+/* A thread's state letter from /proc/PID/task/TID/stat ('?' when unreadable). */
+char proc_thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	return q && q[1] == ' ' ? q[2] : '?';
+}
+
+int proc_live_threads(struct rt_proc *p, pid_t **out, size_t *n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)p->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return hp_err(p->ctx, HP_EMISMATCH, NULL, NULL, "process %d: no such process", (int)p->pid);
+	pid_t *v = NULL;
+	size_t cap = 0;
+	int err = 0;
+	*n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long tid = strtol(e->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		char st = proc_thread_state(p->pid, (pid_t)tid);
+		if (st == 'Z' || st == 'X' || st == '?')
+			continue; /* an exited main thread stays listed as a zombie */
+		if ((err = hp_grow(p->ctx, &v, &cap, *n, sizeof *v, 16)) < 0)
+			break;
+		v[(*n)++] = (pid_t)tid;
+	}
+	closedir(d);
+	if (err < 0) {
+		free(v);
+		return err;
+	}
+	if (!*n) {
+		free(v);
+		return hp_err(p->ctx, HP_EMISMATCH, NULL, NULL, "process %d: no live thread", (int)p->pid);
+	}
+	*out = v;
+	return 0;
+}
+
+/* The first thread of pid that holds another tracer, or 0. */
+int proc_foreign_tracer(struct rt_proc *p, pid_t *tid, pid_t *tracer)
+{
+	pid_t *v;
+	size_t n;
+	int err = proc_live_threads(p, &v, &n);
+	if (err < 0)
+		return err;
+	*tid = *tracer = 0;
+	for (size_t i = 0; i < n && !*tid; i++) {
+		char path[64], line[256];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)p->pid, (int)v[i]);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			long t;
+			if (sscanf(line, "TracerPid: %ld", &t) == 1) {
+				if (t && t != getpid()) {
+					*tid = v[i];
+					*tracer = (pid_t)t;
+				}
+				break;
+			}
+		}
+		fclose(f);
+	}
+	free(v);
+	return 0;
+}
+
+int proc_seccomp(struct rt_proc *p)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "%s/status", p->dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int mode = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(f);
+	return mode;
+}
+
+int proc_alive(struct rt_proc *p)
+{
+	struct pollfd pf = { p->pidfd, POLLIN, 0 };
+	if (p->pidfd >= 0 && poll(&pf, 1, 0) == 0)
+		return 0;
+	if (p->pidfd < 0) {
+		/* No pidfd (an old kernel): the start time is the identity. */
+		uint64_t t;
+		if (proc_start_time(p->pid, &t) == 0 && t == p->start)
+			return 0;
+	}
+	return hp_err(p->ctx, HP_EMISMATCH, NULL, NULL,
+		      "process %d: exited while being worked on (its pid may now name another process)",
+		      (int)p->pid);
+}
+
 int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
 {
 	memset(p, 0, sizeof *p);
 	p->ctx = ctx;
-	p->pid = pid;
+	p->pid = p->tid = pid;
 	p->mem = -1;
+	/* Pin it first: every later look is checked against this process. */
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (p->pidfd < 0 && errno == ESRCH)
+		return hp_err(ctx, HP_EMISMATCH, NULL, NULL, "process %d: no such process", (int)pid);
+	if (proc_start_time(pid, &p->start) < 0)
+		return hp_err(ctx, HP_EMISMATCH, NULL, NULL, "process %d: no such process", (int)pid);
+	/* Read it through a live thread: a main thread that called pthread_exit
+	 * is a zombie whose /proc entries show no memory. */
+	pid_t *live;
+	size_t nlive;
+	int err = proc_live_threads(p, &live, &nlive);
+	if (err < 0)
+		return err;
+	p->tid = live[0];
+	for (size_t i = 0; i < nlive; i++)
+		if (live[i] == pid)
+			p->tid = pid;
+	free(live);
+	snprintf(p->dir, sizeof p->dir, "/proc/%d", (int)p->tid);
 	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	snprintf(path, sizeof path, "%s/exe", p->dir);
 	ssize_t n = readlink(path, p->exe, sizeof p->exe - 1);
 	if (n < 0)
 		return hp_err(ctx, errno == ENOENT ? HP_EMISMATCH : HP_ERROR, NULL, NULL,
 			      "process %d: %s", (int)pid,
 			      errno == ENOENT ? "no such process" : strerror(errno));
 	p->exe[n] = 0;
-	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	snprintf(path, sizeof path, "%s/mem", p->dir);
 	p->mem = open(path, O_RDWR | O_CLOEXEC);
 	if (p->mem < 0)
 		return hp_err(ctx, HP_ERROR, NULL, NULL, "process %d: cannot open its memory: %s",
 			      (int)pid, strerror(errno));
-	int err = proc_read_maps(p);
-	if (err < 0)
+	if ((err = proc_read_maps(p)) < 0 || (err = find_images(p)) < 0)
 		return err;
-	return find_images(p);
+	/* Everything above was read from the process the pidfd holds. */
+	return proc_alive(p);
 }
 
 void proc_close(struct rt_proc *p)
@@ -230,6 +394,9 @@ void proc_close(struct rt_proc *p)
 	if (p->mem >= 0)
 		close(p->mem);
 	p->mem = -1;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	p->pidfd = -1;
 }
 
 int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t size,
@@ -289,33 +456,46 @@ int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t si
 	return -HP_ERROR;
 }
 
-int proc_find_syscall(struct rt_proc *p, uint64_t *out)
+/*
+ * Room for the stub (runtime/stub.S) that no code uses: the tail of the last
+ * page of an executable segment, past the segment's end. The loader maps
+ * whole pages, so those bytes are mapped executable, yet they belong to no
+ * segment: nothing branches there and nothing reads them. Writing them through
+ * /proc/PID/mem gives the process a private copy of that one page.
+ */
+int proc_find_cave(struct rt_proc *p, size_t size, uint64_t *out, const uint8_t **orig)
 {
-	/* The vDSO first (small, always there), then the other executable mappings. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < p->nmaps; i++) {
-			const struct rt_map *m = &p->maps[i];
-			if (!(m->prot & PROT_EXEC) || (pass == 0) != !strcmp(m->path, "[vdso]"))
+	for (size_t i = 0; i < p->nimages; i++) {
+		const struct rt_image *ri = &p->images[i];
+		const struct image *img = ri->img;
+		for (size_t k = 0; k < img->nloads; k++) {
+			const struct image_load *l = &img->loads[k];
+			if (!(l->flags & PF_X))
 				continue;
-			if (!strcmp(m->path, "[vsyscall]"))
+			uint64_t end = ri->bias + l->vaddr + l->memsz;
+			uint64_t a = (end + 15) & ~15ull, page_end = (end + 4095) & ~4095ull;
+			if (a + size > page_end)
 				continue;
-			uint8_t buf[65536];
-			for (uint64_t a = m->start; a < m->end; a += sizeof buf - 1) {
-				size_t n = m->end - a < sizeof buf ? (size_t)(m->end - a) : sizeof buf;
-				size_t mark = p->ctx->ndiags;
-				if (proc_read(p, a, buf, n) < 0) {
-					hp_diag_rollback(p->ctx, mark);
-					break;
-				}
-				for (size_t k = 0; k + 1 < n; k++)
-					if (buf[k] == 0x0f && buf[k + 1] == 0x05) {
-						*out = a + k;
-						return 0;
-					}
+			/* No other segment shares that page (a -N link can pack them). */
+			bool shared = false;
+			for (size_t j = 0; j < img->nloads; j++) {
+				const struct image_load *o = &img->loads[j];
+				uint64_t lo = ri->bias + o->vaddr, hi = lo + o->memsz;
+				shared |= j != k && lo < page_end && hi > (end & ~4095ull);
 			}
+			const struct rt_map *m = proc_map_at(p, a);
+			if (shared || !m || !(m->prot & PROT_EXEC) || strcmp(m->path, ri->path) ||
+			    a + size > m->end)
+				continue;
+			uint64_t off = m->offset + (a - m->start);
+			if (off + size > img->size)
+				continue; /* past the end of the file: no bytes to put back */
+			*out = a;
+			*orig = img->bytes + off;
+			return 0;
 		}
 	}
 	return hp_err(p->ctx, HP_ERROR, NULL, NULL,
-		      "process %d: no syscall instruction found to run a system call with",
-		      (int)p->pid);
+		      "process %d: no unused room after the code of any image for the %zu-byte system-call stub",
+		      (int)p->pid, size);
 }

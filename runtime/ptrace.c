@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,11 +38,13 @@ static uint64_t now_ns(void)
 
 /*
  * Wait for tid to stop. Returns 1 stopped, 0 gone (it exited), -1 timeout.
- * *sig gets the signal of a signal-delivery stop (0 for an interrupt).
+ * *sig gets the signal of a signal-delivery stop (0 for an interrupt, a
+ * group stop or a system-call stop); *sysstop is true for a system-call stop.
  */
-static int wait_stop(pid_t tid, uint64_t deadline, int *sig)
+static int wait_stop_ex(pid_t tid, uint64_t deadline, int *sig, bool *sysstop)
 {
 	*sig = 0;
+	*sysstop = false;
 	for (unsigned spins = 0;; spins++) {
 		int status;
 		pid_t r = waitpid(tid, &status, __WALL | (spins < 64 ? 0 : WNOHANG));
@@ -50,7 +53,9 @@ static int wait_stop(pid_t tid, uint64_t deadline, int *sig)
 				return 0;
 			if (WIFSTOPPED(status)) {
 				int event = status >> 16;
-				if (event == 0 && WSTOPSIG(status) != SIGTRAP)
+				if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+					*sysstop = true;
+				else if (event == 0 && WSTOPSIG(status) != SIGTRAP)
 					*sig = WSTOPSIG(status);
 				return 1;
 			}
@@ -65,6 +70,24 @@ static int wait_stop(pid_t tid, uint64_t deadline, int *sig)
 		struct timespec ts = { 0, 50000 };
 		nanosleep(&ts, NULL);
 	}
+}
+
+static int wait_stop(pid_t tid, uint64_t deadline, int *sig)
+{
+	bool sysstop;
+	return wait_stop_ex(tid, deadline, sig, &sysstop);
+}
+
+/*
+ * Whether tid is a thread of pid. Checked after attaching: a thread seen in
+ * /proc/PID/task may have exited and its number gone to another process
+ * before the attach; once attached, the number cannot change hands.
+ */
+static bool member(pid_t pid, pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)tid);
+	return access(path, F_OK) == 0;
 }
 
 static int push(struct hp_ctx *ctx, struct rt_threads *t, pid_t tid)
@@ -100,6 +123,9 @@ static int scan(struct hp_ctx *ctx, pid_t pid, struct rt_threads *t)
 		long tid = strtol(e->d_name, &end, 10);
 		if (*end || tid <= 0 || known(t, (pid_t)tid))
 			continue;
+		char st = proc_thread_state(pid, (pid_t)tid);
+		if (st == 'Z' || st == 'X')
+			continue; /* an exited main thread: nothing runs there */
 		err = push(ctx, t, (pid_t)tid);
 		added++;
 	}
@@ -114,13 +140,17 @@ static int seize_from(struct hp_ctx *ctx, pid_t pid, struct rt_threads *t, size_
 		struct rt_thread *th = &t->v[i];
 		if (th->seized)
 			continue;
-		if (ptrace(PTRACE_SEIZE, th->tid, 0, 0) < 0) {
+		if (ptrace(PTRACE_SEIZE, th->tid, 0, PTRACE_O_TRACESYSGOOD) < 0) {
 			if (errno == ESRCH)
 				continue; /* exited meanwhile */
-			return hp_err(ctx, HP_ERROR, NULL, NULL,
+			return hp_err(ctx, errno == EPERM ? HP_ELOCKED : HP_ERROR, NULL, NULL,
 				      "process %d: cannot attach to thread %d: %s%s", (int)pid,
 				      (int)th->tid, strerror(errno),
 				      errno == EPERM ? " (already traced, or not permitted)" : "");
+		}
+		if (!member(pid, th->tid)) {
+			ptrace(PTRACE_DETACH, th->tid, 0, 0); /* not ours: exited and reused */
+			continue;
 		}
 		th->seized = true;
 	}
@@ -214,23 +244,40 @@ void threads_free(struct rt_threads *t)
 	t->n = t->cap = 0;
 }
 
-int thread_stop_one(struct hp_ctx *ctx, pid_t tid, struct rt_thread *t)
+
+/*
+ * Seize and stop one thread of pid, to run system calls in it. A thread that
+ * stops for a signal is let go with that signal (delivered as it would have
+ * been) and stopped again, so the stop it is held in is a plain interrupt and
+ * its registers are the ones it would resume with.
+ */
+int thread_stop_one(struct hp_ctx *ctx, pid_t pid, pid_t tid, struct rt_thread *t)
 {
 	memset(t, 0, sizeof *t);
 	t->tid = tid;
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
-		return hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot attach: %s%s", (int)tid,
-			      strerror(errno),
-			      errno == EPERM ? " (already traced, or not permitted)" : "");
-	t->seized = true;
-	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
-	int r = wait_stop(tid, now_ns() + STOP_TIMEOUT_NS, &t->sig);
-	if (r <= 0) {
-		thread_release_one(t);
-		return hp_err(ctx, r == 0 ? HP_EMISMATCH : HP_EBUSY, NULL, NULL, "thread %d: %s",
-			      (int)tid, r == 0 ? "exited" : "did not stop within 2 s");
+	for (int tries = 0;; tries++) {
+		if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) < 0)
+			return hp_err(ctx, errno == EPERM ? HP_ELOCKED : HP_ERROR, NULL, NULL,
+				      "thread %d: cannot attach: %s%s", (int)tid, strerror(errno),
+				      errno == EPERM ? " (already traced, or not permitted)" : "");
+		t->seized = true;
+		if (!member(pid, tid)) {
+			thread_release_one(t);
+			return hp_err(ctx, HP_EMISMATCH, NULL, NULL, "thread %d: no longer a thread of process %d",
+				      (int)tid, (int)pid);
+		}
+		ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+		int r = wait_stop(tid, now_ns() + STOP_TIMEOUT_NS, &t->sig);
+		if (r <= 0) {
+			thread_release_one(t);
+			return hp_err(ctx, r == 0 ? HP_EMISMATCH : HP_EBUSY, NULL, NULL, "thread %d: %s",
+				      (int)tid, r == 0 ? "exited" : "did not stop within 2 s");
+		}
+		t->stopped = true;
+		if (!t->sig || tries >= 8)
+			break;
+		thread_release_one(t); /* hands the signal back */
 	}
-	t->stopped = true;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &t->regs) < 0) {
 		int e = errno;
 		thread_release_one(t);
@@ -247,64 +294,217 @@ void thread_release_one(struct rt_thread *t)
 	t->seized = t->stopped = false;
 }
 
+/* Offsets in the stub's block (runtime/stub.S). */
+#define BLK_CALLS 8
+#define BLK_CALL_SIZE 72
+#define BLK_REGS (8 + RT_STUB_MAX_CALLS * BLK_CALL_SIZE)
+#define BLK_FLAGS (BLK_REGS + 15 * 8)
+#define BLK_RIP (BLK_FLAGS + 8)
+#define BLK_SIZE (BLK_RIP + 8)
+#define RED_ZONE 128
+_Static_assert(BLK_SIZE == 720, "the block runtime/stub.S expects");
+
 /*
- * The thread may have been stopped inside a blocking system call: its saved
- * registers then say "restart me" (orig_rax is the call, rax -ERESTARTSYS).
- * The injected call runs with orig_rax = -1 so the kernel does not apply that
- * restart to it; restoring the saved registers afterwards lets the original
- * call restart as it would have.
+ * The registers the thread resumes with, as the kernel would set them: a
+ * thread stopped on its way out of an interrupted system call restarts it
+ * (the kernel does so on resuming a thread no signal handler runs for). The
+ * stub's return makes the same adjustment unnecessary to redo: orig_rax does
+ * not travel in the block.
  */
-int thread_syscall(struct hp_ctx *ctx, struct rt_thread *t, uint64_t insn, long nr,
-		   const long args[6], long *ret)
+static void resume_regs(const struct user_regs_struct *in, struct user_regs_struct *out)
 {
+	*out = *in;
+	if ((long long)in->orig_rax < 0)
+		return;
+	switch ((long long)in->rax) {
+	case -512: /* ERESTARTSYS */
+	case -513: /* ERESTARTNOINTR */
+	case -514: /* ERESTARTNOHAND */
+		out->rax = in->orig_rax;
+		out->rip -= 2;
+		break;
+	case -516: /* ERESTART_RESTARTBLOCK */
+		out->rax = SYS_restart_syscall;
+		out->rip -= 2;
+		break;
+	}
+}
+
+/*
+ * The block for stopped thread t (zeroed, with the registers it resumes with)
+ * in buf (RT_STUB_MAX_DATA bytes of data, then the block); returns where the
+ * block goes: below the thread's stack pointer and its red zone.
+ */
+static uint64_t fill_block(const struct rt_thread *t, uint8_t buf[RT_STUB_MAX_DATA + BLK_SIZE])
+{
+	uint8_t *blk = buf + RT_STUB_MAX_DATA;
+	memset(buf, 0, RT_STUB_MAX_DATA + BLK_SIZE);
+	struct user_regs_struct home;
+	resume_regs(&t->regs, &home);
+	const unsigned long long regs[15] = { home.r15, home.r14, home.r13, home.r12, home.r11,
+					      home.r10, home.r9,  home.r8,  home.rdi, home.rsi,
+					      home.rbp, home.rbx, home.rdx, home.rcx, home.rax };
+	for (int k = 0; k < 15; k++)
+		hp_store_le64(blk + BLK_REGS + 8 * k, regs[k]);
+	hp_store_le64(blk + BLK_FLAGS, home.eflags);
+	hp_store_le64(blk + BLK_RIP, home.rip);
+	return t->regs.rsp - RED_ZONE - BLK_SIZE;
+}
+
+int thread_calls(struct rt_proc *p, struct rt_thread *t, struct rt_call *c, size_t n,
+		 const void *data, size_t dlen, bool *started)
+{
+	struct hp_ctx *ctx = p->ctx;
+	*started = false;
+	if (n == 0 || n > RT_STUB_MAX_CALLS || dlen > RT_STUB_MAX_DATA || !p->stub)
+		return hp_err(ctx, HP_ERROR, NULL, NULL, "internal: %zu system calls at once", n);
+	uint8_t buf[RT_STUB_MAX_DATA + BLK_SIZE], *blk = buf + RT_STUB_MAX_DATA;
+	uint64_t b = fill_block(t, buf);
+	/* The data just below the block: a signal frame would start below it. */
+	uint64_t data_at = b - RT_STUB_MAX_DATA;
+	if (dlen)
+		memcpy(buf, data, dlen);
+	hp_store_le64(blk, n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *q = blk + BLK_CALLS + i * BLK_CALL_SIZE;
+		hp_store_le64(q, (uint64_t)c[i].nr);
+		for (int k = 0; k < 6; k++)
+			hp_store_le64(q + 8 + 8 * k, c[i].flags & RT_ARG_DATA(k)
+							     ? data_at
+							     : (uint64_t)c[i].args[k]);
+		hp_store_le64(q + 56, c[i].flags & 0xffff);
+		hp_store_le64(q + 64, (uint64_t)-1);
+	}
+	int err = proc_write(p, data_at, buf, sizeof buf);
+	if (err < 0)
+		return err; /* nothing changed yet */
 	struct user_regs_struct r = t->regs;
-	r.rax = (unsigned long long)nr;
-	r.orig_rax = (unsigned long long)-1;
-	r.rdi = (unsigned long long)args[0];
-	r.rsi = (unsigned long long)args[1];
-	r.rdx = (unsigned long long)args[2];
-	r.r10 = (unsigned long long)args[3];
-	r.r8 = (unsigned long long)args[4];
-	r.r9 = (unsigned long long)args[5];
-	r.rip = insn;
-	int err = 0;
+	r.rip = p->stub;
+	r.rsp = b;
+	r.orig_rax = (unsigned long long)-1; /* no restart applied on the way out of this stop */
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) < 0)
 		return hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot set registers: %s",
 			      (int)t->tid, strerror(errno));
-	for (int tries = 0;; tries++) {
-		if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0) < 0) {
-			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot step: %s",
-				     (int)t->tid, strerror(errno));
+	*started = true;
+	/*
+	 * From here on the thread is on its way home whatever happens to us. Follow
+	 * it to the exit of each call, where the kernel reports the result.
+	 */
+	size_t exits = 0;
+	uint64_t deadline = now_ns() + STOP_TIMEOUT_NS;
+	while (exits < n) {
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0) {
+			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot resume: %s", (int)t->tid,
+				     strerror(errno));
 			break;
 		}
-		int sig, w = wait_stop(t->tid, now_ns() + STOP_TIMEOUT_NS, &sig);
+		int sig;
+		bool sysstop;
+		int w = wait_stop_ex(t->tid, deadline, &sig, &sysstop);
 		if (w <= 0) {
-			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: %s during a system call",
+			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: %s while making system calls",
 				     (int)t->tid, w == 0 ? "exited" : "did not come back");
-			t->seized = false;
-			return err;
-		}
-		if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0) {
-			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot read registers: %s",
-				     (int)t->tid, strerror(errno));
+			if (w == 0)
+				t->seized = false;
 			break;
 		}
-		if (r.rip == insn + 2) {
-			*ret = (long)r.rax;
-			break;
+		if (sysstop) {
+			/* Count the exits of the stub's own calls: a stop may also report
+			 * the thread's way out of the call it was interrupted in. */
+			struct __ptrace_syscall_info info;
+			long got = ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, (void *)sizeof info, &info);
+			if (got > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT &&
+			    info.instruction_pointer > p->stub &&
+			    info.instruction_pointer <= p->stub + (uint64_t)(rt_stub_end - rt_stub))
+				c[exits++].ret = (long)info.exit.rval;
+		} else if (sig && !t->sig) {
+			t->sig = sig; /* held back, handed over when it is let go */
 		}
-		/* A signal stopped it before the call ran: keep it for later, step again. */
-		if (sig && !t->sig)
-			t->sig = sig;
-		if (tries > 8) {
-			err = hp_err(ctx, HP_ERROR, NULL, NULL,
-				     "thread %d: the system call did not complete (at %#llx)",
-				     (int)t->tid, (unsigned long long)r.rip);
+	}
+	/* Let it go: the stub's tail puts its registers back. */
+	thread_release_one(t);
+	return err;
+}
+
+int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data, size_t dlen)
+{
+	pid_t *tids;
+	size_t ntids;
+	int err = proc_live_threads(p, &tids, &ntids);
+	if (err < 0)
+		return err;
+	/* The thread /proc is read through first (the main one when it lives). */
+	for (size_t i = 0; i < ntids; i++)
+		if (tids[i] == p->tid) {
+			tids[i] = tids[0];
+			tids[0] = p->tid;
+		}
+	err = -HP_ERROR;
+	for (size_t i = 0; i < ntids; i++) {
+		struct rt_thread t;
+		size_t mark = p->ctx->ndiags;
+		if ((err = proc_alive(p)) < 0)
+			break;
+		if ((err = thread_stop_one(p->ctx, p->pid, tids[i], &t)) < 0) {
+			if (err == -HP_ELOCKED)
+				break; /* traced by another tool: so would the others be */
+			if (i + 1 < ntids)
+				hp_diag_rollback(p->ctx, mark);
+			continue;
+		}
+		bool started;
+		err = thread_calls(p, &t, c, n, data, dlen, &started);
+		if (!started)
+			thread_release_one(&t);
+		if (err == 0 || started)
+			break; /* begun: the calls run, whatever we see of them */
+		if (i + 1 < ntids)
+			hp_diag_rollback(p->ctx, mark);
+	}
+	free(tids);
+	return err;
+}
+
+/*
+ * Send every stopped thread of t into the stub with the commit word at ctl:
+ * the last one to rt_commit, the others to rt_park (each with its block: all
+ * signals to block at +8, room for its old mask at +16, a 5 ms wait at +24),
+ * then let them all go. On a failure before the committer is set, every
+ * thread already sent is put back as it was, and none is let go.
+ */
+int threads_park(struct rt_proc *p, struct rt_threads *t, uint64_t ctl)
+{
+	struct hp_ctx *ctx = p->ctx;
+	size_t i;
+	int err = 0;
+	for (i = 0; i < t->n; i++) {
+		struct rt_thread *th = &t->v[i];
+		uint8_t buf[RT_STUB_MAX_DATA + BLK_SIZE], *blk = buf + RT_STUB_MAX_DATA;
+		uint64_t b = fill_block(th, buf);
+		hp_store_le64(blk + 8, ~0ull);
+		hp_store_le64(blk + 24, 0);
+		hp_store_le64(blk + 32, 5000000);
+		if ((err = proc_write(p, b, blk, BLK_SIZE)) < 0)
+			break;
+		struct user_regs_struct r = th->regs;
+		r.rip = p->stub + (uint64_t)((i + 1 == t->n ? rt_commit : rt_park) - rt_stub);
+		r.rsp = b;
+		r.rdi = ctl;
+		r.orig_rax = (unsigned long long)-1;
+		if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) < 0) {
+			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot set registers: %s",
+				     (int)th->tid, strerror(errno));
 			break;
 		}
 	}
-	if (ptrace(PTRACE_SETREGS, t->tid, 0, &t->regs) < 0 && !err)
-		err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot restore registers: %s",
-			     (int)t->tid, strerror(errno));
-	return err;
+	if (err) {
+		while (i-- > 0)
+			ptrace(PTRACE_SETREGS, t->v[i].tid, 0, &t->v[i].regs);
+		return err;
+	}
+	for (i = 0; i < t->n; i++) {
+		ptrace(PTRACE_DETACH, t->v[i].tid, 0, 0);
+		t->v[i].seized = t->v[i].stopped = false;
+	}
+	return 0;
 }

@@ -17,6 +17,7 @@
 #ifndef HP_RUNTIME_H
 #define HP_RUNTIME_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "formats/formats.h"
@@ -24,7 +25,18 @@
 struct rt_opts {
 	unsigned timeout_ms;      /* give up finding a safe moment after this long */
 	int verbose;
+	bool allow_downgrade;     /* apply below the high-water mark */
+	bool finishing;           /* undoing or finishing: a signal does not cut it short */
 };
+
+/*
+ * Set by the handler runtime_catch_signals() installs for SIGINT, SIGTERM and
+ * SIGHUP: the signal's number. An operation checks it between its steps and,
+ * once set, undoes what it began and fails with -HP_EINTR; a stop window under
+ * way is finished first (it takes well under a millisecond).
+ */
+extern volatile sig_atomic_t runtime_signal;
+void runtime_catch_signals(void);
 
 /* What one apply or revert did, for the report and the audit log. */
 struct rt_result {
@@ -37,6 +49,11 @@ struct rt_result {
 	uint8_t patch_id[16];     /* the patch applied or reverted */
 	uint64_t sequence;
 	bool has_patch;           /* patch_id and sequence are set */
+	bool downgraded;          /* applied below the high-water mark (allow_downgrade) */
+	/* An operation an earlier tool left unfinished, found and finished first:
+	 * "completed" or "rolled back", which one, and the patch. NULL: none. */
+	const char *recovered;
+	uint8_t recovered_id[16];
 };
 
 /*
@@ -69,6 +86,8 @@ struct rt_patch {
 	uint64_t image_addr, image_size;
 	uint32_t nfuncs;
 	char target[64];          /* the target image's file name */
+	uint64_t image_hash;      /* the first 8 bytes of the SHA-256 of the linked image:
+				     how a recovery knows the mapping there is this patch's */
 };
 
 /* One redirected entry. */
@@ -83,17 +102,41 @@ struct rt_func {
 
 #define RT_MAX_PATCHES 64
 #define RT_MAX_FUNCS 1024
+#define RT_MAX_HIGH 16
+
+/* An operation that was begun and not finished, as the record says. */
+enum rt_op { RT_OP_NONE = 0, RT_OP_APPLY = 1, RT_OP_REVERT = 2 };
+
+/* The highest sequence ever applied to one binary in this process: kept
+ * through reverts, so an older patch cannot come back by a revert and an apply. */
+struct rt_high {
+	uint8_t build_id[64];
+	uint32_t build_id_size;
+	uint64_t sequence;
+};
 
 struct rt_state {
 	uint64_t addr;            /* where the block is mapped; 0 when the process has none */
 	uint64_t generation;      /* bumped on every change */
 	uint32_t npatches, nfuncs;
+	uint32_t op, op_patch;    /* enum rt_op, and the patch it is about */
+	uint32_t writer_pid;      /* the tool that wrote the record, */
+	uint64_t writer_start;    /* and its start time (clock ticks since boot) */
+	uint64_t op_time;         /* when op was begun, seconds since the epoch */
+	uint32_t nhigh;
+	struct rt_high high[RT_MAX_HIGH];
 	struct rt_patch patches[RT_MAX_PATCHES];
 	struct rt_func funcs[RT_MAX_FUNCS];
 };
 
-/* Read the state block of pid, without stopping it. No block: npatches 0. */
-int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out);
+/*
+ * Read the record of pid, without stopping it, and check it against the
+ * process: its MAC, every patch's image mapped, every entry holding its jump.
+ * No block: npatches 0. An operation a killed tool left unfinished is finished
+ * or rolled back first (stopping the process briefly), and *recovered says so
+ * (NULL: nothing to do). -HP_ERECORD: untrusted or disagreeing with the code.
+ */
+int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct rt_result *r);
 
 /* ===================================================================== */
 /* find.c: the processes a command is about                              */
@@ -120,6 +163,8 @@ int runtime_find_with_patch(struct hp_ctx *ctx, const uint8_t id[16], pid_t **ou
 struct rt_audit {
 	const char *tool;         /* "hpapply" */
 	const char *action;       /* "apply", "revert" */
+	const char *phase;        /* "intent" (before anything is touched), "result",
+				     or "recovery" (an earlier tool's operation finished) */
 	pid_t pid;
 	const char *exe;
 	const char *patch_file;
@@ -133,7 +178,9 @@ struct rt_audit {
 
 /*
  * Append one JSON line describing an attempt to the audit log at path
- * (created 0600 if missing). Returns 0 or -HP_ERROR with a diagnostic; the
+ * (created 0600 if missing). Each line names who asked: the uid, the login
+ * uid (/proc/self/loginuid: who logged in, through su and sudo) and sudo's
+ * SUDO_UID when set. Returns 0 or -HP_ERROR with a diagnostic; the
  * line is written with a single write(2) on an O_APPEND descriptor, so lines
  * from concurrent tools do not interleave.
  */

@@ -38,7 +38,14 @@ struct rt_image {
 struct rt_proc {
 	struct hp_ctx *ctx;
 	pid_t pid;
-	int mem;                /* /proc/PID/mem, open for reading and writing */
+	pid_t tid;              /* a live thread: /proc is read through it */
+	char dir[32];           /* "/proc/TID" */
+	int pidfd;              /* pins the process: a reused pid is told apart */
+	uint64_t start;         /* its start time, clock ticks since boot */
+	int mem;                /* /proc/TID/mem, open for reading and writing */
+	uint64_t stub;          /* where the system-call stub goes (0: not found yet), */
+	const uint8_t *stub_orig; /* the bytes there in the image's file, */
+	bool stub_dirty;        /* and whether the process holds other bytes there now */
 	char exe[4096];         /* /proc/PID/exe */
 	struct rt_map *maps;
 	size_t nmaps;
@@ -46,8 +53,23 @@ struct rt_proc {
 	size_t nimages;
 };
 
-/* Open pid for inspection and writing; read its mappings and images. */
+/*
+ * Open pid for inspection and writing; read its mappings and images. The
+ * process is pinned (a pidfd) from here on: proc_alive() says whether it is
+ * still the same one.
+ */
 int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p);
+int proc_alive(struct rt_proc *p);
+/* Field 22 of /proc/PID/stat; -1 when there is no such process. */
+int proc_start_time(pid_t pid, uint64_t *out);
+/* A thread's state letter ('R', 'S', 'Z', ...; '?' when unreadable). */
+char proc_thread_state(pid_t pid, pid_t tid);
+/* Its threads that are not zombies (an exited main thread is), malloc'ed. */
+int proc_live_threads(struct rt_proc *p, pid_t **out, size_t *n);
+/* Its seccomp mode: 0 none, 1 strict, 2 filter, -1 unreadable. */
+int proc_seccomp(struct rt_proc *p);
+/* The first of its threads traced by another process (*tid 0: none). */
+int proc_foreign_tracer(struct rt_proc *p, pid_t *tid, pid_t *tracer);
 void proc_close(struct rt_proc *p);
 /* Re-read /proc/PID/maps (after a mapping was added or removed). */
 int proc_read_maps(struct rt_proc *p);
@@ -64,8 +86,9 @@ const struct rt_map *proc_map_at(const struct rt_proc *p, uint64_t addr);
  */
 int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t size,
 		  unsigned skip, uint64_t *out);
-/* The address of a "syscall" instruction (0f 05) in an executable mapping. */
-int proc_find_syscall(struct rt_proc *p, uint64_t *out);
+/* Unused executable room of size bytes for the stub (runtime/stub.S), and
+ * the bytes its file holds there (what to put back). */
+int proc_find_cave(struct rt_proc *p, size_t size, uint64_t *out, const uint8_t **orig);
 
 /* ----- ptrace.c -------------------------------------------------------------- */
 
@@ -95,28 +118,152 @@ int threads_stop(struct hp_ctx *ctx, pid_t pid, struct rt_threads *t);
 /* Release every thread (they run on from where they stopped). */
 void threads_release(struct rt_threads *t);
 void threads_free(struct rt_threads *t);
-/* Seize and stop one thread, to run system calls in it. */
-int thread_stop_one(struct hp_ctx *ctx, pid_t tid, struct rt_thread *t);
-void thread_release_one(struct rt_thread *t);
 /*
- * Run a system call in stopped thread t at the syscall instruction insn, with
- * up to six arguments; *ret gets its result (negative errno on failure). The
- * thread's registers are restored afterwards.
+ * Seize and stop one thread of pid, to run system calls in it: a thread held
+ * for a signal is let go with it and stopped again.
  */
-int thread_syscall(struct hp_ctx *ctx, struct rt_thread *t, uint64_t insn, long nr,
-		   const long args[6], long *ret);
+int thread_stop_one(struct hp_ctx *ctx, pid_t pid, pid_t tid, struct rt_thread *t);
+void thread_release_one(struct rt_thread *t);
+
+/* One system call for the stub. */
+#define RT_STUB_MAX_CALLS 8
+struct rt_call {
+	long nr;
+	long args[6];
+	uint64_t flags;         /* bit i: args[i] = the result of call (flags >> 8) */
+	long ret;               /* the result (a negative errno on failure) */
+};
+#define RT_ARG_RESULT_OF(i, call) ((1u << (i)) | ((uint64_t)(call) << 8))
+#define RT_ARG_DATA(i) (1ull << (16 + (i))) /* args[i] = where the data went */
+#define RT_STUB_MAX_DATA 64
+
+/* The stub's code, copied into the target (runtime/stub.S): the calls, the
+ * park and the commit entry points. */
+extern const uint8_t rt_stub[], rt_stub_end[], rt_park[], rt_commit[];
+
+/*
+ * Send every stopped thread of t into the stub, parked on the commit word at
+ * ctl (the last one commits), and let them go. Only for threads stopped with
+ * no signal pending. On failure none was let go and all are as they were.
+ */
+int threads_park(struct rt_proc *p, struct rt_threads *t, uint64_t ctl);
+
+/*
+ * Run calls in stopped thread t through the stub (at p->stub, already in the
+ * target), with up to RT_STUB_MAX_DATA bytes of data copied beside them, then
+ * let t go. From the moment its registers are set (*started), t returns to
+ * where it was with its own registers whatever happens to the caller; the
+ * results are in c[i].ret when this returns 0.
+ */
+int thread_calls(struct rt_proc *p, struct rt_thread *t, struct rt_call *c, size_t n,
+		 const void *data, size_t dlen, bool *started);
+/*
+ * The same in whichever live thread of p can take it (the main thread may
+ * have exited; a thread's stack may have no room): stop it, run, let it go.
+ */
+int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data, size_t dlen);
 
 /* ----- state.c -------------------------------------------------------------- */
 
 #define RT_STATE_NAME "hotpatch-state"
-#define RT_STATE_SIZE (128u * 1024)
+#define RT_STATE_SIZE (256u * 1024)
 
-/* Find the state block in the mappings (addr 0 when there is none) and read it. */
-int state_read(struct rt_proc *p, struct rt_state *s);
-/* Create the block in the process, through system calls run in t. */
-int state_create(struct rt_proc *p, struct rt_thread *t, uint64_t insn, uint64_t scratch,
-		 uint64_t *addr);
-/* Write s to the block at s->addr: generation odd while writing, then even. */
-int state_write(struct rt_proc *p, struct rt_state *s);
+/* The key of the records this user writes (runtime/home.c). */
+#define RT_KEY_SIZE 32
+
+/*
+ * Find the state block in the mappings (addr 0 when there is none) and read
+ * the slot in use. key NULL: no MAC check (the fuzz target). -HP_ERECORD when
+ * the record is damaged or its MAC does not verify.
+ */
+int state_read(struct rt_proc *p, const uint8_t *key, struct rt_state *s);
+/* The bytes of one slot that hold a record. */
+size_t state_slot_size(void);
+/* Check and decode one slot (state_slot_size() bytes at b). */
+int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t *key,
+		 struct rt_state *s);
+/*
+ * The commit area, after both slots: the commit word (u32), the count of
+ * entries (u32), "/proc/self/mem" at +8, the entries at +32, 24 bytes each
+ * (address, the bytes to write padded to 8, the bytes there now padded to 8).
+ */
+#define RT_COMMIT_AT (RT_STATE_SIZE - 28 * 1024)
+#define RT_COMMIT_MAX ((28 * 1024 - 32) / 24)
+/* Create the block in the process (zero-filled: an empty record). */
+int state_create(struct rt_proc *p, uint64_t *addr);
+/* Write s into the slot not in use, then switch to it with one write. */
+int state_write(struct rt_proc *p, const uint8_t *key, struct rt_state *s);
+
+/* ----- resolve.c ------------------------------------------------------------- */
+
+/*
+ * A thread-local variable the patch's code reaches, in each of the ways code
+ * reaches one: its offset from the thread pointer (the executable's code:
+ * local-exec and initial-exec), or its module id and offset in that module's
+ * block (shared-library code: __tls_get_addr). Both are the same in every
+ * thread, so the new code reaches the calling thread's own variable.
+ */
+struct rt_tls {
+	bool has_tpoff, has_dtp;
+	int64_t tpoff;
+	uint64_t module, dtpoff;
+};
+
+/*
+ * The target image of h in p (*ti), the address of each replaced function
+ * (func_addr[k], its old bytes checked; an entry an earlier patch redirected
+ * is checked with the bytes st saved) and of each symbol (symaddr, tls).
+ */
+int resolve_patch(struct rt_proc *p, const struct hpx *h, const struct rt_state *st,
+		  uint64_t *func_addr, uint64_t *symaddr, struct rt_tls *tls,
+		  const struct rt_image **ti);
+/* h's image linked at base into img (h->image_size bytes); *write_end: how much to write. */
+int link_image(struct hp_ctx *ctx, const struct hpx *h, uint64_t base, const uint64_t *sym,
+	       const struct rt_tls *tls, uint8_t *img, uint64_t *write_end);
+
+/* ----- window.c -------------------------------------------------------------- */
+
+/* Code no thread may be in, nor return into, when the window's body runs. */
+struct hot {
+	uint64_t lo, hi;        /* [lo, hi) */
+	const char *what;       /* for the report */
+};
+
+struct hots {
+	struct hot *v;
+	size_t n, cap;
+	uint64_t min, max;      /* the span of all ranges, for a quick reject */
+};
+
+int add_hot(struct hp_ctx *ctx, struct hots *h, uint64_t lo, uint64_t size, const char *what);
+
+/* What runs with every thread stopped, once they are all clear of the hot code. */
+struct window_ops {
+	/* 0 done, < 0 failed, > 0 try again at once (a new window) */
+	int (*body)(struct rt_proc *p, struct rt_threads *t, void *arg);
+	void *arg;
+};
+
+/*
+ * Open stop windows until one is safe and body succeeds in it, or the
+ * deadline (o->timeout_ms from t0) passes: -HP_EBUSY naming the blocker.
+ */
+int run_windows(struct rt_proc *p, const struct hots *hot, const struct rt_opts *o, uint64_t t0,
+		const struct window_ops *ops, struct rt_result *out);
+
+/* ----- home.c -------------------------------------------------------------- */
+
+struct rt_home {
+	int dir;                /* the directory, open */
+	char path[256];
+	uint8_t key[RT_KEY_SIZE];
+};
+
+/* Open (make) and check the applier's directory; load (make) the key. */
+int home_open(struct hp_ctx *ctx, struct rt_home *h);
+void home_close(struct rt_home *h);
+/* Lock process pid (started at start) against other tools; -HP_ELOCKED when held. */
+int home_lock(struct hp_ctx *ctx, struct rt_home *h, pid_t pid, uint64_t start, int *fd);
+void home_unlock(struct rt_home *h, pid_t pid, uint64_t start, int fd);
 
 #endif

@@ -11,5 +11,7 @@ echo "$out" | grep -q '300 of 300 requests sent around the apply answered correc
 echo "$out" | grep -q 'GET 4   -> error: no such entry' || fail "the fix does not show"
 echo "$out" | grep -q 'GET -1  -> error: no such entry' || fail "negative index not fixed"
 echo "$out" | sed -n '/^== Revert/,$p' | grep -q 'GET 4   -> s3cr3t-admin-token' || fail "revert does not bring the old code back"
-[ "$(echo "$out" | grep -c '"tool": "hpapply"')" -eq 2 ] || fail "audit log lines"
+# An intent line before each of the two attempts, a result line after.
+[ "$(echo "$out" | grep -c '"phase": "intent"')" -eq 2 ] || fail "audit log intent lines"
+[ "$(echo "$out" | grep -c '"phase": "result"')" -eq 2 ] || fail "audit log result lines"
 echo "ok demo"

@@ -19,7 +19,7 @@ FS="-ffunction-sections -fdata-sections"
 # Object files must not depend on where they were built.
 PM="-ffile-prefix-map=$T=/src"
 
-for t in hpx hpx_payload verify elf dwarf image hpdiff; do
+for t in hpx hpx_payload verify elf dwarf image hpdiff state; do
 	mkdir -p "$C/$t"
 	rm -f "$C/$t"/seed-*
 done
@@ -163,6 +163,9 @@ mkdir -p twins && cp "$S/static-twins/old/a.c" "$S/static-twins/old/b.c" twins/
 clang -O2 -Wl,--build-id=sha1 -o "$C/image/seed-clang-static-locals" twins/a.c twins/b.c main.c \
 	old.c
 
-for t in hpx hpx_payload verify elf dwarf image hpdiff; do
+# ----- state: records a process may hold, written from the documented layout
+python3 "$C/../state-seeds.py" "$C/state"
+
+for t in hpx hpx_payload verify elf dwarf image hpdiff state; do
 	echo "$t: $(ls "$C/$t" | wc -l) files, $(du -sk "$C/$t" | cut -f1) KB"
 done
