@@ -435,6 +435,13 @@ const struct reloc_info *reloc_x86_64_info(uint32_t type);
  */
 int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out, size_t *len);
 /*
+ * The same for a file already open: read fd (from its current offset, which
+ * must be 0) into a malloc'd buffer; path names it in messages. The caller
+ * keeps fd and closes it. For a caller that checked what it opened (fstat).
+ */
+int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t **out,
+	       size_t *len);
+/*
  * Write len bytes to path atomically: into a temporary file in the same
  * directory, flushed, then renamed over path. On failure nothing is left
  * behind and path is untouched. Signals that would end the process (SIGTERM,
