@@ -136,6 +136,8 @@ int main(int argc, char **argv)
 		if (b->trusted)
 			printf(", trusted (%s), %s\n", b->key_name,
 			       b->verified ? "verified" : "DOES NOT VERIFY");
+		else if (b->why)
+			printf(", untrusted, REFUSED\n");
 		else
 			printf(", untrusted, not verified\n");
 	}

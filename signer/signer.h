@@ -15,6 +15,7 @@
  *   key.c     keys that sign: a PEM private key, or a token key (pkcs11.c)
  *   pkcs11.c  a private key in an HSM, addressed by a pkcs11: URI (uri.c)
  *   uri.c     RFC 7512 pkcs11: URIs
+ *   sigform.c the one form each signature may take: P-256 minimal DER, low S
  *   trust.c   the trust store: a PEM public key file or a directory of them
  *   sign.c    appending a signature block to a container
  *   verify.c  checking every block of a container against the trust store
@@ -118,14 +119,16 @@ struct signer_block {
 	bool trusted;           /* the key id is in the trust store */
 	bool verified;          /* trusted, and the signature holds */
 	const char *key_name;   /* trusted: the file the key came from; else NULL */
-	const char *why;        /* trusted but not verified: the reason */
+	const char *why;        /* the block fails: what is wrong, as a phrase that follows
+				   "signature N (...)": "does not verify; ...", "is refused: ..." */
 };
 
 struct signer_verdict {
 	struct signer_block *blocks; /* one per block, in file order (ctx arena) */
 	size_t nblocks;
 	size_t nkeys_ok;        /* distinct trusted keys with a block that verifies */
-	size_t nfailed;         /* blocks by a trusted key that do not verify */
+	size_t nfailed;         /* blocks that fail: by a trusted key and not verifying, or
+				   (any key) a signature not in its one accepted form */
 };
 
 /*

@@ -46,21 +46,30 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 		if (!hp_range_ok(s->start, HPX_SIG_HEADER_SIZE + (uint64_t)s->sig_size, len))
 			return hp_err(ctx, HP_ERROR, NULL, NULL, "block %zu lies outside the file", i + 1);
 		const struct signer_trusted_key *k = trust ? signer_trust_find(trust, s->key_id) : NULL;
-		if (!k)
-			continue;
-		b->trusted = true;
-		b->key_name = k->name;
-		if (k->algorithm != s->algorithm) {
-			b->why = hp_arena_printf(ctx, "it says %s but the key %s is %s",
+		if (k) {
+			b->trusted = true;
+			b->key_name = k->name;
+		}
+		/* Every block, trusted or not, holds its signature in the one accepted form. */
+		const char *form = signer_sig_form_why(s->algorithm, s->sig, s->sig_size);
+		if (k && k->algorithm != s->algorithm) {
+			b->why = hp_arena_printf(ctx, "does not verify; it says %s but the key %s is %s",
 						 signer_algorithm_name(s->algorithm), k->name,
 						 signer_algorithm_name(k->algorithm));
+			if (!b->why)
+				return hp_nomem(ctx);
+		} else if (form) {
+			if (!(b->why = hp_arena_printf(ctx, "is refused: %s", form)))
+				return hp_nomem(ctx);
+		} else if (!k) {
+			continue;
 		} else {
 			uint8_t msg[HPX_SIG_MESSAGE_SIZE];
 			hpx_sig_message(buf, s->start, s->algorithm, s->key_id, msg);
 			b->verified = signer_verify_raw(k->pkey, s->algorithm, msg, sizeof msg, s->sig,
 							s->sig_size);
 			if (!b->verified)
-				b->why = "the bytes it covers were changed, or it was made for another file";
+				b->why = "does not verify; the bytes it covers were changed, or it was made for another file";
 		}
 		if (!b->verified) {
 			out->nfailed++;
@@ -102,7 +111,7 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 		char more[128] = "";
 		for (size_t i = 0; i < out->nblocks; i++) {
 			const struct signer_block *b = &out->blocks[i];
-			if (!b->trusted || b->verified)
+			if (!b->why)
 				continue;
 			if (!first) {
 				first = b;
@@ -116,10 +125,11 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 					 i + 1);
 		}
 		hex(id, first->key_id, 8);
-		return hp_err(ctx, HP_EVERIFY, name, NULL,
-			      "signature %zu (%s, key %s... in %s) does not verify; %s%s%s%s", nfirst,
-			      signer_algorithm_name(first->algorithm), id, first->key_name,
-			      first->why, nmore == 0 ? "" : nmore == 1 ? " (signature " : " (signatures ",
+		return hp_err(ctx, HP_EVERIFY, name, NULL, "signature %zu (%s, key %s...%s%s) %s%s%s%s",
+			      nfirst, signer_algorithm_name(first->algorithm), id,
+			      first->trusted ? " in " : ", untrusted",
+			      first->trusted ? first->key_name : "", first->why,
+			      nmore == 0 ? "" : nmore == 1 ? " (signature " : " (signatures ",
 			      more, nmore == 0 ? "" : nmore == 1 ? " fails too)" : " fail too)");
 	}
 	if (out->nkeys_ok >= require)
