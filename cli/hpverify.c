@@ -30,8 +30,11 @@ static const char usage[] =
 	"  --version           print the version\n"
 	"\n"
 	"Each signature is listed on stdout: key id, algorithm, trusted or not, verified\n"
-	"or not. A signature by a key outside the trust store does not count and is no\n"
-	"error; one by a trusted key that does not verify is always an error.\n"
+	"or not. A signature by a key outside the trust store is ignored: it does not\n"
+	"count and is no error, unless its form is not the one accepted or a trusted key\n"
+	"made it under another key id. One by a trusted key that does not verify is\n"
+	"always an error. A later trusted signature covers an ignored one; one after\n"
+	"the last trusted signature can be changed or removed by anyone.\n"
 	"The trust store, its key files and every directory above it must belong to\n"
 	"root or to you and be writable by their owner only (a sticky directory of\n"
 	"root's, as /tmp, may be above it).\n"
@@ -138,8 +141,11 @@ int main(int argc, char **argv)
 			       b->verified ? "verified" : "DOES NOT VERIFY");
 		else if (b->why)
 			printf(", untrusted, REFUSED\n");
+		else if (b->covered_by)
+			printf(", untrusted, not verified: ignored (signature %zu covers it)\n",
+			       b->covered_by);
 		else
-			printf(", untrusted, not verified\n");
+			printf(", untrusted, not verified: ignored (no trusted signature covers it; anyone can change or remove it)\n");
 	}
 	if (rc == EXIT_OK)
 		printf("%s: OK: signed by %zu distinct trusted key%s (%zu required)\n", path,

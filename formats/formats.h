@@ -592,6 +592,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 	     struct hpx *out);
 /* The message a signature block signs (formats/hpx-format.md), 88 bytes. */
 #define HPX_SIG_MESSAGE_SIZE 88
+#define HPX_SIG_MESSAGE_KEY_ID 24  /* offset of the key id in the message */
 void hpx_sig_message(const uint8_t *file, uint64_t start, uint16_t algorithm,
 		     const uint8_t key_id[32], uint8_t out[HPX_SIG_MESSAGE_SIZE]);
 /* The width in bytes of the field a fixup type fills; 0 for an unknown type. */

@@ -29,6 +29,10 @@
 
 #include "formats/formats.h"
 
+/* Signature blocks a verifier checks at most (and hpsign writes): each costs a
+ * SHA-256 of the bytes before it and up to one check per trusted key. */
+#define SIGNER_MAX_BLOCKS 16
+
 /* "ed25519", "ecdsa-p256", or "unknown". */
 const char *signer_algorithm_name(uint16_t algorithm);
 
@@ -121,6 +125,8 @@ struct signer_block {
 	const char *key_name;   /* trusted: the file the key came from; else NULL */
 	const char *why;        /* the block fails: what is wrong, as a phrase that follows
 				   "signature N (...)": "does not verify; ...", "is refused: ..." */
+	size_t covered_by;      /* 1 + the index of the first verified block after it,
+				   which signs all of it; 0: none does */
 };
 
 struct signer_verdict {
@@ -128,7 +134,8 @@ struct signer_verdict {
 	size_t nblocks;
 	size_t nkeys_ok;        /* distinct trusted keys with a block that verifies */
 	size_t nfailed;         /* blocks that fail: by a trusted key and not verifying, or
-				   (any key) a signature not in its one accepted form */
+				   (any key) a signature not in its one accepted form, or
+				   made by a trusted key but naming another */
 };
 
 /*
@@ -136,6 +143,7 @@ struct signer_verdict {
  * hpx_read_envelope() from buf. Reads nothing past the fixed header but the
  * blocks. Fills *out (memory from the ctx arena) and raises no diagnostic
  * for a block that fails: callers that only report (hpinspect) use this.
+ * More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY, with a diagnostic.
  */
 int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
@@ -148,7 +156,9 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
  * diagnostic (the first block that fails and which others fail too, or that
  * too few keys signed) and -HP_EVERIFY; a malformed envelope gives -HP_ECORRUPT or -HP_EUNSUPPORTED.
  * A block by a key outside the trust store is reported in *out and is not an
- * error (a build stage may sign with a key the operator does not trust).
+ * error (a build stage may sign with a key the operator does not trust),
+ * unless its signature is not in its accepted form or a trusted key made it
+ * (its key id was changed). More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY.
  */
 int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 		  const struct signer_trust *trust, const char *name, const uint8_t *buf,

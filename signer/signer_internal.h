@@ -127,6 +127,8 @@ struct signer_trusted_key {
 /* The trusted key of this id, or NULL. */
 const struct signer_trusted_key *signer_trust_find(const struct signer_trust *trust,
 						   const uint8_t id[32]);
+/* Key i of the store, i < signer_trust_count(). */
+const struct signer_trusted_key *signer_trust_key(const struct signer_trust *trust, size_t i);
 
 /* ===================================================================== */
 /* pkcs11.c: a private key in a token                                    */

@@ -375,3 +375,8 @@ const struct signer_trusted_key *signer_trust_find(const struct signer_trust *t,
 			return &t->keys[i];
 	return NULL;
 }
+
+const struct signer_trusted_key *signer_trust_key(const struct signer_trust *t, size_t i)
+{
+	return &t->keys[i];
+}
