@@ -65,13 +65,16 @@ static void fixup_target(FILE *f, const struct hpx *h, const struct hpx_fixup *x
 		fprintf(f, "%s%+lld", h->syms[x->target].name, (long long)x->addend);
 }
 
-/* What --trust found for signature i: "verified", "DOES NOT VERIFY", "untrusted" or NULL. */
+/*
+ * What --trust found for signature i: "verified", "DOES NOT VERIFY",
+ * "untrusted", "untrusted, REFUSED" (a signature not in its accepted form) or NULL.
+ */
 static const char *sig_state(const struct signer_verdict *v, size_t i)
 {
 	if (!v || i >= v->nblocks)
 		return NULL;
 	if (!v->blocks[i].trusted)
-		return "untrusted";
+		return v->blocks[i].why ? "untrusted, REFUSED" : "untrusted";
 	return v->blocks[i].verified ? "verified" : "DOES NOT VERIFY";
 }
 

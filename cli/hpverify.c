@@ -30,11 +30,18 @@ static const char usage[] =
 	"  --version           print the version\n"
 	"\n"
 	"Each signature is listed on stdout: key id, algorithm, trusted or not, verified\n"
-	"or not. A signature by a key outside the trust store does not count and is no\n"
-	"error; one by a trusted key that does not verify is always an error.\n"
+	"or not. A signature by a key outside the trust store is ignored: it does not\n"
+	"count and is no error, unless its form is not the one accepted or a trusted key\n"
+	"made it under another key id. One by a trusted key that does not verify is\n"
+	"always an error. A later trusted signature covers an ignored one; one after\n"
+	"the last trusted signature can be changed or removed by anyone.\n"
+	"The trust store, its key files and every directory above it must belong to\n"
+	"root or to you and be writable by their owner only (a sticky directory of\n"
+	"root's, as /tmp, may be above it).\n"
 	"Exit status: 0 verified, 1 usage or I/O error (or a bad trust store),\n"
 	"4 verification failed (too few trusted signatures, a signature that does not\n"
-	"verify, or a malformed header or signature block).\n";
+	"verify, a malformed header or signature block, or a trust store others could\n"
+	"write to).\n";
 
 static void hex(FILE *f, const uint8_t *p, size_t n)
 {
@@ -109,10 +116,16 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	struct signer_verdict v;
 	int rc = EXIT_ERROR;
-	if (signer_trust_load(&ctx, &trust, trust_path) < 0 ||
-	    hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
+	int err = signer_trust_load(&ctx, &trust, trust_path);
+	if (err < 0) {
+		/* A trust store others could write to is refused as a bad signature is. */
+		if (err == -HP_EVERIFY)
+			rc = EXIT_VERIFY;
 		goto out;
-	int err = signer_verify(&ctx, &v, trust, path, buf, len, require);
+	}
+	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
+		goto out;
+	err = signer_verify(&ctx, &v, trust, path, buf, len, require);
 	rc = err < 0 ? EXIT_VERIFY : EXIT_OK;
 	if (err == -HP_ENOMEM || err == -HP_ERROR)
 		rc = EXIT_ERROR;
@@ -126,8 +139,13 @@ int main(int argc, char **argv)
 		if (b->trusted)
 			printf(", trusted (%s), %s\n", b->key_name,
 			       b->verified ? "verified" : "DOES NOT VERIFY");
+		else if (b->why)
+			printf(", untrusted, REFUSED\n");
+		else if (b->covered_by)
+			printf(", untrusted, not verified: ignored (signature %zu covers it)\n",
+			       b->covered_by);
 		else
-			printf(", untrusted, not verified\n");
+			printf(", untrusted, not verified: ignored (no trusted signature covers it; anyone can change or remove it)\n");
 	}
 	if (rc == EXIT_OK)
 		printf("%s: OK: signed by %zu distinct trusted key%s (%zu required)\n", path,

@@ -20,22 +20,26 @@ int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hp_err(ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
+	int err = hp_read_fd(ctx, fd, path, max, out, len);
+	close(fd);
+	return err;
+}
+
+int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t **out,
+	       size_t *len)
+{
+	*out = NULL;
+	*len = 0;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return hp_err(ctx, HP_ERROR, path, NULL, "not a regular file");
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
+	if ((uint64_t)st.st_size > max)
 		return hp_err(ctx, HP_ECORRUPT, path, NULL, "%lld bytes is more than the %zu allowed",
 			      (long long)st.st_size, max);
-	}
 	size_t n = (size_t)st.st_size;
 	uint8_t *buf = malloc(n ? n : 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return hp_nomem(ctx);
-	}
 	size_t got = 0;
 	while (got < n) {
 		ssize_t r = read(fd, buf + got, n - got);
@@ -44,13 +48,11 @@ int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out
 		if (r <= 0) {
 			int e = errno;
 			free(buf);
-			close(fd);
 			return hp_err(ctx, HP_ERROR, path, NULL, "cannot read: %s",
 				      r < 0 ? strerror(e) : "file shrank while reading");
 		}
 		got += (size_t)r;
 	}
-	close(fd);
 	*out = buf;
 	*len = n;
 	return 0;

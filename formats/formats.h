@@ -439,6 +439,13 @@ const struct reloc_info *reloc_x86_64_info(uint32_t type);
  */
 int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out, size_t *len);
 /*
+ * The same for a file already open: read fd (from its current offset, which
+ * must be 0) into a malloc'd buffer; path names it in messages. The caller
+ * keeps fd and closes it. For a caller that checked what it opened (fstat).
+ */
+int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t **out,
+	       size_t *len);
+/*
  * Write len bytes to path atomically: into a temporary file in the same
  * directory, flushed, then renamed over path. On failure nothing is left
  * behind and path is untouched. Signals that would end the process (SIGTERM,
@@ -589,6 +596,7 @@ int hpx_read(struct hp_ctx *ctx, const char *name, const uint8_t *buf, size_t le
 	     struct hpx *out);
 /* The message a signature block signs (formats/hpx-format.md), 88 bytes. */
 #define HPX_SIG_MESSAGE_SIZE 88
+#define HPX_SIG_MESSAGE_KEY_ID 24  /* offset of the key id in the message */
 void hpx_sig_message(const uint8_t *file, uint64_t start, uint16_t algorithm,
 		     const uint8_t key_id[32], uint8_t out[HPX_SIG_MESSAGE_SIZE]);
 /* The width in bytes of the field a fixup type fills; 0 for an unknown type. */

@@ -1,14 +1,14 @@
 /*
  * key.c: keys that sign, and the primitives every other file of signer/ uses:
- * key ids, building a public key from its raw form, one signature check, the
- * ECDSA r||s to DER conversion, and where a PIN comes from.
+ * key ids, building a public key from its raw form, one signature check, and
+ * where a PIN comes from. Every signature made is put in its one accepted
+ * form (sigform.c) before it leaves this file.
  *
  * A key is either a PEM private key file (signed with OpenSSL here) or a
  * token key (signed in the HSM by pkcs11.c); both carry the public key, and
  * every signature made is checked against it before it leaves this file.
  */
 #include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
@@ -206,32 +206,6 @@ bool signer_verify_raw(EVP_PKEY *pub, uint16_t alg, const uint8_t *msg, size_t n
 	EVP_MD_CTX_free(m);
 	ERR_clear_error();
 	return ok;
-}
-
-int signer_ecdsa_raw_to_der(const uint8_t *rs, size_t n, uint8_t *out, size_t *out_len)
-{
-	if (n != 64)
-		return -HP_ECORRUPT;
-	ECDSA_SIG *sig = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);
-	if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-		ECDSA_SIG_free(sig);
-		BN_free(r);
-		BN_free(s);
-		return -HP_ENOMEM;
-	}
-	/* sig owns r and s now. */
-	int len = i2d_ECDSA_SIG(sig, NULL);
-	int err = 0;
-	if (len <= 0 || len > SIGNER_ECDSA_P256_DER_MAX) {
-		err = -HP_ECORRUPT;
-	} else {
-		unsigned char *p = out;
-		i2d_ECDSA_SIG(sig, &p);
-		*out_len = (size_t)len;
-	}
-	ECDSA_SIG_free(sig);
-	return err;
 }
 
 /* ===================================================================== */
@@ -436,6 +410,14 @@ static int sign_pem(struct hp_ctx *ctx, struct signer_key *k, const uint8_t *msg
 	if (!ok)
 		return hp_err(ctx, HP_ERROR, k->name, NULL, "cannot sign: %s",
 			      signer_openssl_why());
+	if (k->algorithm == HPX_SIG_ECDSA_P256) {
+		/* OpenSSL's s is high half the time; the container takes the low one only. */
+		uint8_t rs[64];
+		if (signer_ecdsa_der_to_raw(out, len, rs) < 0 ||
+		    signer_ecdsa_raw_to_der(rs, sizeof rs, out, &len) < 0)
+			return hp_err(ctx, HP_ERROR, k->name, NULL,
+				      "OpenSSL made an ECDSA signature that is not a P-256 one");
+	}
 	*out_len = len;
 	return 0;
 }
@@ -452,11 +434,14 @@ int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
 		err = signer_p11_sign(ctx, key->p11, key->algorithm, msg, HPX_SIG_MESSAGE_SIZE, raw,
 				      &n);
 		if (!err && key->algorithm == HPX_SIG_ECDSA_P256) {
-			/* PKCS#11 gives r||s; the container holds DER. */
-			if (signer_ecdsa_raw_to_der(raw, n, out, out_len) < 0)
+			/* PKCS#11 gives r||s, s high or low; the container holds DER, s low. */
+			if (n != 64)
 				err = hp_err(ctx, HP_ERROR, key->name, NULL,
 					     "the token returned a %zu-byte ECDSA signature, not the 64-byte r||s of P-256",
 					     n);
+			else if (signer_ecdsa_raw_to_der(raw, n, out, out_len) < 0)
+				err = hp_err(ctx, HP_ERROR, key->name, NULL,
+					     "the token returned an ECDSA signature whose r or s is 0 or not below the P-256 order");
 		} else if (!err) {
 			memcpy(out, raw, n);
 			*out_len = n;
@@ -464,6 +449,11 @@ int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
 	}
 	if (err < 0)
 		return err;
+	/* What a verifier would refuse is not handed out (a token's Ed25519 S, say). */
+	const char *why = signer_sig_form_why(key->algorithm, out, *out_len);
+	if (why)
+		return hp_err(ctx, HP_ERROR, key->name, NULL, "the signature just made is refused: %s",
+			      why);
 	if (!signer_verify_raw(key->pub, key->algorithm, msg, HPX_SIG_MESSAGE_SIZE, out, *out_len))
 		return hp_err(ctx, HP_ERROR, key->name, NULL,
 			      "the signature just made does not verify with the key's public key; %s",

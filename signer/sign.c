@@ -22,6 +22,10 @@ int signer_append(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_
 	int err = hpx_read_envelope(ctx, name, *buf, *len, &env);
 	if (err < 0)
 		return err;
+	if (env.nsigs >= SIGNER_MAX_BLOCKS)
+		return hp_err(ctx, HP_ERROR, name, NULL,
+			      "already %zu signature blocks, the most a verifier checks; nothing written",
+			      env.nsigs);
 	uint16_t alg = signer_key_algorithm(key);
 	const uint8_t *key_id = signer_key_id(key);
 	uint8_t msg[HPX_SIG_MESSAGE_SIZE];

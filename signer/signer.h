@@ -15,6 +15,7 @@
  *   key.c     keys that sign: a PEM private key, or a token key (pkcs11.c)
  *   pkcs11.c  a private key in an HSM, addressed by a pkcs11: URI (uri.c)
  *   uri.c     RFC 7512 pkcs11: URIs
+ *   sigform.c the one form each signature may take: P-256 minimal DER, low S
  *   trust.c   the trust store: a PEM public key file or a directory of them
  *   sign.c    appending a signature block to a container
  *   verify.c  checking every block of a container against the trust store
@@ -27,6 +28,10 @@
 #define HP_SIGNER_H
 
 #include "formats/formats.h"
+
+/* Signature blocks a verifier checks at most (and hpsign writes): each costs a
+ * SHA-256 of the bytes before it and up to one check per trusted key. */
+#define SIGNER_MAX_BLOCKS 16
 
 /* "ed25519", "ecdsa-p256", or "unknown". */
 const char *signer_algorithm_name(uint16_t algorithm);
@@ -118,14 +123,19 @@ struct signer_block {
 	bool trusted;           /* the key id is in the trust store */
 	bool verified;          /* trusted, and the signature holds */
 	const char *key_name;   /* trusted: the file the key came from; else NULL */
-	const char *why;        /* trusted but not verified: the reason */
+	const char *why;        /* the block fails: what is wrong, as a phrase that follows
+				   "signature N (...)": "does not verify; ...", "is refused: ..." */
+	size_t covered_by;      /* 1 + the index of the first verified block after it,
+				   which signs all of it; 0: none does */
 };
 
 struct signer_verdict {
 	struct signer_block *blocks; /* one per block, in file order (ctx arena) */
 	size_t nblocks;
 	size_t nkeys_ok;        /* distinct trusted keys with a block that verifies */
-	size_t nfailed;         /* blocks by a trusted key that do not verify */
+	size_t nfailed;         /* blocks that fail: by a trusted key and not verifying, or
+				   (any key) a signature not in its one accepted form, or
+				   made by a trusted key but naming another */
 };
 
 /*
@@ -133,6 +143,7 @@ struct signer_verdict {
  * hpx_read_envelope() from buf. Reads nothing past the fixed header but the
  * blocks. Fills *out (memory from the ctx arena) and raises no diagnostic
  * for a block that fails: callers that only report (hpinspect) use this.
+ * More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY, with a diagnostic.
  */
 int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
@@ -145,7 +156,9 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
  * diagnostic (the first block that fails and which others fail too, or that
  * too few keys signed) and -HP_EVERIFY; a malformed envelope gives -HP_ECORRUPT or -HP_EUNSUPPORTED.
  * A block by a key outside the trust store is reported in *out and is not an
- * error (a build stage may sign with a key the operator does not trust).
+ * error (a build stage may sign with a key the operator does not trust),
+ * unless its signature is not in its accepted form or a trusted key made it
+ * (its key id was changed). More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY.
  */
 int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 		  const struct signer_trust *trust, const char *name, const uint8_t *buf,

@@ -42,13 +42,6 @@ int signer_pubkey_from_der(struct hp_ctx *ctx, const char *file, const uint8_t *
 /* True when sig is a valid signature by pub under alg over the n bytes at msg. */
 bool signer_verify_raw(EVP_PKEY *pub, uint16_t alg, const uint8_t *msg, size_t n,
 		       const uint8_t *sig, size_t sig_len);
-/*
- * Convert an ECDSA P-256 signature from the raw r||s a PKCS#11 token returns
- * (64 bytes) to the DER ECDSA-Sig-Value OpenSSL and the container use. out
- * has room for SIGNER_ECDSA_P256_DER_MAX bytes. -HP_ECORRUPT if rs is not 64
- * bytes.
- */
-int signer_ecdsa_raw_to_der(const uint8_t *rs, size_t n, uint8_t *out, size_t *out_len);
 /* The reason of the first error in OpenSSL's queue ("unknown" when empty); clears the queue. */
 const char *signer_openssl_why(void);
 /*
@@ -61,6 +54,32 @@ int signer_pin_read(struct hp_ctx *ctx, char **out, const struct signer_key_opts
 		    const char *pin_source);
 /* Wipe and free a PIN. Accepts NULL. */
 void signer_pin_free(char *pin);
+
+/* ===================================================================== */
+/* sigform.c: the one accepted form of each signature                    */
+/* ===================================================================== */
+
+/*
+ * Convert an ECDSA P-256 signature from the raw r||s a PKCS#11 token returns
+ * (64 bytes) to the minimal DER ECDSA-Sig-Value the container holds, with s
+ * made low: an s above n/2 is replaced by n - s, which verifies as well. out
+ * has room for SIGNER_ECDSA_P256_DER_MAX bytes. -HP_ECORRUPT if rs is not 64
+ * bytes or r or s is 0 or not below n.
+ */
+int signer_ecdsa_raw_to_der(const uint8_t *rs, size_t n, uint8_t *out, size_t *out_len);
+/*
+ * The r||s (32 bytes each, big-endian) of a DER ECDSA-Sig-Value of n bytes.
+ * Leading zero bytes and bytes after the SEQUENCE are let through: the form
+ * is signer_sig_form_why()'s to judge. -HP_ECORRUPT if it does not parse or
+ * r or s needs more than 32 bytes.
+ */
+int signer_ecdsa_der_to_raw(const uint8_t *der, size_t n, uint8_t rs[64]);
+/*
+ * NULL when the n-byte signature sig has the one form alg allows (sigform.c:
+ * Ed25519 64 bytes with S < L; ECDSA P-256 minimal DER, nothing after it,
+ * 0 < r < n, 0 < s <= n/2); else why not, a constant string.
+ */
+const char *signer_sig_form_why(uint16_t alg, const uint8_t *sig, size_t n);
 
 /* ===================================================================== */
 /* uri.c: RFC 7512 pkcs11: URIs                                          */
@@ -108,6 +127,8 @@ struct signer_trusted_key {
 /* The trusted key of this id, or NULL. */
 const struct signer_trusted_key *signer_trust_find(const struct signer_trust *trust,
 						   const uint8_t id[32]);
+/* Key i of the store, i < signer_trust_count(). */
+const struct signer_trusted_key *signer_trust_key(const struct signer_trust *trust, size_t i);
 
 /* ===================================================================== */
 /* pkcs11.c: a private key in a token                                    */

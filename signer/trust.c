@@ -3,13 +3,26 @@
  * keys ("-----BEGIN PUBLIC KEY-----", one or more), or a directory whose *.pem
  * files are such files. Each key is known by its key id (key.c), which is
  * what a signature block names.
+ *
+ * Whoever can write a trust store decides what the applier (root) runs, so a
+ * store is refused unless it is safe, as ssh's StrictModes has it: the store
+ * (file or directory), each key file in it, and each directory above it up
+ * to / belong to root or to the user running us, and no group or other user
+ * may write to them. A directory above the store may be writable by others
+ * only when it is root's and sticky, as /tmp is: others can add names there
+ * but not rename or remove ours. Each check is made on what was opened
+ * (fstat of the descriptor, O_NOFOLLOW), so swapping a name for a symbolic
+ * link between the check and the read cannot redirect it; a key file that
+ * is a symbolic link is refused.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "signer/signer_internal.h"
 
@@ -95,17 +108,15 @@ static int unbase64(const uint8_t *p, size_t n, uint8_t *out, size_t *out_len)
 }
 
 /*
- * Every PUBLIC KEY in the PEM file at path. The blocks are found and decoded
- * here: OpenSSL 3.0's PEM decoders cost about 0.5 ms on first use and 0.25 ms
- * per key after, which is most of what a verifier spends.
+ * Every PUBLIC KEY in the PEM text buf (len bytes) of the file at path. The
+ * blocks are found and decoded here: OpenSSL 3.0's PEM decoders cost about
+ * 0.5 ms on first use and 0.25 ms per key after, which is most of what a
+ * verifier spends.
  */
-static int load_file(struct hp_ctx *ctx, struct signer_trust *t, const char *path)
+static int load_pem(struct hp_ctx *ctx, struct signer_trust *t, const char *path,
+		    const uint8_t *buf, size_t len)
 {
-	uint8_t *buf;
-	size_t len;
-	int err = hp_read_file(ctx, path, 1u << 20, &buf, &len);
-	if (err < 0)
-		return err;
+	int err = 0;
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	size_t found = 0, at = 0;
@@ -145,6 +156,91 @@ static int load_file(struct hp_ctx *ctx, struct signer_trust *t, const char *pat
 			     memmem(buf, len, "PRIVATE KEY-----", 16)
 				     ? "holds a private key; a trust store holds public keys only"
 				     : "no PEM public key (-----BEGIN PUBLIC KEY-----) in it");
+	return err;
+}
+
+/* What a safety check is looking at: the store, a key file in it, or a directory above it. */
+enum trust_part { TRUST_STORE, TRUST_KEY, TRUST_PARENT };
+
+/*
+ * Refuse file (named so in the message) unless st shows it owned by root or
+ * by us and writable by its owner only; a directory above the store may also
+ * be root's and sticky (/tmp). -HP_EVERIFY with one diagnostic.
+ */
+static int check_safe(struct hp_ctx *ctx, const char *file, const struct stat *st,
+		      enum trust_part part)
+{
+	uid_t me = geteuid();
+	const char *what = part == TRUST_PARENT ? "a directory above a trust store" : "a trust store";
+	if (st->st_uid != 0 && st->st_uid != me)
+		return hp_err(ctx, HP_EVERIFY, file, NULL,
+			      "owned by uid %lu; %s must belong to root or to you (uid %lu)",
+			      (unsigned long)st->st_uid, what, (unsigned long)me);
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	/* Others may add names to a sticky directory of root's, but not replace ours. */
+	if (part == TRUST_PARENT && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) &&
+	    st->st_uid == 0)
+		return 0;
+	return hp_err(ctx, HP_EVERIFY, file, NULL, "writable by %s (mode %04o); %s",
+		      st->st_mode & S_IWOTH ? "others" : "group", (unsigned)(st->st_mode & 07777),
+		      part == TRUST_PARENT
+			      ? "a directory above a trust store must be writable by its owner only, or be root's and sticky as /tmp is"
+			      : "a trust store must be writable by its owner only");
+}
+
+/*
+ * Check every directory above real (an absolute path without symbolic links,
+ * from realpath()) up to /, nearest first. A component that has become a
+ * symbolic link since realpath() is refused.
+ */
+static int check_parents(struct hp_ctx *ctx, const char *real)
+{
+	char *dir = strdup(real);
+	if (!dir)
+		return hp_nomem(ctx);
+	int err = 0;
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash || (slash == dir && !dir[1]))
+			break; /* "/" was the last one checked */
+		if (slash == dir)
+			slash[1] = 0; /* the parent of "/x" is "/" */
+		else
+			*slash = 0;
+		struct stat st;
+		if (lstat(dir, &st) < 0) {
+			err = hp_err(ctx, HP_ERROR, dir, NULL, "cannot check a directory above the trust store: %s",
+				     strerror(errno));
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = hp_err(ctx, HP_EVERIFY, dir, NULL,
+				     "not a directory (a symbolic link put there while the trust store was opened?); refusing the trust store");
+			break;
+		}
+		if ((err = check_safe(ctx, dir, &st, TRUST_PARENT)) < 0)
+			break;
+	}
+	free(dir);
+	return err;
+}
+
+/* The keys of the store file open at fd, whose safety is checked here. */
+static int load_file(struct hp_ctx *ctx, struct signer_trust *t, const char *path, int fd,
+		     enum trust_part part)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot stat: %s", strerror(errno));
+	int err = check_safe(ctx, path, &st, part);
+	if (err < 0)
+		return err;
+	uint8_t *buf;
+	size_t len;
+	if ((err = hp_read_fd(ctx, fd, path, 1u << 20, &buf, &len)) < 0)
+		return err;
+	err = load_pem(ctx, t, path, buf, len);
 	free(buf);
 	return err;
 }
@@ -154,13 +250,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every *.pem file in the directory at path, in name order. */
-static int load_dir(struct hp_ctx *ctx, struct signer_trust *t, const char *path)
+/*
+ * Every *.pem file of the directory d (path, as the user named it), in name
+ * order. Each is opened relative to d without following a symbolic link.
+ */
+static int load_dir(struct hp_ctx *ctx, struct signer_trust *t, const char *path, DIR *d)
 {
-	DIR *d = opendir(path);
-	if (!d)
-		return hp_err(ctx, HP_ERROR, path, NULL, "cannot read directory: %s",
-			      strerror(errno));
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0;
@@ -178,20 +273,83 @@ static int load_dir(struct hp_ctx *ctx, struct signer_trust *t, const char *path
 			}
 			names = p;
 		}
-		names[n] = hp_arena_printf(ctx, "%s/%s", path, e->d_name);
+		names[n] = hp_arena_strdup(ctx, e->d_name);
 		if (!names[n++])
 			err = hp_nomem(ctx);
 	}
-	closedir(d);
-	if (!err) {
-		if (n)
-			qsort(names, n, sizeof *names, cmp_str);
-		for (size_t i = 0; !err && i < n; i++)
-			err = load_file(ctx, t, names[i]);
-		if (!err && n == 0)
-			err = hp_err(ctx, HP_ERROR, path, NULL, "no *.pem public key file in it");
+	if (!err && n)
+		qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; !err && i < n; i++) {
+		const char *file = hp_arena_printf(ctx, "%s/%s", path, names[i]);
+		if (!file) {
+			err = hp_nomem(ctx);
+			break;
+		}
+		/* O_NONBLOCK: a FIFO named *.pem must not hang us before fstat refuses it. */
+		int fd = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 && errno == ELOOP)
+			err = hp_err(ctx, HP_EVERIFY, file, NULL,
+				     "a symbolic link; a trust store's keys must be regular files in it");
+		else if (fd < 0)
+			err = hp_err(ctx, HP_ERROR, file, NULL, "cannot open: %s", strerror(errno));
+		else
+			err = load_file(ctx, t, file, fd, TRUST_KEY);
+		if (fd >= 0)
+			close(fd);
 	}
+	if (!err && n == 0)
+		err = hp_err(ctx, HP_ERROR, path, NULL, "no *.pem public key file in it");
 	free(names);
+	return err;
+}
+
+/*
+ * Open the store at path, check what was opened and every directory above
+ * it, then load it.
+ */
+static int load_store(struct hp_ctx *ctx, struct signer_trust *t, const char *path)
+{
+	int fd = -1, err;
+	DIR *d = NULL;
+	char *real = realpath(path, NULL);
+	if (!real) {
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot open the trust store: %s",
+			     strerror(errno));
+		goto out;
+	}
+	/* real holds no symbolic link; O_NOFOLLOW refuses one put there since. */
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot open the trust store: %s",
+			     strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		err = hp_err(ctx, HP_ERROR, path, NULL,
+			     "not a regular file or a directory; a trust store is a PEM file or a directory of them");
+		goto out;
+	}
+	if ((err = check_parents(ctx, real)) < 0)
+		goto out;
+	if (S_ISREG(st.st_mode)) {
+		err = load_file(ctx, t, path, fd, TRUST_STORE);
+		goto out;
+	}
+	if ((err = check_safe(ctx, path, &st, TRUST_STORE)) < 0)
+		goto out;
+	if (!(d = fdopendir(fd))) {
+		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot read directory: %s", strerror(errno));
+		goto out;
+	}
+	fd = -1; /* d owns it now */
+	err = load_dir(ctx, t, path, d);
+out:
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	free(real);
 	return err;
 }
 
@@ -201,15 +359,7 @@ int signer_trust_load(struct hp_ctx *ctx, struct signer_trust **out, const char 
 	struct signer_trust *t = calloc(1, sizeof *t);
 	if (!t)
 		return hp_nomem(ctx);
-	struct stat st;
-	int err;
-	if (stat(path, &st) < 0)
-		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot open the trust store: %s",
-			     strerror(errno));
-	else if (S_ISDIR(st.st_mode))
-		err = load_dir(ctx, t, path);
-	else
-		err = load_file(ctx, t, path);
+	int err = load_store(ctx, t, path);
 	if (err < 0) {
 		signer_trust_free(t);
 		return err;
@@ -224,4 +374,9 @@ const struct signer_trusted_key *signer_trust_find(const struct signer_trust *t,
 		if (!memcmp(t->keys[i].key_id, id, 32))
 			return &t->keys[i];
 	return NULL;
+}
+
+const struct signer_trusted_key *signer_trust_key(const struct signer_trust *t, size_t i)
+{
+	return &t->keys[i];
 }

@@ -10,6 +10,14 @@
  * and does not count, but is no error by itself (the build stage may sign
  * with a key the operator does not trust). A block by a trusted key that does
  * not verify is always an error, whatever the other blocks say.
+ *
+ * What a verifier can check of every block, whatever its key: its framing
+ * (hpx_read_envelope: magic, sizes, algorithm, reserved zero), the form of
+ * its signature (sigform.c), and that no trusted key made it under another
+ * key id. The rest of a block by an unknown key (its key id, its signature)
+ * is protected only by a verified block after it, which signs every byte
+ * before it; formats/hpx-format.md says which bytes that leaves, and why no
+ * decision depends on them.
  */
 #include <stdio.h>
 
@@ -25,6 +33,71 @@ static void hex(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = 0;
 }
 
+/*
+ * The trusted key that made sig over the message msg would be with its own
+ * key id in place of the one the block names, or NULL. Only for a block that
+ * names no trusted key: its key id may have been changed (to leave it out of
+ * the count, say) while its signature still holds for the key that made it.
+ */
+static const struct signer_trusted_key *made_by(const struct signer_trust *trust,
+						const struct hpx_sig *s,
+						const uint8_t msg[HPX_SIG_MESSAGE_SIZE])
+{
+	uint8_t m[HPX_SIG_MESSAGE_SIZE];
+	memcpy(m, msg, sizeof m);
+	for (size_t i = 0; i < signer_trust_count(trust); i++) {
+		const struct signer_trusted_key *k = signer_trust_key(trust, i);
+		if (k->algorithm != s->algorithm)
+			continue;
+		memcpy(m + HPX_SIG_MESSAGE_KEY_ID, k->key_id, 32);
+		if (signer_verify_raw(k->pkey, s->algorithm, m, sizeof m, s->sig, s->sig_size))
+			return k;
+	}
+	return NULL;
+}
+
+/* Judge block i (its form, its key, its signature) into b; -HP_ENOMEM only. */
+static int check_block(struct hp_ctx *ctx, struct signer_block *b,
+		       const struct signer_trust *trust, const uint8_t *buf, const struct hpx_sig *s)
+{
+	const struct signer_trusted_key *k = trust ? signer_trust_find(trust, s->key_id) : NULL;
+	if (k) {
+		b->trusted = true;
+		b->key_name = k->name;
+	}
+	if (k && k->algorithm != s->algorithm) {
+		b->why = hp_arena_printf(ctx, "does not verify; it says %s but the key %s is %s",
+					 signer_algorithm_name(s->algorithm), k->name,
+					 signer_algorithm_name(k->algorithm));
+		return b->why ? 0 : hp_nomem(ctx);
+	}
+	/* Every block, trusted or not, holds its signature in the one accepted form. */
+	const char *form = signer_sig_form_why(s->algorithm, s->sig, s->sig_size);
+	if (form) {
+		b->why = hp_arena_printf(ctx, "is refused: %s", form);
+		return b->why ? 0 : hp_nomem(ctx);
+	}
+	if (!trust)
+		return 0;
+	uint8_t msg[HPX_SIG_MESSAGE_SIZE];
+	hpx_sig_message(buf, s->start, s->algorithm, s->key_id, msg);
+	if (k) {
+		b->verified = signer_verify_raw(k->pkey, s->algorithm, msg, sizeof msg, s->sig,
+						s->sig_size);
+		if (!b->verified)
+			b->why = "does not verify; the bytes it covers were changed, or it was made for another file";
+		return 0;
+	}
+	const struct signer_trusted_key *maker = made_by(trust, s, msg);
+	if (maker) {
+		b->why = hp_arena_printf(ctx,
+					 "is refused: it was made by the trusted key %s, not by the key it names; its key id was changed",
+					 maker->name);
+		return b->why ? 0 : hp_nomem(ctx);
+	}
+	return 0;
+}
+
 int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
 		 const struct hpx *env)
@@ -32,6 +105,11 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 	memset(out, 0, sizeof *out);
 	if (env->nsigs == 0)
 		return 0;
+	/* Each block costs a SHA-256 of the bytes before it and a signature check per trusted key. */
+	if (env->nsigs > SIGNER_MAX_BLOCKS)
+		return hp_err(ctx, HP_EVERIFY, NULL, NULL,
+			      "%zu signature blocks; a verifier checks %d at most", env->nsigs,
+			      SIGNER_MAX_BLOCKS);
 	out->blocks = hp_arena_array(ctx, env->nsigs, sizeof *out->blocks);
 	if (!out->blocks)
 		return hp_nomem(ctx);
@@ -45,27 +123,19 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 		/* The envelope reader checked that every block lies inside buf. */
 		if (!hp_range_ok(s->start, HPX_SIG_HEADER_SIZE + (uint64_t)s->sig_size, len))
 			return hp_err(ctx, HP_ERROR, NULL, NULL, "block %zu lies outside the file", i + 1);
-		const struct signer_trusted_key *k = trust ? signer_trust_find(trust, s->key_id) : NULL;
-		if (!k)
-			continue;
-		b->trusted = true;
-		b->key_name = k->name;
-		if (k->algorithm != s->algorithm) {
-			b->why = hp_arena_printf(ctx, "it says %s but the key %s is %s",
-						 signer_algorithm_name(s->algorithm), k->name,
-						 signer_algorithm_name(k->algorithm));
-		} else {
-			uint8_t msg[HPX_SIG_MESSAGE_SIZE];
-			hpx_sig_message(buf, s->start, s->algorithm, s->key_id, msg);
-			b->verified = signer_verify_raw(k->pkey, s->algorithm, msg, sizeof msg, s->sig,
-							s->sig_size);
-			if (!b->verified)
-				b->why = "the bytes it covers were changed, or it was made for another file";
-		}
-		if (!b->verified) {
+		int err = check_block(ctx, b, trust, buf, s);
+		if (err < 0)
+			return err;
+		if (b->why) {
 			out->nfailed++;
 			continue;
 		}
+		if (!b->verified)
+			continue;
+		/* A verified block covers every block before it. */
+		for (size_t j = 0; j < i; j++)
+			if (!out->blocks[j].covered_by)
+				out->blocks[j].covered_by = i + 1;
 		/* Count each key once, however many blocks it made. */
 		bool seen = false;
 		for (size_t j = 0; j < i; j++)
@@ -91,6 +161,10 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 	if (env.nsigs == 0)
 		return hp_err(ctx, HP_EVERIFY, name, NULL,
 			      "the patch is not signed; nothing past the header was parsed");
+	if (env.nsigs > SIGNER_MAX_BLOCKS)
+		return hp_err(ctx, HP_EVERIFY, name, NULL,
+			      "%zu signature blocks; a verifier checks %d at most", env.nsigs,
+			      SIGNER_MAX_BLOCKS);
 	if ((err = signer_check(ctx, out, trust, buf, len, &env)) < 0)
 		return err;
 	char id[65];
@@ -102,7 +176,7 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 		char more[128] = "";
 		for (size_t i = 0; i < out->nblocks; i++) {
 			const struct signer_block *b = &out->blocks[i];
-			if (!b->trusted || b->verified)
+			if (!b->why)
 				continue;
 			if (!first) {
 				first = b;
@@ -116,10 +190,11 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 					 i + 1);
 		}
 		hex(id, first->key_id, 8);
-		return hp_err(ctx, HP_EVERIFY, name, NULL,
-			      "signature %zu (%s, key %s... in %s) does not verify; %s%s%s%s", nfirst,
-			      signer_algorithm_name(first->algorithm), id, first->key_name,
-			      first->why, nmore == 0 ? "" : nmore == 1 ? " (signature " : " (signatures ",
+		return hp_err(ctx, HP_EVERIFY, name, NULL, "signature %zu (%s, key %s...%s%s) %s%s%s%s",
+			      nfirst, signer_algorithm_name(first->algorithm), id,
+			      first->trusted ? " in " : ", untrusted",
+			      first->trusted ? first->key_name : "", first->why,
+			      nmore == 0 ? "" : nmore == 1 ? " (signature " : " (signatures ",
 			      more, nmore == 0 ? "" : nmore == 1 ? " fails too)" : " fail too)");
 	}
 	if (out->nkeys_ok >= require)

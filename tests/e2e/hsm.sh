@@ -2,10 +2,11 @@
 # hpsign and hpverify with keys in a real HSM: a SoftHSM2 token created in a
 # temporary directory (never the system's /var/lib/softhsm) holding a P-256 and
 # an Ed25519 key, reached through PKCS#11 by a pkcs11: URI. Each signature is
-# verified by hpverify and by the plain openssl command; then every failure a
-# security team meets: wrong PIN, missing key, untrusted key, one flipped bit
-# anywhere, a truncated signature, a signature moved to another patch, trailing
-# bytes. Each failure is one line on stderr and a non-zero exit.
+# verified by hpverify and by the plain openssl command, and each P-256 one is
+# low-S (ecdsa-low-s.sh says why); then every failure a security team meets:
+# wrong PIN, missing key, untrusted key, one flipped bit anywhere, a truncated
+# signature, a signature moved to another patch, trailing bytes. Each failure
+# is one line on stderr and a non-zero exit.
 set -eu
 BIN=${BIN:-bin}
 HERE=$(dirname "$0")
@@ -102,6 +103,15 @@ sig_verify_openssl "$T/fix.hpx" "$2" "$T/trust/hsm-ec.pem" 2>/dev/null && fail "
 [ "$(grep -c ': verified$' "$T/out")" -eq 2 ] || fail "hpinspect --trust: $(cat "$T/out")"
 "$BIN/hpinspect" --trust "$T/trust/hsm-ed.pem" "$T/fix.hpx" > "$T/out"
 grep -q "^  ecdsa-p256 key $ecid, .*: untrusted$" "$T/out" || fail "hpinspect untrusted: $(cat "$T/out")"
+# The token returns r||s with s high half the time; every block holds the low one
+# (formats/hpx-format.md), so 20 signatures by the token are all low-S, minimal DER.
+mkdir "$T/lows"
+for i in $(seq 1 20); do
+	"$BIN/hpsign" "$T/unsigned.hpx" --key "$EC" -o "$T/lows/$i.hpx"
+done
+python3 "$HERE/lib/ecdsa_sig.py" check "$T"/lows/*.hpx > "$T/out" || fail "token signatures: $(cat "$T/out")"
+grep -qx "20 low-S signatures" "$T/out" || fail "$(cat "$T/out")"
+"$BIN/hpverify" -q "$T/lows/1.hpx" --trust "$T/trust" || fail "a token's low-S signature"
 
 # Each failure: a non-zero exit and exactly one line on stderr that says which.
 expect() { # EXIT PATTERN CMD...: run CMD, check its exit status and its one line of stderr

@@ -120,8 +120,8 @@ open(sys.argv[2] + '/seed-signed-ed25519.hpx', 'wb').write(f + block(1, 64, 1))
 open(sys.argv[2] + '/seed-signed-twice.hpx', 'wb').write(f + block(1, 64, 2) + block(2, 71, 3))
 PY
 # verify: containers signed by one key, by both, by an unknown key, with a
-# signature damaged. The public keys go to tests/fuzz/keys/, the private ones
-# are thrown away with $T.
+# signature damaged, with a P-256 signature in its high-S form (refused). The
+# public keys go to tests/fuzz/keys/, the private ones are thrown away with $T.
 mkdir -p "$C/verify" "$C/../keys"
 rm -f "$C/verify"/seed-* "$C/../keys"/*.pem
 openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null
@@ -139,6 +139,7 @@ f = bytearray(open(sys.argv[1], 'rb').read())
 f[-5] ^= 0x40
 open(sys.argv[2], 'wb').write(f)
 PY
+python3 "$C/../../e2e/lib/ecdsa_sig.py" high-s "$C/verify/seed-p256.hpx" "$C/verify/seed-p256-high-s.hpx"
 cp t.hpx "$C/verify/seed-unsigned.hpx"
 
 # The payloads inside, for hpx_payload (the signed ones hold the same payload).

@@ -1,11 +1,10 @@
 /*
  * Unit tests for signer/key.c: key ids are the SHA-256 of the canonical DER
  * SubjectPublicKeyInfo (whatever encoding the PEM used), raw public keys are
- * checked, r||s becomes the DER OpenSSL wants, PEM keys sign and their
- * signatures verify, PINs come from files and the environment as documented.
+ * checked, PEM keys sign and their signatures verify, PINs come from files and
+ * the environment as documented. r||s to DER is in sigform.c.
  */
 #include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 
 #include "tests/unit/signer/fixture.h"
 
@@ -104,44 +103,6 @@ static void test_signer_key__raw_public_keys(void **state)
 			 -HP_ECORRUPT);
 	EVP_PKEY_free(k);
 	hp_ctx_fini(&ctx);
-}
-
-/* r||s as a token returns it, to DER: the same bytes OpenSSL makes, for all shapes of r and s. */
-static void test_signer_key__ecdsa_raw_to_der(void **state)
-{
-	(void)state;
-	static const uint8_t firsts[] = { 0x00, 0x01, 0x7f, 0x80, 0xff };
-	for (size_t a = 0; a < sizeof firsts; a++) {
-		for (size_t b = 0; b < sizeof firsts; b++) {
-			uint8_t rs[64];
-			for (int i = 0; i < 64; i++)
-				rs[i] = (uint8_t)(i * 7 + 1);
-			rs[0] = firsts[a];
-			rs[32] = firsts[b];
-			if (firsts[a] == 0)
-				rs[1] = 0; /* two leading zero bytes in r */
-			uint8_t der[SIGNER_ECDSA_P256_DER_MAX];
-			size_t n = 0;
-			assert_int_equal(signer_ecdsa_raw_to_der(rs, 64, der, &n), 0);
-			const unsigned char *p = der;
-			ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)n);
-			assert_non_null(sig);
-			assert_ptr_equal(p, der + n);
-			uint8_t back[64];
-			assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(sig), back, 32), 32);
-			assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(sig), back + 32, 32), 32);
-			assert_memory_equal(back, rs, 64);
-			/* Canonical: OpenSSL encodes the same value to the same bytes. */
-			unsigned char *again = NULL;
-			assert_int_equal(i2d_ECDSA_SIG(sig, &again), (int)n);
-			assert_memory_equal(again, der, n);
-			OPENSSL_free(again);
-			ECDSA_SIG_free(sig);
-		}
-	}
-	uint8_t der[SIGNER_ECDSA_P256_DER_MAX];
-	size_t n;
-	assert_int_equal(signer_ecdsa_raw_to_der(der, 63, der, &n), -HP_ECORRUPT);
 }
 
 static void test_signer_key__pem_keys_sign(void **state)
@@ -258,7 +219,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signer_key__key_id_is_spki_hash),
 		cmocka_unit_test(test_signer_key__raw_public_keys),
-		cmocka_unit_test(test_signer_key__ecdsa_raw_to_der),
 		cmocka_unit_test(test_signer_key__pem_keys_sign),
 		cmocka_unit_test(test_signer_key__pins),
 	};

@@ -185,6 +185,189 @@ static void test_signer_verify__every_flip_and_cut(void **state)
 	hp_ctx_fini(&ctx);
 }
 
+/* Where a flipped bit that was accepted lay, for one container. */
+struct flips {
+	size_t total, accepted;
+	size_t key_id, sig;     /* accepted, in the key id or the signature of the last block */
+	size_t key_id_n, sig_n; /* bits in those fields */
+};
+
+/*
+ * Flip every bit of buf, one at a time, and verify with require 1; fail on
+ * an accepted flip outside the key id and signature of the block at
+ * free_start (0: none may be accepted), where the block of the untrusted key
+ * lies when it is last and nothing covers it.
+ */
+static void flip_all(const struct signer_trust *trust, const uint8_t *buf, size_t len,
+		     size_t free_start, struct flips *f)
+{
+	memset(f, 0, sizeof *f);
+	uint8_t *copy = malloc(len);
+	assert_non_null(copy);
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(copy, buf, len);
+			copy[i] ^= (uint8_t)(1 << bit);
+			f->total++;
+			if (verify(trust, copy, len, 1, NULL, 0) != 0)
+				continue;
+			f->accepted++;
+			if (free_start && i >= free_start + 16 && i < free_start + 48)
+				f->key_id++;
+			else if (free_start && i >= free_start + 48)
+				f->sig++;
+			else
+				fail_msg("bit %d of byte %zu of %zu flipped but accepted (untrusted block at %zu)",
+					 bit, i, len, free_start);
+		}
+	}
+	if (free_start) {
+		f->key_id_n = 32 * 8;
+		f->sig_n = (len - free_start - 48) * 8;
+	}
+	free(copy);
+}
+
+/*
+ * A container signed by a trusted key and an untrusted one, in both orders and
+ * with either algorithm trusted: no flipped bit that matters to trust is
+ * accepted. The untrusted block before the trusted one is covered by it: every
+ * flip fails. After it, nothing covers it; its framing and the form of its
+ * signature are still checked, so what can change unseen is its key id and
+ * the bits of its signature that keep the form, which no decision uses
+ * (formats/hpx-format.md, "Signature blocks").
+ */
+static void test_signer_verify__flips_trusted_and_untrusted(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct keys k;
+	keys_open(&ctx, &k);
+	EVP_PKEY *sec = fx_keygen("P-256");
+	char *p = fx_write_pem(sec, "stranger-ec.pem", false);
+	struct signer_key *kstranger_ec = fx_open(&ctx, p);
+	free(p);
+	struct {
+		struct signer_key *trusted, *untrusted;
+		const char *what;
+	} pairs[] = {
+		{ k.ked, kstranger_ec, "ed25519 trusted, ecdsa-p256 untrusted" },
+		{ k.kec, k.kstranger, "ecdsa-p256 trusted, ed25519 untrusted" },
+	};
+	for (size_t pi = 0; pi < 2; pi++) {
+		for (int untrusted_last = 0; untrusted_last < 2; untrusted_last++) {
+			size_t len;
+			uint8_t *buf = fx_container(&len, 1);
+			struct signer_key *first = untrusted_last ? pairs[pi].trusted : pairs[pi].untrusted;
+			struct signer_key *second = untrusted_last ? pairs[pi].untrusted : pairs[pi].trusted;
+			sign(&ctx, &buf, &len, first);
+			size_t second_start = len;
+			sign(&ctx, &buf, &len, second);
+			struct signer_verdict v;
+			assert_int_equal(signer_verify(&ctx, &v, k.trust, "t.hpx", buf, len, 1), 0);
+			assert_int_equal(v.nkeys_ok, 1);
+			assert_int_equal(v.blocks[0].covered_by, untrusted_last ? 0 : 2);
+			assert_int_equal(v.blocks[1].covered_by, 0);
+			struct flips f;
+			flip_all(k.trust, buf, len, untrusted_last ? second_start : 0, &f);
+			print_message("%s, untrusted %s: %zu of %zu flipped bits accepted: %zu of %zu in its key id, %zu of %zu in its signature\n",
+				      pairs[pi].what, untrusted_last ? "last" : "first", f.accepted,
+				      f.total, f.key_id, f.key_id_n, f.sig, f.sig_n);
+			if (untrusted_last)
+				assert_int_equal(f.key_id, f.key_id_n); /* nothing can tell */
+			free(buf);
+		}
+	}
+	/* Two trusted blocks where one is enough (--require 1): every flip fails, the
+	 * key id of the last block too (it would have left that block ignored). */
+	size_t len;
+	uint8_t *buf = fx_container(&len, 1);
+	sign(&ctx, &buf, &len, k.kec);
+	sign(&ctx, &buf, &len, k.ked);
+	struct flips f;
+	flip_all(k.trust, buf, len, 0, &f);
+	print_message("both trusted, --require 1: %zu of %zu flipped bits accepted\n", f.accepted,
+		      f.total);
+	free(buf);
+	signer_key_free(kstranger_ec);
+	EVP_PKEY_free(sec);
+	keys_close(&k);
+	hp_ctx_fini(&ctx);
+}
+
+/*
+ * A trusted block whose key id is changed to one the store does not hold is
+ * not silently ignored: its signature is tried with each trusted key's id in
+ * the message, and the key that made it is named. Before, with another
+ * trusted block to meet --require, such an edit went unseen.
+ */
+static void test_signer_verify__relabeled_block(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct keys k;
+	keys_open(&ctx, &k);
+	for (int alg = 0; alg < 2; alg++) {
+		size_t len;
+		uint8_t *buf = fx_container(&len, 1);
+		sign(&ctx, &buf, &len, alg ? k.ked : k.kec);
+		size_t at = len;
+		sign(&ctx, &buf, &len, alg ? k.kec : k.ked);
+		assert_int_equal(verify(k.trust, buf, len, 2, NULL, 0), 0);
+		/* Relabel the last block: to a made-up id, and to the stranger's. */
+		for (int to = 0; to < 2; to++) {
+			if (to == 0)
+				memset(buf + at + 16, 0x5a, 32);
+			else
+				memcpy(buf + at + 16, signer_key_id(k.kstranger), 32);
+			char why[512];
+			assert_int_equal(verify(k.trust, buf, len, 1, why, sizeof why), -HP_EVERIFY);
+			assert_non_null(strstr(why, "signature 2 ("));
+			assert_non_null(strstr(why, ", untrusted) is refused: it was made by the trusted key"));
+			assert_non_null(strstr(why, alg ? "ec.pub.pem" : "ed.pub.pem"));
+			assert_non_null(strstr(why, "its key id was changed"));
+		}
+		free(buf);
+	}
+	keys_close(&k);
+	hp_ctx_fini(&ctx);
+}
+
+/* More blocks than a verifier checks: refused, and hpsign will not write one more. */
+static void test_signer_verify__too_many_blocks(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct keys k;
+	keys_open(&ctx, &k);
+	size_t len;
+	uint8_t *buf = fx_container(&len, 1);
+	for (int i = 0; i < SIGNER_MAX_BLOCKS - 1; i++)
+		sign(&ctx, &buf, &len, k.kstranger);
+	size_t last = len;
+	sign(&ctx, &buf, &len, k.ked);
+	assert_int_equal(verify(k.trust, buf, len, 1, NULL, 0), 0);
+	size_t nd = ctx.ndiags;
+	assert_int_equal(signer_append(&ctx, &buf, &len, k.ked, "t.hpx"), -HP_ERROR);
+	assert_int_equal(ctx.ndiags, nd + 1);
+	assert_non_null(strstr(th_last_diag(&ctx), "already 16 signature blocks"));
+	/* A 17th block made by hand (a copy of the 16th) is refused before any is checked. */
+	size_t block = len - last;
+	uint8_t *more = realloc(buf, len + block);
+	assert_non_null(more);
+	buf = more;
+	memcpy(buf + len, buf + last, block);
+	char why[512];
+	assert_int_equal(verify(k.trust, buf, len + block, 1, why, sizeof why), -HP_EVERIFY);
+	assert_non_null(strstr(why, "17 signature blocks; a verifier checks 16 at most"));
+	free(buf);
+	keys_close(&k);
+	hp_ctx_fini(&ctx);
+}
+
 static void test_signer_verify__moved_and_mislabeled(void **state)
 {
 	(void)state;
@@ -333,6 +516,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signer_verify__two_blocks),
 		cmocka_unit_test(test_signer_verify__every_flip_and_cut),
+		cmocka_unit_test(test_signer_verify__flips_trusted_and_untrusted),
+		cmocka_unit_test(test_signer_verify__relabeled_block),
+		cmocka_unit_test(test_signer_verify__too_many_blocks),
 		cmocka_unit_test(test_signer_verify__moved_and_mislabeled),
 		cmocka_unit_test(test_signer_verify__append_checks_envelope),
 		cmocka_unit_test(test_signer_verify__trust_stores),
