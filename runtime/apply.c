@@ -532,6 +532,24 @@ static int recover(struct session *s, struct rt_result *out)
 	return 0;
 }
 
+/*
+ * The attempt is over and undone: the record says no operation is under way.
+ * Failing that, the intent stays, and the next tool finishes the undoing.
+ */
+static int clear_op(struct session *s)
+{
+	s->st->op = RT_OP_NONE;
+	s->st->op_patch = 0;
+	size_t mark = s->ctx->ndiags;
+	if (state_write(&s->p, s->home.key, s->st) == 0)
+		return 0;
+	hp_diag_rollback(s->ctx, mark);
+	hp_warn(s->ctx, NULL, NULL,
+		"process %d: could not clear the record of the attempt; the next hotpatch tool will",
+		(int)s->p.pid);
+	return -HP_ERROR;
+}
+
 static void session_close(struct session *s)
 {
 	if (s->p.stub_dirty && s->o)
@@ -824,18 +842,8 @@ out_undo:
 	}
 	st->npatches = idx;
 	st->nfuncs = nf0;
-	if (recorded) {
-		st->op = RT_OP_NONE;
-		st->op_patch = 0;
-		size_t mark = ctx->ndiags;
-		if (state_write(p, s.home.key, st) < 0) {
-			hp_diag_rollback(ctx, mark);
-			hp_warn(ctx, NULL, NULL,
-				"process %d: could not clear the record of the attempt; the next hotpatch tool will",
-				(int)pid);
-			goto out;
-		}
-	}
+	if (recorded && clear_op(&s) < 0)
+		goto out;
 	if (created && st->npatches == 0) {
 		/* The record this attempt made holds nothing: it goes too. */
 		size_t mark = ctx->ndiags;
@@ -927,16 +935,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 		goto out;
 	struct window_ops ops = { set_entries, &e };
 	if ((err = run_windows(p, &hot, o, t0, &ops, out)) < 0) {
-		/* Nothing was restored: the patch stays, and so says the record. */
-		st->op = RT_OP_NONE;
-		st->op_patch = 0;
-		size_t mark = ctx->ndiags;
-		if (state_write(p, s.home.key, st) < 0) {
-			hp_diag_rollback(ctx, mark);
-			hp_warn(ctx, NULL, NULL,
-				"process %d: could not clear the record of the attempt; the next hotpatch tool will",
-				(int)pid);
-		}
+		clear_op(&s); /* nothing was restored: the patch stays, and so says the record */
 		goto out;
 	}
 	/* The entries are restored: from here the revert is finished, signal or not. */
