@@ -3,10 +3,10 @@
  *
  *   helper run [-t SECS] [-d USEC -s SIG [-p PID -r FILE]] -- CMD ARGS...
  *       Run CMD in a process group of its own. With -d, send SIG (KILL, INT,
- *       TERM or STOP) to it after USEC microseconds, unless it has exited. For
- *       STOP: wait 200 ms, write "HELD TOTAL" to FILE (how many threads of
- *       process PID are in a stopped or traced state, out of how many), send
- *       SIGCONT. After SECS seconds (default 10) the whole group is killed.
+ *       TERM or STOP) to it after USEC microseconds. For STOP: wait 200 ms,
+ *       count the threads of process PID in a stopped or traced state, send
+ *       SIGCONT. With -r, write "SENT HELD TOTAL" to FILE: SENT 1 when CMD had
+ *       not exited yet when the signal went, HELD of TOTAL threads counted. After SECS seconds (default 10) the whole group is killed.
  *       Exit status: CMD's, 128+N when it died of signal N, 124 on timeout,
  *       like timeout(1).
  *
@@ -211,39 +211,41 @@ static int cmd_run(int argc, char **argv)
 		return 126;
 	}
 	int64_t t0 = now_ms(), limit = secs * 1000;
+	int st = 0, timed_out = 0;
 	if (usec >= 0) {
 		struct timespec ts = { usec / 1000000, (usec % 1000000) * 1000 };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		/* Not reaped yet, so the pid is still this child's even if it exited. */
+		int sent = !wait_exit(pidfd, 0);
 		kill(pid, sig);
+		int held = 0, total = 0;
 		if (sig == SIGSTOP) {
 			struct timespec ts2 = { 0, 200000000 };
 			while (nanosleep(&ts2, &ts2) < 0 && errno == EINTR)
 				;
-			int held = 0, total = 0;
 			if (watch)
 				count_held(watch, &held, &total);
-			if (report) {
-				FILE *f = fopen(report, "w");
-				if (f) {
-					fprintf(f, "%d %d\n", held, total);
-					fclose(f);
-				}
-			}
 			kill(pid, SIGCONT);
 		}
+		if (report) {
+			FILE *f = fopen(report, "w");
+			if (f) {
+				fprintf(f, "%d %d %d\n", sent, held, total);
+				fclose(f);
+			}
+		}
 	}
-	int st = 0, timed_out = 0;
 	if (!wait_exit(pidfd, limit - (now_ms() - t0))) {
 		timed_out = 1;
 		kill(-pid, SIGKILL);
 		kill(-pid, SIGCONT);
 	}
+	/* Whatever the command left in its group (strace's tracee) goes too, while
+	 * the unreaped leader still holds the group's number. */
+	kill(-pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	/* Whatever the command left in its group (strace's tracee) goes too. */
-	kill(-pid, SIGKILL);
 	group = 0;
 	return timed_out ? 124 : status_code(st);
 }

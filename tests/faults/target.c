@@ -9,10 +9,14 @@
  * in how they wait, so that a patch finds threads in every state:
  *
  *   flat    N of them (default 2): compute, spin a little outside fx.c, again
- *   sleep   nanosleep(150 us) after each batch (restarted as restart_syscall)
+ *   sleep   nanosleep(1 ms) after each batch (restarted as restart_syscall)
  *   pipe    read(2) one byte from a pipe after each batch (-ERESTARTSYS)
- *   writer  one thread writes a byte per reader to that pipe, with clock_nanosleep
- *   futex   pthread_cond_timedwait(250 us) on a condition never signalled
+ *   writer  one thread writes a byte per reader to that pipe every 0.5 ms
+ *           (clock_nanosleep)
+ *   futex   pthread_cond_timedwait(1 ms) on a condition never signalled
+ *
+ * The waits are long enough that the target takes little CPU besides its busy
+ * workers, and short enough that every thread runs hundreds of times a second.
  *
  * Every system call a worker makes is checked too: an error (a restart the
  * applier mishandled shows up as EINTR or a kernel-internal errno) aborts.
@@ -94,7 +98,7 @@ static void *work(void *arg)
 		}
 		case SLEEP: {
 			batch(w->id, &x, 16);
-			struct timespec ts = { 0, 150000 };
+			struct timespec ts = { 0, 1000000 };
 			if (nanosleep(&ts, NULL) < 0)
 				die("nanosleep failed", w->id, errno, 0);
 			break;
@@ -109,7 +113,7 @@ static void *work(void *arg)
 		}
 		case WRITER: {
 			batch(w->id, &x, 16);
-			struct timespec ts = { 0, 100000 };
+			struct timespec ts = { 0, 500000 };
 			int e = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 			if (e)
 				die("clock_nanosleep failed", w->id, e, 0);
@@ -123,7 +127,7 @@ static void *work(void *arg)
 			batch(w->id, &x, 16);
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 250000;
+			ts.tv_nsec += 1000000;
 			if (ts.tv_nsec >= 1000000000) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
