@@ -258,3 +258,8 @@ clean:
 
 # Keep intermediate objects (tests/unit/helpers.o) between runs.
 .SECONDARY:
+
+# Fault injection into hpapply (tests/faults/run.sh; needs strace): long, minutes; short, about one.
+faults faults-short: $(TOOLS:%=$(BIN)/%)
+	BIN=$(BIN) bash tests/faults/run.sh $(if $(filter faults,$@),long,short)
+.PHONY: faults faults-short

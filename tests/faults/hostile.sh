@@ -220,7 +220,7 @@ reuse() {
 	local args=(--pid "$P" "$B/fix.signed.hpx")
 	[ "$op" = revert ] && args=(--pid "$P" --revert)
 	"$H" run -t 30 -- strace -f -qq -o "$W/reuse.log" -e trace=ptrace,pwrite64 \
-		-e inject="$sc:delay_enter=4000000:when=$n" "${APPLY[@]}" "${args[@]}" > "$W/reuse.out" 2> "$W/reuse.err" &
+		-e inject="$sc:delay_enter=3000000:when=$n" "${APPLY[@]}" "${args[@]}" > "$W/reuse.out" 2> "$W/reuse.err" &
 	local R=$! s= c= X= i parked=0
 	start_time "$R"
 	OTHER_PIDS+=("$R $STIME")
@@ -255,6 +255,13 @@ reuse() {
 	python3 "$SNAPSHOT" "$P" > "$W/reuse.before"
 	target_query
 	local ver0=$VER
+	# All of that must happen while hpapply is still held.
+	if ! read -r s 2> /dev/null < "/proc/$X/syscall" || [ "${s%% *}" != "$nr" ]; then
+		verdict 1 "pid reuse ($name)" "hpapply went on before the unrelated process was ready: not tested (a slow machine: raise delay_enter)"
+		wait "$R"
+		target_kill
+		return
+	fi
 	wait "$R"
 	local rc=$? bad=0 detail
 	first_err "$W/reuse.err"

@@ -94,7 +94,7 @@ target_start() { # BINARY [ARGS...]: a fresh target under $LANE_DIR
 	start_time "$TPID"
 	TSTART=$STIME TLSTART=$STIME
 	local i line
-	for ((i = 0; i < 250; i++)); do
+	for ((i = 0; i < 1000; i++)); do
 		line=
 		read -r line 2> /dev/null < "$TDIR/out"
 		if [ "${line%% *}" = ready ]; then
@@ -106,7 +106,7 @@ target_start() { # BINARY [ARGS...]: a fresh target under $LANE_DIR
 			echo "$TPID $TSTART" >> "$LANE_DIR/pids"
 			return 0
 		fi
-		nap 0.02
+		nap 0.005
 	done
 	echo "target $* did not start: $(cat "$TDIR/err")" >&2
 	target_kill

@@ -188,7 +188,7 @@ ensure_target() {
 	STARTS=$((STARTS + 1))
 	# Niced: its busy workers take no CPU from the tools and checks (they are
 	# still running, and stopped, like any thread).
-	target_start nice -n 19 "$TBIN" --flat "$FLAT"
+	target_start "$TBIN" --nice 19 --flat "$FLAT"
 	local rc=$?
 	prof start
 	return $rc

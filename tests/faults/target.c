@@ -1,7 +1,7 @@
 /*
  * target.c: the process tests/faults/run.sh patches and interrupts.
  *
- *   target [--flat N] [--main-exit] REQ RESP
+ *   target [--flat N] [--nice N] [--main-exit] REQ RESP
  *
  * Sixteen workers call fx_a() (fx.c, replaced by the patch together with fx_b
  * and fx_c) and check every answer against the old and the new one (fx.h);
@@ -24,8 +24,9 @@
  * A reporter thread answers the harness over two FIFOs: for each line "Q SEQ"
  * read from REQ it writes "SEQ VERSION CALLS" to RESP, VERSION being old, new
  * or mixed (fx_a's answers for several x, compared with fx.h) and CALLS the
- * number of fx_a() calls the workers made so far. "ready" goes to stdout once
- * every thread runs. The main thread waits in pthread_join (a futex), or with
+ * number of fx_a() calls the workers made so far. "ready PID" goes to stdout
+ * once every thread runs. --nice lowers the priority of every thread, so that
+ * the busy workers take no CPU from the tools the harness runs. The main thread waits in pthread_join (a futex), or with
  * --main-exit calls pthread_exit and leaves the others running.
  */
 #define _GNU_SOURCE
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,13 +205,15 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--flat") && i + 1 < argc)
 			flat = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--nice") && i + 1 < argc)
+			setpriority(PRIO_PROCESS, 0, atoi(argv[++i])); /* the threads inherit it */
 		else if (!strcmp(argv[i], "--main-exit"))
 			main_exit = 1;
 		else
 			break;
 	}
 	if (argc - i != 2 || flat < 0 || flat > 8) {
-		fprintf(stderr, "usage: target [--flat N] [--main-exit] REQ RESP\n");
+		fprintf(stderr, "usage: target [--flat N] [--nice N] [--main-exit] REQ RESP\n");
 		return 2;
 	}
 	req_path = argv[i];
