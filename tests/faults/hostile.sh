@@ -11,10 +11,15 @@
 #   lock symlink    a symlink planted at each plausible lock path (LOCK_PATHS),
 #                   pointing at a file in /tmp: apply and revert must neither
 #                   create that file nor write to it
-#   pid reuse       hpapply is held (strace delay_enter) once it has inspected
-#                   the target; the target is killed and an unrelated program
-#                   started under the same pid (clone3 with set_tid); when
-#                   hpapply goes on, that program must come to no harm
+#   pid reuse       hpapply is held on entry to a chosen system call (strace
+#                   delay_enter, and strace stopped meanwhile) once it has
+#                   inspected the target; the target is killed and an unrelated
+#                   program started under the same pid (clone3 with set_tid);
+#                   when hpapply goes on, that program must come to no harm.
+#                   Held at its first attach, between two system calls it runs
+#                   in the target, at a write with nothing attached, inside the
+#                   stop window (where the kernel keeps the pid: not applicable),
+#                   and a revert at its first attach
 #   foreign tracer  strace attached to one thread: apply and revert must refuse
 #                   and leave the code and mappings exactly as they were
 #   main exited     the main thread called pthread_exit, the others run: apply
@@ -193,60 +198,100 @@ PLANTED=()
 
 # ----- pid reuse -------------------------------------------------------------------
 
-# The stop window: a run of PTRACE_SEIZE (one per thread), as many
-# PTRACE_INTERRUPT, then the first PTRACE_GETREGS with every thread stopped.
-# WINDOW is the number of that ptrace call in an uninterrupted apply.
+# Where to hold hpapply, from an uninterrupted apply's ptrace and pwrite64 calls:
+#   WINDOW   the ptrace call with every thread of the target stopped: after the
+#            run of PTRACE_SEIZE (one per thread) and as many PTRACE_INTERRUPT
+#   SECOND   the second PTRACE_SEIZE: between two system calls run in the target
+#   FREE_WR  the first pwrite64 while no thread is attached (the patch's code)
 target_start "$B/target" --flat 1 || exit 1
-"$H" run -t 10 -- strace -f -qq -o "$W/window.log" -e trace=ptrace "${APPLY[@]}" --pid "$TPID" \
-	"$B/fix.signed.hpx"
-WINDOW=$(awk '/ptrace\(/ {
+"$H" run -t 10 -- strace -f -qq -o "$W/window.log" -e trace=ptrace,pwrite64 "${APPLY[@]}" \
+	--pid "$TPID" "$B/fix.signed.hpx"
+read -r WINDOW SECOND FREE_WR < <(awk '
+/ptrace\(/ {
 	n++
-	if ($0 ~ /PTRACE_SEIZE/) { if (!run) first = n; run++ }
-	else { if (run > 1) { print first + 2 * run; exit } run = 0 }
-}' "$W/window.log")
+	if ($0 ~ /PTRACE_SEIZE/) { seizes++; if (seizes == 2) second = n; attached++; if (!run) first = n; run++ }
+	else { if (run > 1 && !window) window = first + 2 * run; run = 0 }
+	if ($0 ~ /PTRACE_DETACH/) attached--
+}
+/pwrite64\(/ { w++; if (attached == 0 && !free) free = w }
+END { print window + 0, second + 0, free + 0 }' "$W/window.log")
 target_kill
 
-# reuse NAME OP SYSCALL N: hold hpapply OP at the Nth SYSCALL, put an unrelated
-# process under the target's pid, let hpapply go on, check that process.
+# reuse NAME OP SYSCALL N: hold hpapply OP on entry to its Nth SYSCALL, kill the
+# target, start an unrelated process under its pid, let hpapply go on, and
+# check that process. While hpapply holds the target's main thread attached the
+# pid cannot be reused (the kernel keeps the zombie for the tracer): then the
+# check passes as not applicable.
 reuse() {
 	local name=$1 op=$2 sc=$3 n=$4 nr
 	case $sc in ptrace) nr=101 ;; pwrite64) nr=18 ;; esac
+	if [ "$n" = 0 ]; then
+		verdict 1 "pid reuse ($name)" "no such call in $W/window.log: not tested"
+		return
+	fi
 	target_start "$B/target" --flat 1 || return 1
-	local P=$TPID
+	local P=$TPID PSTART=$TSTART
 	if [ "$op" = revert ]; then
 		run "$W/pre" "${APPLY[@]}" --pid "$P" "$B/fix.signed.hpx"
 		[ "$RC" = 0 ] || { verdict 1 "pid reuse ($name)" "could not apply first: $(cat "$W/pre.err")"; target_kill; return; }
 	fi
 	local args=(--pid "$P" "$B/fix.signed.hpx")
 	[ "$op" = revert ] && args=(--pid "$P" --revert)
-	"$H" run -t 30 -- strace -f -qq -o "$W/reuse.log" -e trace=ptrace,pwrite64 \
+	"$H" run -t 60 -- strace -f -qq -o "$W/reuse.log" -e trace=ptrace,pwrite64 \
 		-e inject="$sc:delay_enter=3000000:when=$n" "${APPLY[@]}" "${args[@]}" > "$W/reuse.out" 2> "$W/reuse.err" &
-	local R=$! s= c= X= i parked=0
+	local R=$! s= c= X= i parked=0 same=0 last= st=
 	start_time "$R"
 	OTHER_PIDS+=("$R $STIME")
-	# hpapply is the child of strace, the child of helper R: wait until it is
-	# held in the Nth call (in a tracing stop, inside system call nr).
-	for ((i = 0; i < 500; i++)); do
+	# hpapply is the child of strace, the child of helper R. It is held when it
+	# sits in a tracing stop inside system call nr with the same arguments for
+	# 300 ms (strace's output is buffered: its log cannot tell).
+	for ((i = 0; i < 1000; i++)); do
+		c= X= s= st=
 		read -r c 2> /dev/null < "/proc/$R/task/$R/children"
 		[ -n "$c" ] && read -r X 2> /dev/null < "/proc/${c%% *}/task/${c%% *}/children"
 		X=${X%% *}
-		if [ -n "$X" ] && read -r s 2> /dev/null < "/proc/$X/syscall" && [ "${s%% *}" = "$nr" ] &&
-			[ "$(grep -c "^[0-9 ]*$sc(" "$W/reuse.log")" -ge "$n" ]; then
-			parked=1
-			break
+		[ -n "$X" ] && read -r s 2> /dev/null < "/proc/$X/syscall"
+		[ -n "$X" ] && read -r st 2> /dev/null < "/proc/$X/stat"
+		st=${st##*) }
+		if [ -n "$s" ] && [ "${s%% *}" = "$nr" ] && [ "${st%% *}" = t ] && [ "$s" = "$last" ]; then
+			same=$((same + 1))
+			[ "$same" -ge 30 ] && parked=1 && break
+		else
+			same=0
 		fi
+		last=$s
 		nap 0.01
 	done
 	if [ "$parked" = 0 ]; then
-		verdict 1 "pid reuse ($name)" "hpapply never reached $sc call $n"
+		verdict 1 "pid reuse ($name)" "hpapply never was held in $sc call $n: not tested"
 		wait "$R"
 		target_kill
 		return
 	fi
-	target_kill
+	# Stop strace itself while it delays the call: hpapply stays held, however
+	# slow what follows, until strace gets SIGCONT.
+	local S=${c%% *}
+	kill -STOP "$S"
+	# Kill the target; bash reaps it, unless hpapply's ptrace holds its zombie.
+	kill_if_ours "$P" "$PSTART"
+	for ((i = 0; i < 100; i++)); do
+		[ -e "/proc/$P" ] || break
+		nap 0.02
+	done
+	if [ -e "/proc/$P" ]; then
+		kill -CONT "$S"
+		wait "$R"
+		local rc=$?
+		target_kill
+		verdict 0 "pid reuse ($name)" "not applicable: pid $P cannot be reused while hpapply holds its main thread (hpapply exit $rc)"
+		return
+	fi
+	wait "$TLAUNCH" 2> /dev/null
+	TPID= TLAUNCH=
 	# The same pid, for a program with another build-id and its own FIFOs.
 	target_start "$H" spawnat "$P" -- "$B/target-other" --flat 1
 	if [ -z "$TPID" ] || [ "$TPID" != "$P" ]; then
+		kill -CONT "$S"
 		verdict 1 "pid reuse ($name)" "could not start a process as pid $P (see $TDIR/err): not tested"
 		target_kill
 		wait "$R"
@@ -257,11 +302,13 @@ reuse() {
 	local ver0=$VER
 	# All of that must happen while hpapply is still held.
 	if ! read -r s 2> /dev/null < "/proc/$X/syscall" || [ "${s%% *}" != "$nr" ]; then
-		verdict 1 "pid reuse ($name)" "hpapply went on before the unrelated process was ready: not tested (a slow machine: raise delay_enter)"
+		kill -CONT "$S"
+		verdict 1 "pid reuse ($name)" "hpapply went on before the unrelated process was ready: not tested"
 		wait "$R"
 		target_kill
 		return
 	fi
+	kill -CONT "$S"
 	wait "$R"
 	local rc=$? bad=0 detail
 	first_err "$W/reuse.err"
@@ -286,12 +333,9 @@ reuse() {
 	target_kill
 }
 reuse "apply, held at its first ptrace call" apply ptrace 1
-reuse "apply, held at its first write into the process" apply pwrite64 1
-if [ -n "$WINDOW" ]; then
-	reuse "apply, held with the target's threads stopped (ptrace call $WINDOW)" apply ptrace "$WINDOW"
-else
-	verdict 1 "pid reuse (apply, in the stop window)" "found no stop window in $W/window.log"
-fi
+reuse "apply, held at its second attach, between two system calls it runs in the target (ptrace call $SECOND)" apply ptrace "$SECOND"
+reuse "apply, held at its first write with no thread attached (pwrite64 call $FREE_WR)" apply pwrite64 "$FREE_WR"
+reuse "apply, held with the target's threads stopped (ptrace call $WINDOW)" apply ptrace "$WINDOW"
 reuse "revert, held at its first ptrace call" revert ptrace 1
 
 # ----- a foreign tracer ---------------------------------------------------------------

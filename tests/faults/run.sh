@@ -357,6 +357,7 @@ trial() {
 		fi
 	fi
 	prof fresh
+	TRIAL_RC=$rc
 	echo "$row $op $sig $sc $n $fired $touched $dead $stopped $disagree $wedged $nointent $freshfail $rc $held" >> "$LANE_DIR/results"
 	if [ -n "$why" ]; then
 		{
@@ -398,7 +399,22 @@ sweep() {
 	local sig=$1 row=sweep
 	use_variant "$2"
 	[ "$2" = single ] && row=sweep-single
-	local ai=0 an=1 ri=0 rn=1 ns=${#SYSCALLS[@]}
+	local ai=0 an=1 ri=0 rn=1 ns=${#SYSCALLS[@]} retry=0
+	# A run the injection did not reach ends the sweep of that system call,
+	# unless hpapply failed on its own (say the target died of something
+	# else): that point is tried again, twice at most.
+	next() { # N: 0 to stay at N, 1 to go to N + 1, 2 to go to the next system call
+		if [ "$CNT" -ge "$1" ] && [ "$1" -lt "$MAXN" ]; then
+			retry=0
+			return 1
+		fi
+		if [ "$TRIAL_RC" != 0 ] && [ "$retry" -lt 2 ]; then
+			retry=$((retry + 1))
+			return 0
+		fi
+		retry=0
+		return 2
+	}
 	while [ "$ai" -lt "$ns" ] || [ "$ri" -lt "$ns" ]; do
 		ready_state || return 1
 		if [ "$VER" = old ]; then
@@ -407,14 +423,16 @@ sweep() {
 				continue
 			fi
 			trial "$row:$sig:${SYSCALLS[ai]}" apply sweep "$sig" "${SYSCALLS[ai]}" "$an"
-			if [ "$CNT" -ge "$an" ] && [ "$an" -lt "$MAXN" ]; then an=$((an + 1)); else ai=$((ai + 1)) an=1; fi
+			next "$an"
+			case $? in 1) an=$((an + 1)) ;; 2) ai=$((ai + 1)) an=1 ;; esac
 		else
 			if [ "$ri" -ge "$ns" ]; then
 				flip revert "$LANE_DIR" || target_kill
 				continue
 			fi
 			trial "$row:$sig:${SYSCALLS[ri]}" revert sweep "$sig" "${SYSCALLS[ri]}" "$rn"
-			if [ "$CNT" -ge "$rn" ] && [ "$rn" -lt "$MAXN" ]; then rn=$((rn + 1)); else ri=$((ri + 1)) rn=1; fi
+			next "$rn"
+			case $? in 1) rn=$((rn + 1)) ;; 2) ri=$((ri + 1)) rn=1 ;; esac
 		fi
 	done
 }
