@@ -4,6 +4,7 @@
 #
 #   BIN=build/bin tests/faults/run.sh short    each kill point once (~1 minute)
 #   BIN=build/bin tests/faults/run.sh long     sweeps repeated, random kills (minutes)
+#   BIN=build/bin tests/faults/run.sh selftest the checks against known faults only
 #
 # The target (target.c) runs 16 workers that check every answer of the patched
 # functions: a process left with a mix of old and new code aborts. A trial runs
@@ -29,6 +30,10 @@
 #               audit log has no intent line (intent_logged below says what one is)
 #   fresh-fail  a fresh hpapply apply or revert, whichever flips the state, did
 #               not exit 0 or did not flip the code (exit 5, no safe moment, is retried once)
+# Before any trial the checks are tried on a live target with known faults: all
+# its threads stopped, one traced, one function changed alone (the workers must
+# abort), and an untouched record and code that must agree. The baseline rows
+# then show no check fires on uninterrupted runs.
 # A target that failed any check is replaced by a fresh one. The adversarial
 # checks of hostile.sh run at the end. Exit 1 if any count or check fails.
 #
@@ -37,9 +42,9 @@
 set -u
 MODE=${1:-short}
 case $MODE in
-short | long) ;;
+short | long | selftest) ;;
 *)
-	echo "usage: run.sh [short|long]" >&2
+	echo "usage: run.sh [short|long|selftest]" >&2
 	exit 2
 	;;
 esac
@@ -218,8 +223,15 @@ flip() { # OP DIR
 
 # How a dead target died, when it is gone: DEATH = " (SIGSEGV)" and the like.
 death_cause() {
-	local s= st
+	local s= st i
 	DEATH=
+	# An abort takes a moment after its message: up to 1 s to be gone.
+	for ((i = 0; i < 50; i++)); do
+		read -r s 2> /dev/null < "/proc/$TPID/stat" || break
+		s=${s##*) }
+		[ "${s%% *}" = Z ] && break
+		nap 0.02
+	done
 	if read -r s 2> /dev/null < "/proc/$TPID/stat"; then
 		s=${s##*) }
 		[ "${s%% *}" = Z ] || return 0
@@ -510,6 +522,69 @@ lane() { # NAME STEP...: each step "sweep SIG VARIANT", "random COUNT VARIANT" o
 	echo "$line" > "$LANE_DIR/profile"
 	: > "$LANE_DIR/done"
 }
+
+# Before any trial: each check must see what it is there to see, on a real target.
+selftest_live() {
+	LANE_NAME=selftest LANE_DIR=$W/lane-selftest
+	mkdir -p "$LANE_DIR"
+	use_variant fix
+	ensure_target || return 1
+	# A stopped process: every thread counts, until SIGCONT.
+	kill -STOP "$TPID"
+	nap 0.1
+	wait_clear "$TPID" 0 && { echo "selftest: stopped threads not seen"; return 1; }
+	kill -CONT "$TPID"
+	wait_clear "$TPID" 1 || { echo "selftest: threads still stopped after SIGCONT:$HELD_WHO"; return 1; }
+	# A thread traced by another tool.
+	local tid t
+	for t in /proc/$TPID/task/*; do [ "${t##*/}" != "$TPID" ] && tid=${t##*/}; done
+	strace -qq -o /dev/null -p "$tid" &
+	local sp=$! i
+	for ((i = 0; i < 250; i++)); do
+		held_threads "$TPID"
+		[ "$HELD" -ge 1 ] && break
+		nap 0.02
+	done
+	kill "$sp"
+	wait "$sp" 2> /dev/null
+	[ "$HELD" -ge 1 ] || { echo "selftest: a traced thread not seen"; return 1; }
+	wait_clear "$TPID" 2 || { echo "selftest: a thread still traced:$HELD_WHO"; return 1; }
+	# Its record and code agree, untouched.
+	record_state "$LANE_DIR"
+	target_query
+	[ "$REC" = none ] && [ "$VER" = old ] || { echo "selftest: record $REC, code $VER"; return 1; }
+	# One function changed alone (fx_b returns 12345): the workers abort.
+	python3 - "$TPID" "$TBIN" << 'PY' || { echo "selftest: cannot change fx_b"; return 1; }
+import os, subprocess, sys
+pid, exe = sys.argv[1], os.path.realpath(sys.argv[2])
+sym = [l.split() for l in subprocess.run(["nm", exe], capture_output=True, text=True).stdout.splitlines()]
+off = next(int(a, 16) for a, *rest in sym if rest[-1:] == ["fx_b"])
+base = next(int(l.split("-")[0], 16) for l in open(f"/proc/{pid}/maps")
+            if l.split()[-1] == exe and int(l.split()[2], 16) == 0)
+with open(f"/proc/{pid}/mem", "r+b", buffering=0) as m:
+    m.seek(base + off)
+    m.write(bytes([0xb8, 0x39, 0x30, 0, 0, 0xc3]))  # mov $12345, %eax; ret
+PY
+	for ((i = 0; i < 100; i++)); do
+		target_alive || break
+		nap 0.02
+	done
+	target_alive && { echo "selftest: the target did not notice a mix of functions"; return 1; }
+	death_cause
+	[ "$DEATH" = " (SIGABRT)" ] || { echo "selftest: the target died otherwise:$DEATH"; return 1; }
+	target_kill
+	VARIANT=
+}
+# In a subshell: bash reports the aborted target on its standard error.
+(selftest_live) 2> "$W/selftest.stderr" || {
+	grep -Ev '^[^ ]*: line [0-9]+: +[0-9]+ ' "$W/selftest.stderr" >&2
+	echo "run.sh: the harness's checks fail their self-test on a live target" >&2
+	exit 1
+}
+if [ "$MODE" = selftest ]; then
+	echo "run.sh: the checks pass their self-tests"
+	exit 0
+fi
 
 # ----- the plan --------------------------------------------------------------------
 
