@@ -43,3 +43,9 @@ __attribute__((noipa)) int fx_a(int x)
 	int b = fx_b(x);
 	return b + fx_c(x) + K;
 }
+
+/* The same in both versions (see fx.h): never part of the patch. */
+__attribute__((noipa)) int fx_d(int x)
+{
+	return fx_b(x) + fx_c(x);
+}

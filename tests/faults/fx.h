@@ -5,6 +5,12 @@
  * The fix changes all three, by amounts whose sums are all different: any mix
  * of old and new functions gives an answer that is neither the old nor the new
  * one. With -DSINGLE only fx_b changes (a patch that replaces one function).
+ *
+ * fx_d(x) = fx_b(x) + fx_c(x) is the same in both versions, so no patch
+ * replaces it: it always calls fx_b and fx_c through their entries. The new
+ * fx_a calls the new fx_b and fx_c directly, so a process whose fx_a entry is
+ * redirected but one of the others is not (or the reverse) still answers
+ * consistently through fx_a; through fx_d it does not.
  */
 #ifndef FX_H
 #define FX_H
@@ -24,7 +30,15 @@
 #define FX_NEW(x) (FX_B_NEW(x) + FX_C_NEW(x) + FX_K_NEW)
 #endif
 
+#define FX_D_OLD(x) (FX_B_OLD(x) + FX_C_OLD(x))
+#ifdef SINGLE
+#define FX_D_NEW(x) (FX_B_NEW(x) + FX_C_OLD(x))
+#else
+#define FX_D_NEW(x) (FX_B_NEW(x) + FX_C_NEW(x))
+#endif
+
 int fx_a(int x);
+int fx_d(int x);
 int fx_b(int x);
 int fx_c(int x);
 

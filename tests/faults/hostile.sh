@@ -390,9 +390,13 @@ target_kill
 # ----- the main thread has exited ------------------------------------------------------
 
 target_start "$B/target" --flat 1 --main-exit || exit 1
-s=
-read -r s < "/proc/$TPID/task/$TPID/stat"
-s=${s##*) }
+for ((i = 0; i < 100; i++)); do # "ready" comes just before pthread_exit
+	s=
+	read -r s < "/proc/$TPID/task/$TPID/stat"
+	s=${s##*) }
+	[ "${s%% *}" = Z ] && break
+	nap 0.01
+done
 bad=0
 run "$W/m" "${APPLY[@]}" --pid "$TPID" "$B/fix.signed.hpx"
 first_err "$W/m.err"

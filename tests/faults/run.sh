@@ -2,12 +2,15 @@
 # run.sh [short|long]: interrupt hpapply (apply and --revert) in every way we
 # can, and check each time that the process it was patching came to no harm.
 #
-#   BIN=build/bin tests/faults/run.sh short    each kill point once (~1 minute)
-#   BIN=build/bin tests/faults/run.sh long     sweeps repeated, random kills (minutes)
+#   BIN=build/bin tests/faults/run.sh short    each kill point once, SIGKILL and
+#                                              SIGINT (~520 trials; 2.5 min under load)
+#   BIN=build/bin tests/faults/run.sh long     sweeps repeated, random kills
+#                                              (~2500 trials; 12 min under load)
 #   BIN=build/bin tests/faults/run.sh selftest the checks against known faults only
 #
 # The target (target.c) runs 16 workers that check every answer of the patched
-# functions: a process left with a mix of old and new code aborts. A trial runs
+# functions: a process left with a mix of old and new code aborts (and the
+# reporter thread answers "mixed" when its functions disagree). A trial runs
 # one apply or revert (whichever the target's state allows) and interrupts it:
 #
 #   sweep    strace kills it when it enters the Nth ptrace, process_vm_writev,

@@ -4,7 +4,8 @@
  *   target [--flat N] [--nice N] [--main-exit] REQ RESP
  *
  * Sixteen workers call fx_a() (fx.c, replaced by the patch together with fx_b
- * and fx_c) and check every answer against the old and the new one (fx.h);
+ * and fx_c) and fx_d() (never replaced: it calls fx_b and fx_c through their
+ * entries) and check every answer against the old and the new one (fx.h);
  * anything else, a mix of old and new code, aborts the process. They differ
  * in how they wait, so that a patch finds threads in every state:
  *
@@ -69,6 +70,9 @@ static void batch(int id, unsigned *x, int n)
 		int r = fx_a(v);
 		if (r != FX_OLD(v) && r != FX_NEW(v))
 			die("fx_a gave neither the old nor the new answer", id, v, r);
+		r = fx_d(v);
+		if (r != FX_D_OLD(v) && r != FX_D_NEW(v))
+			die("fx_d gave neither the old nor the new answer", id, v, r);
 	}
 	atomic_fetch_add_explicit(&calls, (unsigned long long)n, memory_order_relaxed);
 }
@@ -146,16 +150,29 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* old, new or mixed: what fx_a answers now. */
+/*
+ * old, new or mixed: what the code answers now, through fx_a, fx_d, fx_b and
+ * fx_c called one after the other. Workers may be stopped between two calls
+ * while a patch goes in, so only here, asked when no tool is at work, must
+ * all four agree.
+ */
 static const char *version(void)
 {
-	int olds = 0, news = 0;
+	int olds = 0, news = 0, n = 0;
 	for (int v = 0; v < 64; v += 7) {
-		int r = fx_a(v);
-		olds += r == FX_OLD(v);
-		news += r == FX_NEW(v);
+		int r[4] = { fx_a(v), fx_d(v), fx_b(v), fx_c(v) };
+		int o[4] = { FX_OLD(v), FX_D_OLD(v), FX_B_OLD(v), FX_C_OLD(v) };
+#ifdef SINGLE
+		int w[4] = { FX_NEW(v), FX_D_NEW(v), FX_B_NEW(v), FX_C_OLD(v) };
+#else
+		int w[4] = { FX_NEW(v), FX_D_NEW(v), FX_B_NEW(v), FX_C_NEW(v) };
+#endif
+		for (int k = 0; k < 4; k++, n++) {
+			olds += r[k] == o[k];
+			news += r[k] == w[k];
+		}
 	}
-	return olds == 10 ? "old" : news == 10 ? "new" : "mixed";
+	return olds == n ? "old" : news == n ? "new" : "mixed";
 }
 
 static const char *req_path, *resp_path;
