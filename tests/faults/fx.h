@@ -10,7 +10,9 @@
  * replaces it: it always calls fx_b and fx_c through their entries. The new
  * fx_a calls the new fx_b and fx_c directly, so a process whose fx_a entry is
  * redirected but one of the others is not (or the reverse) still answers
- * consistently through fx_a; through fx_d it does not.
+ * consistently through fx_a; through fx_d it does not. The target's reporter
+ * asks fx_d only when no tool is at work (its workers do not: a thread may be
+ * stopped inside fx_d between its two calls while a patch goes in).
  */
 #ifndef FX_H
 #define FX_H

@@ -489,11 +489,14 @@ baseline() {
 	for ((i = 0; i < $1; i++)); do
 		op=apply
 		[ $((i % 2)) = 1 ] && op=revert
-		ready_state || return 1
-		if { [ "$op" = apply ] && [ "$VER" = new ]; } || { [ "$op" = revert ] && [ "$VER" = old ]; }; then
+		local tries=0
+		while ready_state; do
+			[ "$op" = apply ] && [ "$VER" = old ] && break
+			[ "$op" = revert ] && [ "$VER" = new ] && break
+			tries=$((tries + 1))
+			[ "$tries" -le 3 ] || return 1
 			flip "$([ "$op" = apply ] && echo revert || echo apply)" "$LANE_DIR" || target_kill
-			ready_state || return 1
-		fi
+		done
 		trial baseline "$op" baseline - - 0
 	done
 }
