@@ -8,8 +8,9 @@
  * anything else, a mix of old and new code, aborts the process. (Only fx_a:
  * the applier keeps every thread out of the functions it replaces, so a call
  * of fx_a sees one version throughout; a thread may well be stopped inside
- * fx_d, which it does not replace, between its calls of fx_b and fx_c.) They differ
- * in how they wait, so that a patch finds threads in every state:
+ * fx_d, which it does not replace, between its calls of fx_b and fx_c.)
+ * The workers differ in how they wait, so that a patch finds threads in every
+ * state:
  *
  *   flat    N of them (default 2): compute, spin a little outside fx.c, again
  *   sleep   nanosleep(1 ms) after each batch (restarted as restart_syscall)
@@ -27,11 +28,12 @@
  * A reporter thread answers the harness over two FIFOs: for each line "Q SEQ"
  * read from REQ it writes "SEQ VERSION CALLS" to RESP, VERSION being old, new
  * or mixed (the answers of fx_a, fx_d, fx_b and fx_c for several x, compared
- * with fx.h: mixed when they disagree, say an entry left redirected) and CALLS the
- * number of fx_a() calls the workers made so far. "ready PID" goes to stdout
- * once every thread runs. --nice lowers the priority of every thread, so that
- * the busy workers take no CPU from the tools the harness runs. The main thread waits in pthread_join (a futex), or with
- * --main-exit calls pthread_exit and leaves the others running.
+ * with fx.h: mixed when they disagree, say an entry left redirected) and CALLS
+ * the number of fx_a() calls the workers made so far. "ready PID" goes to
+ * stdout once every thread runs. --nice lowers the priority of every thread,
+ * so that the busy workers take no CPU from the tools the harness runs. The
+ * main thread waits in pthread_join (a futex), or with --main-exit calls
+ * pthread_exit and leaves the others running.
  */
 #define _GNU_SOURCE
 #include <errno.h>
