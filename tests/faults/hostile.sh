@@ -47,7 +47,8 @@ cleanup() {
 	for x in "${PLANTED[@]}"; do
 		if [ -L "$x" ] || [ -f "$x" ]; then rm -f "$x"; else rmdir "$x" 2> /dev/null; fi
 	done
-	cat "$LANE_DIR/pids" 2> /dev/null | while read -r p _; do
+	cat "$LANE_DIR/pids" 2> /dev/null | while read -r p start; do
+		kill_if_ours "$p" "$start"
 		rm -f "/run/lock/hotpatch-$p.lock" "/tmp/hotpatch-$p.lock"
 	done
 	[ "${KEEP:-}" = 1 ] && echo "hostile.sh: work directory kept: $W" || rm -rf "$W"

@@ -77,9 +77,11 @@ cleanup() {
 	for p in "${LANE_PIDS[@]}"; do
 		wait "$p" 2> /dev/null
 	done
-	# The lock files hpapply left for our targets.
+	# Any target still running (checked by start time: a pid may have been
+	# reused since), and the lock files hpapply left for our targets.
 	if [ -d "$W" ]; then
-		cat "$W"/lane-*/pids 2> /dev/null | while read -r p _; do
+		cat "$W"/lane-*/pids 2> /dev/null | while read -r p start; do
+			kill_if_ours "$p" "$start"
 			rm -f "/run/lock/hotpatch-$p.lock" "/tmp/hotpatch-$p.lock"
 		done
 	fi
@@ -465,6 +467,7 @@ measure() {
 		e=$EPOCHREALTIME
 		sum=$((sum + ${e/./} - ${s/./}))
 	done
+	target_kill # in this subshell: the caller does not know the target
 	echo $((sum / 6))
 }
 
@@ -606,7 +609,6 @@ if [ "$MODE" = long ]; then
 	LANE_NAME=measure LANE_DIR=$W/lane-measure
 	mkdir -p "$LANE_DIR"
 	us=$(measure) || exit 1
-	target_kill
 	VARIANT=
 	RANDOM_MAX_US=$((us > 20000 ? us : 20000))
 	export RANDOM_MAX_US
