@@ -263,3 +263,8 @@ clean:
 
 # Keep intermediate objects (tests/unit/helpers.o) between runs.
 .SECONDARY:
+
+# Fault injection into hpapply (tests/faults/run.sh; needs strace): ~2500 trials, or ~520.
+faults faults-short: $(TOOLS:%=$(BIN)/%)
+	BIN=$(BIN) bash tests/faults/run.sh $(if $(filter faults,$@),long,short)
+.PHONY: faults faults-short
