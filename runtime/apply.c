@@ -101,7 +101,7 @@ static int find_stub(struct rt_proc *p)
 	if (p->stub)
 		return 0;
 	size_t n = (size_t)(rt_stub_end - rt_stub);
-	uint8_t cur[512];
+	uint8_t cur[1024];
 	uint64_t at;
 	int err;
 	if (n > sizeof cur)
@@ -118,7 +118,7 @@ static int find_stub(struct rt_proc *p)
 static int place_stub(struct rt_proc *p)
 {
 	size_t n = (size_t)(rt_stub_end - rt_stub);
-	uint8_t cur[512];
+	uint8_t cur[1024];
 	int err;
 	if ((err = find_stub(p)) < 0 || (err = proc_read(p, p->stub, cur, n)) < 0)
 		return err;

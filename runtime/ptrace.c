@@ -468,7 +468,7 @@ int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data,
 /*
  * Send every stopped thread of t into the stub with the commit word at ctl:
  * the last one to rt_commit, the others to rt_park (each with its block: all
- * signals to block at +8, room for its old mask at +16, a 5 ms wait at +24),
+ * signals to block at +8, room for its old mask at +16 and two times at +24),
  * then let them all go. On a failure before the committer is set, every
  * thread already sent is put back as it was, and none is let go.
  */
@@ -482,8 +482,6 @@ int threads_park(struct rt_proc *p, struct rt_threads *t, uint64_t ctl)
 		uint8_t buf[RT_STUB_MAX_DATA + BLK_SIZE], *blk = buf + RT_STUB_MAX_DATA;
 		uint64_t b = fill_block(th, buf);
 		hp_store_le64(blk + 8, ~0ull);
-		hp_store_le64(blk + 24, 0);
-		hp_store_le64(blk + 32, 5000000);
 		if ((err = proc_write(p, b, blk, BLK_SIZE)) < 0)
 			break;
 		struct user_regs_struct r = th->regs;

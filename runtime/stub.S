@@ -93,32 +93,42 @@ rt_stub_home:
 /*
  * Park: rdi = the commit word. Block every signal (the old mask kept in the
  * block), then wait until the word says the commit is over; a commit that has
- * not begun within about a second is called off (0 -> 4) and the thread goes
- * home: it can never be left waiting for a tracer that died.
+ * not begun within about a second (by the process's own CLOCK_MONOTONIC) is
+ * called off (0 -> 4) and the thread goes home: it can never be left waiting
+ * for a tracer that died. It waits by yielding, not by a futex with a timeout:
+ * a timed wait that a stop interrupts rewrites the thread's restart block,
+ * which a thread stopped inside nanosleep still needs to restart it.
  */
 rt_park:
 	mov	%rdi, %r12
 	call	9f			/* block signals */
-	mov	$200, %r13d		/* 200 waits of 5 ms while nothing begins */
+	mov	$1, %edi		/* the deadline: now + 1 s (block+24) */
+	lea	24(%rsp), %rsi
+	mov	$228, %eax		/* clock_gettime(CLOCK_MONOTONIC) */
+	syscall
+	incq	24(%rsp)
 1:	mov	(%r12), %eax
 	cmp	$2, %eax
 	jae	8f			/* done (2), failed (3) or called off (4) */
 	test	%eax, %eax
-	jnz	2f			/* committing: wait for it, without a count */
-	dec	%r13d
-	jnz	2f
-	mov	$4, %ecx		/* nothing began: call it off, unless it just did */
+	jnz	2f			/* committing: wait for it, whatever the time */
+	mov	$1, %edi		/* nothing began yet: past the deadline? */
+	lea	40(%rsp), %rsi
+	mov	$228, %eax
+	syscall
+	mov	40(%rsp), %rax
+	cmp	24(%rsp), %rax
+	jb	2f
+	ja	3f
+	mov	48(%rsp), %rax
+	cmp	32(%rsp), %rax
+	jb	2f
+3:	xor	%eax, %eax		/* call it off, unless it just began */
+	mov	$4, %ecx
 	lock cmpxchg %ecx, (%r12)
 	jz	8f
-	mov	$1, %r13d
 	jmp	1b
-2:	mov	%r12, %rdi		/* futex(word, FUTEX_WAIT_PRIVATE, seen, 5 ms) */
-	mov	$128, %esi
-	mov	%eax, %edx
-	lea	24(%rsp), %r10
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	mov	$202, %eax
+2:	mov	$24, %eax		/* sched_yield */
 	syscall
 	jmp	1b
 8:	jmp	7f
@@ -129,7 +139,7 @@ rt_park:
  * the 5 bytes to write, padded to 8, the 5 bytes there now, padded to 8).
  * Begin (0 -> 1) unless the parked threads called it off; write every entry
  * through /proc/self/mem; on a failed write put back the ones written; say
- * done (2) or failed (3); wake the parked threads.
+ * done (2) or failed (3).
  */
 rt_commit:
 	mov	%rdi, %r12
@@ -178,16 +188,11 @@ rt_commit:
 	mov	$3, %eax
 	syscall
 5:	movl	$3, (%r12)		/* failed */
-	jmp	10f
+	jmp	7f
 4:	mov	%r14, %rdi		/* close */
 	mov	$3, %eax
 	syscall
 	movl	$2, (%r12)		/* done */
-10:	mov	%r12, %rdi		/* futex(word, FUTEX_WAKE_PRIVATE, all) */
-	mov	$129, %esi
-	mov	$0x7fffffff, %edx
-	mov	$202, %eax
-	syscall
 7:	mov	$2, %edi		/* rt_sigprocmask(SIG_SETMASK, old, NULL, 8) */
 	lea	16(%rsp), %rsi
 	xor	%edx, %edx
