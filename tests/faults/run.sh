@@ -56,6 +56,9 @@ FAULTS_SRC=$(cd "$(dirname "$0")" && pwd)
 . "$FAULTS_SRC/lib.sh"
 FLAT=${FLAT:-1}
 LANES=${LANES:-2}
+# How long one hpapply or hpstatus may take before the trial calls it hung: far
+# above an uninterrupted run (~70 ms), so that a loaded machine is not a failure.
+OP_SECONDS=${OP_SECONDS:-30}
 command -v strace > /dev/null || {
 	echo "run.sh: strace is needed (apt-get install strace)" >&2
 	exit 1
@@ -122,7 +125,7 @@ record_state() { # DIR
 	local rc s
 	REC=error WEDGED=0 ST_RC=
 	for try in 1 2; do
-		"$H" run -t 10 -- "$BIN/hpstatus" --pid "$TPID" --json > "$1/status" 2> "$1/status.err"
+		"$H" run -t "$OP_SECONDS" -- "$BIN/hpstatus" --pid "$TPID" --json > "$1/status" 2> "$1/status.err"
 		rc=$?
 		ST_RC="$ST_RC$rc "
 		[ "$rc" = 0 ] && break
@@ -215,7 +218,7 @@ flip() { # OP DIR
 	[ "$1" = revert ] && want=old
 	hpapply_op "$1"
 	for try in 1 2; do
-		HOTPATCH_AUDIT=$LANE_DIR/audit-fresh.jsonl "$H" run -t 10 -- "${HPA[@]}" \
+		HOTPATCH_AUDIT=$LANE_DIR/audit-fresh.jsonl "$H" run -t "$OP_SECONDS" -- "${HPA[@]}" \
 			> "$2/fresh.out" 2> "$2/fresh.err"
 		rc=$?
 		[ "$rc" = 5 ] || break
@@ -277,7 +280,7 @@ trial() {
 	case $kind in
 	sweep)
 		hpapply_op "$op"
-		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t 10 -- strace -f -qq -o "$d/log" \
+		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t "$OP_SECONDS" -- strace -f -qq -o "$d/log" \
 			-e trace="$TRACED" -e inject="$sc:signal=SIG$sig:when=$n" "${HPA[@]}" \
 			> "$d/out" 2> "$d/err"
 		rc=$?
@@ -287,7 +290,7 @@ trial() {
 		;;
 	random)
 		hpapply_op "$op"
-		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t 10 -d "$n" -s "$sig" -p "$TPID" -r "$d/held" \
+		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t "$OP_SECONDS" -d "$n" -s "$sig" -p "$TPID" -r "$d/held" \
 			-- "${HPA[@]}" > "$d/out" 2> "$d/err"
 		rc=$?
 		local r=
@@ -299,7 +302,7 @@ trial() {
 		;;
 	baseline)
 		hpapply_op "$op"
-		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t 10 -- "${HPA[@]}" > "$d/out" 2> "$d/err"
+		HOTPATCH_AUDIT=$d/audit.jsonl "$H" run -t "$OP_SECONDS" -- "${HPA[@]}" > "$d/out" 2> "$d/err"
 		rc=$?
 		[ "$rc" = 0 ] || why="$why baseline-exit-$rc"
 		;;
