@@ -44,13 +44,6 @@
 
 #include "runtime/runtime_internal.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void hex16(char out[33], const uint8_t id[16])
 {
 	for (int i = 0; i < 16; i++)
@@ -155,7 +148,7 @@ static void remove_stub(struct rt_proc *p, const struct rt_opts *o, struct rt_re
 	struct rt_result r = { 0 };
 	struct window_ops ops = { put_back_stub, NULL };
 	if (add_hot(ctx, &hot, p->stub, (uint64_t)(rt_stub_end - rt_stub), "the system-call stub") < 0 ||
-	    run_windows(p, &hot, &wo, now_ns(), &ops, &r) < 0) {
+	    run_windows(p, &hot, &wo, rt_now_ns(), &ops, &r) < 0) {
 		const char *why = ctx->ndiags > mark ? hp_arena_strdup(ctx, ctx->diags[mark].text) : NULL;
 		hp_diag_rollback(ctx, mark);
 		hp_warn(ctx, NULL, NULL,
@@ -317,7 +310,7 @@ static int set_entries(struct rt_proc *p, struct rt_threads *t, void *arg)
 	int err = proc_write(p, e->commit, zero, 4);
 	if (err == 0 && threads_park(p, t, e->commit) == 0) {
 		/* Let go: wait for the word to say how it ended. */
-		uint64_t deadline = now_ns() + 10000000000ull;
+		uint64_t deadline = rt_now_ns() + 10000000000ull;
 		for (;;) {
 			uint8_t w[4];
 			if ((err = proc_read(p, e->commit, w, 4)) < 0)
@@ -331,7 +324,7 @@ static int set_entries(struct rt_proc *p, struct rt_threads *t, void *arg)
 			}
 			if (v == 4)
 				return 1; /* called off before it began: another window */
-			if (now_ns() > deadline)
+			if (rt_now_ns() > deadline)
 				return hp_err(p->ctx, HP_ERROR, NULL, NULL,
 					      "process %d: its threads did not finish switching in 10 s (commit word %u)",
 					      (int)p->pid, v);
@@ -505,7 +498,7 @@ static int recover(struct session *s, struct rt_result *out)
 		struct rt_opts wo = *s->o;
 		wo.finishing = true;
 		struct rt_result r = { 0 };
-		if ((err = run_windows(p, &hot, &wo, now_ns(), &ops, &r)) < 0)
+		if ((err = run_windows(p, &hot, &wo, rt_now_ns(), &ops, &r)) < 0)
 			return err;
 	}
 	bool unmapped = false;
@@ -643,7 +636,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 		  struct rt_result *out)
 {
 	memset(out, 0, sizeof *out);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = rt_now_ns();
 	struct session s;
 	uint64_t *symaddr = calloc(h->nsyms ? h->nsyms : 1, sizeof *symaddr);
 	uint64_t *faddr = calloc(h->nfuncs ? h->nfuncs : 1, sizeof *faddr);
@@ -856,7 +849,7 @@ out:
 	free(faddr);
 	free(tls);
 	free(img);
-	out->wall_ns = now_ns() - t0;
+	out->wall_ns = rt_now_ns() - t0;
 	return err;
 }
 
@@ -866,7 +859,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 		   const struct rt_opts *o, struct rt_result *out)
 {
 	memset(out, 0, sizeof *out);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = rt_now_ns();
 	struct session s;
 	int err;
 	if ((err = session_open(ctx, pid, o, t0, &s, out)) < 0)
@@ -956,7 +949,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 	err = 0;
 out:
 	session_close(&s);
-	out->wall_ns = now_ns() - t0;
+	out->wall_ns = rt_now_ns() - t0;
 	return err;
 }
 
@@ -1012,7 +1005,7 @@ int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct r
 		home_close(&home);
 		struct rt_opts o = { 0 };
 		struct session s;
-		err = session_open(ctx, pid, &o, now_ns(), &s, r);
+		err = session_open(ctx, pid, &o, rt_now_ns(), &s, r);
 		if (err == 0)
 			memcpy(out, s.st, sizeof *out);
 		if (err == 0 && out->op != RT_OP_NONE)

@@ -29,7 +29,7 @@
 
 #define STOP_TIMEOUT_NS 2000000000ull /* a thread that does not stop in 2 s: give up */
 
-static uint64_t now_ns(void)
+uint64_t rt_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -65,7 +65,7 @@ static int wait_stop_ex(pid_t tid, uint64_t deadline, int *sig, bool *sysstop)
 			continue;
 		if (r < 0)
 			return errno == ECHILD ? 0 : -1;
-		if (now_ns() > deadline)
+		if (rt_now_ns() > deadline)
 			return -1;
 		struct timespec ts = { 0, 50000 };
 		nanosleep(&ts, NULL);
@@ -201,7 +201,7 @@ int threads_seize(struct hp_ctx *ctx, pid_t pid, struct rt_threads *t)
 
 int threads_stop(struct hp_ctx *ctx, pid_t pid, struct rt_threads *t)
 {
-	uint64_t deadline = now_ns() + STOP_TIMEOUT_NS;
+	uint64_t deadline = rt_now_ns() + STOP_TIMEOUT_NS;
 	int err = stop_from(ctx, pid, t, 0, deadline);
 	/* Stopped threads create no thread; one caught inside clone() may have. */
 	for (int round = 0; !err && round < 64; round++) {
@@ -267,7 +267,7 @@ int thread_stop_one(struct hp_ctx *ctx, pid_t pid, pid_t tid, struct rt_thread *
 				      (int)tid, (int)pid);
 		}
 		ptrace(PTRACE_INTERRUPT, tid, 0, 0);
-		int r = wait_stop(tid, now_ns() + STOP_TIMEOUT_NS, &t->sig);
+		int r = wait_stop(tid, rt_now_ns() + STOP_TIMEOUT_NS, &t->sig);
 		if (r <= 0) {
 			thread_release_one(t);
 			return hp_err(ctx, r == 0 ? HP_EMISMATCH : HP_EBUSY, NULL, NULL, "thread %d: %s",
@@ -391,7 +391,7 @@ int thread_calls(struct rt_proc *p, struct rt_thread *t, struct rt_call *c, size
 	 * it to the exit of each call, where the kernel reports the result.
 	 */
 	size_t exits = 0;
-	uint64_t deadline = now_ns() + STOP_TIMEOUT_NS;
+	uint64_t deadline = rt_now_ns() + STOP_TIMEOUT_NS;
 	while (exits < n) {
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0) {
 			err = hp_err(ctx, HP_ERROR, NULL, NULL, "thread %d: cannot resume: %s", (int)t->tid,

@@ -90,6 +90,9 @@ int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t si
  * the bytes its file holds there (what to put back). */
 int proc_find_cave(struct rt_proc *p, size_t size, uint64_t *out, const uint8_t **orig);
 
+/* CLOCK_MONOTONIC in nanoseconds (ptrace.c). */
+uint64_t rt_now_ns(void);
+
 /* ----- ptrace.c -------------------------------------------------------------- */
 
 struct rt_thread {

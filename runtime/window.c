@@ -35,13 +35,6 @@
 
 #define MAX_STACK_SCAN (8u << 20) /* bytes of one thread's stack read at most */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ----- hot ranges and the safety check --------------------------------------- */
 
 int add_hot(struct hp_ctx *ctx, struct hots *h, uint64_t lo, uint64_t size,
@@ -203,23 +196,15 @@ static void watchdog_start(struct watchdog *w)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)parent);
 	for (;;) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 		if (!*w->holding)
 			continue;
-		char buf[512];
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
+		char st = proc_thread_state(parent, parent);
+		if (st == '?')
 			_exit(0);
-		buf[n] = 0;
-		char *q = strrchr(buf, ')');
-		if (q && q[1] == ' ' && q[2] == 'T' && *w->holding)
+		if (st == 'T' && *w->holding)
 			kill(parent, SIGCONT);
 	}
 }
@@ -256,7 +241,7 @@ int run_windows(struct rt_proc *p, const struct hots *hot, const struct rt_opts 
 		out->attempts++;
 		if ((err = proc_alive(p)) < 0 || (err = threads_seize(p->ctx, p->pid, &t)) < 0)
 			break;
-		uint64_t w0 = now_ns();
+		uint64_t w0 = rt_now_ns();
 		if (wd.holding)
 			*wd.holding = 1;
 		err = threads_stop(p->ctx, p->pid, &t);
@@ -269,13 +254,13 @@ int run_windows(struct rt_proc *p, const struct hots *hot, const struct rt_opts 
 		}
 		if (wd.holding)
 			*wd.holding = 0;
-		uint64_t pause = now_ns() - w0;
+		uint64_t pause = rt_now_ns() - w0;
 		out->threads = (unsigned)t.n;
 		if (pause > out->pause_ns)
 			out->pause_ns = pause;
 		if (ok && err > 0) {
 			err = 0;
-			if (now_ns() < deadline)
+			if (rt_now_ns() < deadline)
 				continue; /* the body asks for another window at once */
 			err = hp_err(p->ctx, HP_EBUSY, NULL, NULL,
 				     "process %d: the switch did not happen in %u ms (%u attempts)",
@@ -291,7 +276,7 @@ int run_windows(struct rt_proc *p, const struct hots *hot, const struct rt_opts 
 				     (int)p->pid, (int)runtime_signal);
 			break;
 		}
-		if (now_ns() + backoff > deadline) {
+		if (rt_now_ns() + backoff > deadline) {
 			err = hp_err(p->ctx, HP_EBUSY, NULL, NULL,
 				     "process %d: no safe moment in %u ms (%u attempts): %s", (int)p->pid,
 				     o->timeout_ms ? o->timeout_ms : 5000, out->attempts, why);
