@@ -464,6 +464,19 @@ static int recover(struct session *s, struct rt_result *out)
 	size_t to, from;
 	const char *other;
 	int err;
+	/* A switch the dead tool armed may still be under way in the process: its
+	 * parked threads call it off within a second unless it began, and once
+	 * begun it finishes. Count the entries only after that. */
+	for (int waited = 0;; waited++) {
+		uint8_t w[4];
+		if ((err = proc_read(p, st->addr + RT_COMMIT_AT, w, 4)) < 0)
+			return err;
+		uint32_t v = hp_load_le32(w);
+		if ((v != 0 && v != 1) || waited > 5000)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 	if ((err = entries_of(ctx, st, idx, true, &e)) < 0 ||
 	    (err = count_entries(p, &e, &to, &from, &other)) < 0)
 		return err;

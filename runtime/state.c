@@ -312,8 +312,14 @@ int state_write(struct rt_proc *p, const uint8_t *key, struct rt_state *s)
 	hp_store_le64(h + 16, s->generation);
 	/* The slot not in use, then the header that switches to it: one write. */
 	int err = proc_write(p, s->addr + SLOT0 + (next & 1) * SLOT_STRIDE, b, SLOT_USED);
-	if (!err && s->generation == 0)
-		err = proc_write(p, s->addr, h, 16); /* a new block: magic first, still at 0 */
+	if (!err && s->generation == 0) {
+		/* A new block: no switch armed (apply.c), then the magic, still at 0. */
+		uint8_t off[4];
+		hp_store_le32(off, 4);
+		err = proc_write(p, s->addr + RT_COMMIT_AT, off, 4);
+		if (!err)
+			err = proc_write(p, s->addr, h, 16);
+	}
 	if (!err) {
 		hp_store_le64(h + 16, next);
 		err = proc_write(p, s->addr + 16, h + 16, 8);
