@@ -143,6 +143,13 @@ $(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libsigner.a \
 		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) -lcmocka
 
+# runtime's tests link the runtime, and libseccomp to build real filters.
+$(B)/tests/unit/runtime/%: tests/unit/runtime/%.c $(UNIT_HELP) $(B)/libruntime.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libruntime.a \
+		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) -lseccomp -lcmocka
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -238,7 +245,7 @@ realfix: deps
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
-	libp11-kit-dev python3 ninja-build strace
+	libp11-kit-dev python3 ninja-build strace libseccomp-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

@@ -45,6 +45,8 @@ int cli_exit_code(int err)
 		return CLI_EXIT_INTR;
 	case HP_EPOLICY:
 		return CLI_EXIT_POLICY;
+	case HP_ECONFINED:
+		return CLI_EXIT_CONFINED;
 	}
 	return CLI_EXIT_ERROR;
 }
@@ -70,6 +72,8 @@ const char *cli_result_name(int err, const char *done)
 		return "interrupted: undone";
 	case CLI_EXIT_POLICY:
 		return "refused: downgrade";
+	case CLI_EXIT_CONFINED:
+		return "refused: confinement";
 	}
 	return "error";
 }

@@ -62,7 +62,9 @@ static const char usage[] =
 	"or patch), 3 already applied, 4 signature or trust store check failed, 5 no\n"
 	"safe moment before the deadline, 6 another tool holds the process, 7 its\n"
 	"record is untrusted or disagrees with its code, 8 interrupted (undone),\n"
-	"9 older than a patch applied before (--allow-downgrade).\n";
+	"9 older than a patch applied before (--allow-downgrade), 10 the process's\n"
+	"confinement or kind forbids it (a seccomp filter's verdict, the kernel's\n"
+	"ptrace policy, a 32-bit program).\n";
 
 struct opts {
 	pid_t pid;
@@ -290,12 +292,14 @@ static int one(struct hp_ctx *ctx, const struct opts *o, pid_t pid, const struct
 	if (audit(ctx, o, "result", pid, h, err, &r, m) < 0 && !err)
 		err = -HP_ERROR;
 	if (!err && !o->quiet) {
+		char who[64];
+		runtime_process_name(pid, who, sizeof who);
 		if (o->revert)
-			printf("hpapply: process %d: reverted in %.2f ms (stopped %u threads for %.0f us)\n",
-			       (int)pid, (double)r.wall_ns / 1e6, r.threads, (double)r.pause_ns / 1e3);
+			printf("hpapply: %s: reverted in %.2f ms (stopped %u threads for %.0f us)\n", who,
+			       (double)r.wall_ns / 1e6, r.threads, (double)r.pause_ns / 1e3);
 		else
-			printf("hpapply: process %d: applied %zu function%s in %.2f ms (stopped %u threads for %.0f us, %u attempt%s)%s\n",
-			       (int)pid, h->nfuncs, h->nfuncs == 1 ? "" : "s", (double)r.wall_ns / 1e6,
+			printf("hpapply: %s: applied %zu function%s in %.2f ms (stopped %u threads for %.0f us, %u attempt%s)%s\n",
+			       who, h->nfuncs, h->nfuncs == 1 ? "" : "s", (double)r.wall_ns / 1e6,
 			       r.threads, (double)r.pause_ns / 1e3, r.attempts, r.attempts == 1 ? "" : "s",
 			       r.downgraded ? " (a downgrade, as --allow-downgrade asked)" : "");
 	}

@@ -57,7 +57,9 @@ static void print_text(pid_t pid, const struct rt_state *s)
 		printf("process %d: no patch applied\n", (int)pid);
 		return;
 	}
-	printf("process %d: %u patch%s applied\n", (int)pid, s->npatches, s->npatches == 1 ? "" : "es");
+	char who[64];
+	runtime_process_name(pid, who, sizeof who);
+	printf("%s: %u patch%s applied\n", who, s->npatches, s->npatches == 1 ? "" : "es");
 	for (uint32_t i = 0; i < s->npatches; i++) {
 		const struct rt_patch *x = &s->patches[i];
 		char t[32];
@@ -87,6 +89,9 @@ static void print_text(pid_t pid, const struct rt_state *s)
 static void print_json(pid_t pid, const struct rt_state *s)
 {
 	printf("{\n  \"format\": \"hpstatus\",\n  \"version\": 1,\n  \"pid\": %d,\n", (int)pid);
+	pid_t inner = runtime_ns_pid(pid);
+	if (inner)
+		printf("  \"ns_pid\": %d,\n", (int)inner);
 	if (s->op != RT_OP_NONE) {
 		printf("  \"under_way\": {\"op\": \"%s\", \"patch_id\": \"", op_name(s->op));
 		hex(stdout, s->patches[s->op_patch].patch_id, 16);

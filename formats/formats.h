@@ -46,6 +46,7 @@ enum {
 	HP_ERECORD = 12,    /* a process's record is untrusted or disagrees with its code */
 	HP_EINTR = 13,      /* interrupted by a signal; what was begun was undone */
 	HP_EPOLICY = 14,    /* refused by policy: older than what was applied */
+	HP_ECONFINED = 15,  /* the process's confinement or kind forbids what is needed */
 };
 
 enum hp_level { HP_LEVEL_ERROR, HP_LEVEL_WARNING, HP_LEVEL_NOTE };

@@ -161,6 +161,24 @@ static void remove_stub(struct rt_proc *p, const struct rt_opts *o, struct rt_re
 		out->pause_ns = r.pause_ns; /* a stop too: the longest one is reported */
 }
 
+/* The mmap that gives one segment of the image at base its protections. */
+static struct rt_call segment_call(uint64_t base, const struct hpx_segment *sg)
+{
+	int prot = (sg->prot & HPX_PROT_R ? PROT_READ : 0) | (sg->prot & HPX_PROT_W ? PROT_WRITE : 0) |
+		   (sg->prot & HPX_PROT_X ? PROT_EXEC : 0);
+	return (struct rt_call){ SYS_mmap,
+				 { (long)(base + sg->offset), (long)sg->size, prot,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0 } };
+}
+
+/* The mmap that reserves size bytes at base, read-only, without replacing anything. */
+static struct rt_call reserve_call(uint64_t base, uint64_t size)
+{
+	return (struct rt_call){ SYS_mmap,
+				 { (long)base, (long)size, PROT_READ,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0 } };
+}
+
 static int unmap(struct rt_proc *p, uint64_t addr, uint64_t size)
 {
 	struct rt_call c = { SYS_munmap, { (long)addr, (long)size } };
@@ -262,8 +280,8 @@ static int write_entries(struct rt_proc *p, struct entries *e)
 static int prepare_commit(struct rt_proc *p, const struct rt_state *st, struct entries *e)
 {
 	e->commit = 0;
-	if (!st->addr || e->n < 2 || e->n > RT_COMMIT_MAX)
-		return 0; /* one entry is one write already */
+	if (!st->addr || e->n < 2 || e->n > RT_COMMIT_MAX || p->no_park)
+		return 0; /* one entry is one write already; or the threads may not switch */
 	size_t size = 32 + e->n * 24;
 	uint8_t *b = calloc(1, size);
 	if (!b)
@@ -569,9 +587,64 @@ static void session_close(struct session *s)
 	s->st = NULL;
 }
 
-/* Pin pid, lock it, read its record; finish what a killed tool left. */
-static int session_open(struct hp_ctx *ctx, pid_t pid, const struct rt_opts *o, uint64_t t0,
-			struct session *s, struct rt_result *out)
+/*
+ * A process under a seccomp filter: every system call the operation may make
+ * in it (patch h's, or only the undoing ones when h is NULL), with its
+ * arguments, is put to each thread's filters before the first is made; each
+ * is put again to its thread with its final arguments when it is made
+ * (proc_calls()). A filter that would deny or kill any refuses the operation.
+ * A thread whose filters would not let the switch's own calls through (the
+ * stub's park and commit) leaves the entries to the tool: p->no_park.
+ */
+static int check_filters(struct session *s, const struct hpx *h)
+{
+	/* Where the image will go is not known yet: a placeholder address. */
+	const uint64_t at = 0x7f0000000000;
+	struct rt_proc *p = &s->p;
+	size_t n = 0;
+	struct rt_call *c = calloc(6 + (h ? h->nsegments : 0), sizeof *c), park[8];
+	if (!c)
+		return hp_nomem(s->ctx);
+	if (h) {
+		if (!s->st->addr)
+			n += state_create_calls(c);
+		c[n++] = reserve_call(at, h->image_size);
+		for (size_t i = 0; i < h->nsegments; i++)
+			c[n++] = segment_call(at, &h->segments[i]);
+	}
+	c[n++] = (struct rt_call){ SYS_munmap, { (long)at, h ? (long)h->image_size : 4096 } };
+	size_t npark = park_calls(park);
+	pid_t *tids;
+	size_t ntids;
+	int err = proc_live_threads(p, &tids, &ntids);
+	long fd = proc_lowest_free_fd(p);
+	for (size_t i = 0; !err && i < ntids; i++) {
+		struct rt_thread t;
+		struct rt_seccomp f;
+		if ((err = thread_stop_one(s->ctx, p->pid, tids[i], &t)) < 0)
+			break;
+		if ((err = seccomp_read(s->ctx, p->pid, tids[i], &f)) == 0) {
+			err = seccomp_check(s->ctx, p->pid, tids[i], &f, c, n, stub_call_site(p), fd);
+			size_t mark = s->ctx->ndiags;
+			if (!err && !p->no_park &&
+			    seccomp_check(s->ctx, p->pid, tids[i], &f, park, npark, stub_call_site(p),
+					  fd) < 0) {
+				hp_diag_rollback(s->ctx, mark);
+				p->no_park = true;
+			}
+			seccomp_free(&f);
+		}
+		thread_release_one(&t);
+	}
+	free(tids);
+	free(c);
+	return err;
+}
+
+/* Pin pid, lock it, read its record, check what its confinement allows (for
+ * patch h, or NULL: a revert or a look); finish what a killed tool left. */
+static int session_open(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const struct rt_opts *o,
+			uint64_t t0, struct session *s, struct rt_result *out)
 {
 	memset(s, 0, sizeof *s);
 	s->ctx = ctx;
@@ -594,17 +667,21 @@ static int session_open(struct hp_ctx *ctx, pid_t pid, const struct rt_opts *o, 
 		return hp_err(ctx, HP_ELOCKED, NULL, NULL,
 			      "process %d: thread %d is traced by process %d (a debugger or tracer); nothing done",
 			      (int)pid, (int)tid, (int)tracer);
-	int mode = proc_seccomp(&s->p);
-	if (mode != 0)
-		return hp_err(ctx, HP_ERROR, NULL, NULL,
-			      "process %d: runs under seccomp (%s); a system call made in it could be denied or kill it, so nothing is done",
-			      (int)pid, mode == 1 ? "strict mode" : mode == 2 ? "a filter" : "its mode cannot be read");
+	s->p.seccomp = proc_seccomp(&s->p);
+	if (s->p.seccomp == 1 || s->p.seccomp < 0)
+		return hp_err(ctx, HP_ECONFINED, NULL, NULL,
+			      s->p.seccomp == 1
+				      ? "process %d: runs in seccomp strict mode (read, write and exit only); no system call can be made in it, so nothing is done"
+				      : "process %d: its seccomp mode cannot be read; nothing done",
+			      (int)pid);
 	if ((err = home_lock(ctx, &s->home, pid, s->p.start, &s->lock)) < 0 ||
 	    (err = state_read(&s->p, s->home.key, s->st)) < 0)
 		return err;
 	size_t mark = ctx->ndiags;
 	if (find_stub(&s->p) < 0) /* said again, if it matters, when the stub is needed */
 		hp_diag_rollback(ctx, mark);
+	if (s->p.seccomp == 2 && (err = check_filters(s, h)) < 0)
+		return err;
 	if (s->st->op != RT_OP_NONE)
 		err = recover(s, out);
 	return err;
@@ -660,7 +737,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 	uint32_t idx = 0, nf0 = 0;
 	char id[33];
 	hex16(id, h->patch_id);
-	if ((err = session_open(ctx, pid, o, t0, &s, out)) < 0)
+	if ((err = session_open(ctx, pid, h, o, t0, &s, out)) < 0)
 		goto out;
 	struct rt_proc *p = &s.p;
 	struct rt_state *st = s.st;
@@ -747,9 +824,10 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 		if ((err = state_write(p, s.home.key, st)) < 0)
 			goto out_undo;
 		recorded = true;
-		struct rt_call c = { SYS_mmap,
-				     { (long)base, (long)h->image_size, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0 } };
+		/* Read-only from the start: nothing the patch maps is ever writable
+		 * and executable, or made executable later (MDWE, and the seccomp
+		 * filter systemd puts in its place, forbid both). */
+		struct rt_call c = reserve_call(base, h->image_size);
 		if ((err = proc_calls(p, &c, 1, NULL, 0)) < 0)
 			goto out_undo;
 		if ((uint64_t)c.ret == base) {
@@ -766,33 +844,31 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 			goto out_undo;
 		}
 	}
-	if ((err = proc_write(p, base, img, (size_t)write_end)) < 0)
-		goto out_undo;
-	/* Final protections, all in as few runs of the stub as fit. */
+	/* Each segment mapped over the reservation with its final protections, in
+	 * as few runs of the stub as fit; then the bytes, written from outside
+	 * (a write through /proc/PID/mem ignores protections, as a debugger's). */
 	struct rt_call c[RT_STUB_MAX_CALLS];
 	size_t nc = 0;
-	c[nc++] = (struct rt_call){ SYS_mprotect, { (long)base, (long)h->image_size, PROT_READ } };
 	for (size_t i = 0; i <= h->nsegments; i++) {
-		if (i < h->nsegments) {
-			const struct hpx_segment *sg = &h->segments[i];
-			c[nc++] = (struct rt_call){ SYS_mprotect,
-						    { (long)(base + sg->offset), (long)sg->size,
-						      (sg->prot & HPX_PROT_R ? PROT_READ : 0) |
-							      (sg->prot & HPX_PROT_W ? PROT_WRITE : 0) |
-							      (sg->prot & HPX_PROT_X ? PROT_EXEC : 0) } };
-		}
+		if (i < h->nsegments)
+			c[nc++] = segment_call(base, &h->segments[i]);
 		if (nc == RT_STUB_MAX_CALLS || (i == h->nsegments && nc)) {
 			if ((err = proc_calls(p, c, nc, NULL, 0)) < 0)
 				goto out_undo;
 			for (size_t k = 0; k < nc; k++)
-				if (c[k].ret != 0) {
-					err = hp_err(ctx, HP_ERROR, NULL, NULL, "process %d: mprotect: %s",
-						     (int)pid, strerror((int)-c[k].ret));
+				if ((uint64_t)c[k].ret != (uint64_t)c[k].args[0]) {
+					err = hp_err(ctx, HP_ERROR, NULL, NULL,
+						     "process %d: mmap of a segment of the patch: %s",
+						     (int)pid,
+						     c[k].ret < 0 ? strerror((int)-c[k].ret)
+								  : "put elsewhere");
 					goto out_undo;
 				}
 			nc = 0;
 		}
 	}
+	if ((err = proc_write(p, base, img, (size_t)write_end)) < 0)
+		goto out_undo;
 	if ((err = interrupted(p)) < 0)
 		goto out_undo;
 
@@ -875,7 +951,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 	uint64_t t0 = rt_now_ns();
 	struct session s;
 	int err;
-	if ((err = session_open(ctx, pid, o, t0, &s, out)) < 0)
+	if ((err = session_open(ctx, pid, NULL, o, t0, &s, out)) < 0)
 		goto out;
 	struct rt_proc *p = &s.p;
 	struct rt_state *st = s.st;
@@ -1018,7 +1094,7 @@ int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct r
 		home_close(&home);
 		struct rt_opts o = { 0 };
 		struct session s;
-		err = session_open(ctx, pid, &o, rt_now_ns(), &s, r);
+		err = session_open(ctx, pid, NULL, &o, rt_now_ns(), &s, r);
 		if (err == 0)
 			memcpy(out, s.st, sizeof *out);
 		if (err == 0 && out->op != RT_OP_NONE)

@@ -49,7 +49,11 @@ int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a
 	hp_json_string(f, a->action);
 	fputs(", \"phase\": ", f);
 	hp_json_string(f, a->phase ? a->phase : "result");
-	fprintf(f, ", \"pid\": %d, \"uid\": %u", (int)a->pid, (unsigned)getuid());
+	fprintf(f, ", \"pid\": %d", (int)a->pid);
+	pid_t inner = runtime_ns_pid(a->pid);
+	if (inner)
+		fprintf(f, ", \"ns_pid\": %d", (int)inner);
+	fprintf(f, ", \"uid\": %u", (unsigned)getuid());
 	long login = login_uid();
 	if (login >= 0)
 		fprintf(f, ", \"login_uid\": %ld", login);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/runtime_internal.h"
@@ -49,28 +50,6 @@ static int each_pid(struct hp_ctx *ctx, want_fn want, void *arg, pid_t **out, si
 	return 0;
 }
 
-/* ----- running an executable --------------------------------------------------- */
-
-static int runs(struct hp_ctx *ctx, long pid, void *arg)
-{
-	(void)ctx;
-	char link[64], exe[PATH_MAX];
-	snprintf(link, sizeof link, "/proc/%ld/exe", pid);
-	ssize_t k = readlink(link, exe, sizeof exe - 1);
-	if (k <= 0)
-		return 0;
-	exe[k] = 0;
-	return !strcmp(exe, arg);
-}
-
-int runtime_find_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n)
-{
-	char want[PATH_MAX];
-	if (!realpath(path, want))
-		return hp_err(ctx, HP_ERROR, path, NULL, "cannot resolve: %s", strerror(errno));
-	return each_pid(ctx, runs, want, out, n);
-}
-
 /* ----- mapping a build ----------------------------------------------------------- */
 
 struct mapping {
@@ -79,15 +58,12 @@ struct mapping {
 	struct hp_map seen; /* "dev inode" -> (void *)1 the build-id matches, 2 it does not */
 };
 
-/* Whether the file behind mapping lo-hi of pid has the build-id; read once per file. */
-static int file_matches(struct hp_ctx *ctx, struct mapping *m, long pid, const char *key,
-			unsigned long long lo, unsigned long long hi)
+/* Whether file (key: its "dev inode") has the build-id; read once per file. */
+static int file_matches(struct hp_ctx *ctx, struct mapping *m, const char *key, const char *file)
 {
 	uintptr_t known = (uintptr_t)hp_map_get(&m->seen, key);
 	if (known)
 		return known == 1;
-	char file[96];
-	snprintf(file, sizeof file, "/proc/%ld/map_files/%llx-%llx", pid, lo, hi);
 	struct image *img;
 	size_t mark = ctx->ndiags;
 	known = 2;
@@ -119,8 +95,10 @@ static int maps_build(struct hp_ctx *ctx, long pid, void *arg)
 			   &at) < 6 ||
 		    perms[2] != 'x' || !ino || line[at] != '/')
 			continue;
+		char file[96];
 		snprintf(key, sizeof key, "%s %llu", dev, ino);
-		found = file_matches(ctx, arg, pid, key, lo, hi);
+		snprintf(file, sizeof file, "/proc/%ld/map_files/%llx-%llx", pid, lo, hi);
+		found = file_matches(ctx, arg, key, file);
 	}
 	fclose(f);
 	return found;
@@ -134,6 +112,55 @@ int runtime_find_mapping(struct hp_ctx *ctx, const uint8_t *build_id, uint32_t s
 	if (err < 0)
 		return err;
 	return each_pid(ctx, maps_build, &m, out, n);
+}
+
+/* ----- running an executable --------------------------------------------------- */
+
+struct running {
+	dev_t dev;
+	ino_t ino;
+	struct mapping m;       /* its build-id: a copy of the build runs it too */
+};
+
+static int runs(struct hp_ctx *ctx, long pid, void *arg)
+{
+	struct running *r = arg;
+	char link[64], key[48];
+	struct stat st;
+	snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+	if (stat(link, &st) < 0)
+		return 0;
+	if (st.st_dev == r->dev && st.st_ino == r->ino)
+		return 1;
+	if (!r->m.size)
+		return 0;
+	/* Through the link: a file in another mount namespace (a container's) is
+	 * read all the same. */
+	snprintf(key, sizeof key, "%llu %llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	return file_matches(ctx, &r->m, key, link);
+}
+
+int runtime_find_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n)
+{
+	struct running r = { 0 };
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return hp_err(ctx, HP_ERROR, path, NULL, "cannot read: %s", strerror(errno));
+	r.dev = st.st_dev;
+	r.ino = st.st_ino;
+	struct image *img = NULL;
+	int err = image_read(ctx, path, &img);
+	if (err < 0)
+		return err;
+	if (img->build_id_size) {
+		r.m.build_id = img->build_id;
+		r.m.size = img->build_id_size;
+	}
+	if ((err = hp_map_init(ctx, &r.m.seen, 256)) == 0)
+		err = each_pid(ctx, runs, &r, out, n);
+	image_free(img);
+	return err;
 }
 
 /* ----- holding a state block ------------------------------------------------------ */

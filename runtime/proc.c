@@ -16,7 +16,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -326,6 +328,28 @@ int proc_seccomp(struct rt_proc *p)
 	return mode;
 }
 
+long proc_lowest_free_fd(struct rt_proc *p)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)p->pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 3;
+	uint64_t used[16] = { 0 }; /* the first 1024 */
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9') {
+			unsigned long fd = strtoul(e->d_name, NULL, 10);
+			if (fd < 1024)
+				used[fd / 64] |= 1ull << (fd % 64);
+		}
+	closedir(d);
+	for (long fd = 0; fd < 1024; fd++)
+		if (!(used[fd / 64] & (1ull << (fd % 64))))
+			return fd;
+	return 1024;
+}
+
 int proc_alive(struct rt_proc *p)
 {
 	struct pollfd pf = { p->pidfd, POLLIN, 0 };
@@ -340,6 +364,102 @@ int proc_alive(struct rt_proc *p)
 	return hp_err(p->ctx, HP_EMISMATCH, NULL, NULL,
 		      "process %d: exited while being worked on (its pid may now name another process)",
 		      (int)p->pid);
+}
+
+/* The first number on the line of /proc/PID/status that starts with key. */
+static long status_field(const struct rt_proc *p, const char *key)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "%s/status", p->dir);
+	FILE *f = fopen(path, "re");
+	long v = -1;
+	size_t k = strlen(key);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, k)) {
+			v = strtol(line + k, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+pid_t runtime_ns_pid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	long inner = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			/* The host's pid first, the innermost namespace's last. */
+			char *q = line + 6, *end;
+			for (long v; (v = strtol(q, &end, 10)), end != q; q = end)
+				inner = v;
+			break;
+		}
+	fclose(f);
+	return inner == pid ? 0 : (pid_t)inner;
+}
+
+void runtime_process_name(pid_t pid, char *out, size_t size)
+{
+	pid_t inner = runtime_ns_pid(pid);
+	if (inner)
+		snprintf(out, size, "process %d (pid %d in its namespace)", (int)pid, (int)inner);
+	else
+		snprintf(out, size, "process %d", (int)pid);
+}
+
+/* The kernel will not let us look into the process: say why, as well as can be told. */
+static int not_permitted(struct rt_proc *p)
+{
+	long uid = status_field(p, "Uid:");
+	struct stat st;
+	const char *why;
+	char scope[8] = "";
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	if (f) {
+		if (!fgets(scope, sizeof scope, f))
+			scope[0] = 0;
+		fclose(f);
+	}
+	if (uid >= 0 && (uid_t)uid != geteuid())
+		why = "it belongs to another user";
+	else if (stat(p->dir, &st) == 0 && st.st_uid != (uid_t)uid)
+		why = "it made itself non-dumpable (PR_SET_DUMPABLE 0, or a set-id program)";
+	else if (scope[0] && scope[0] != '0')
+		why = "the Yama ptrace_scope setting allows only ancestors or root to trace";
+	else
+		why = "a security module or the kernel's ptrace policy forbids it";
+	return hp_err(p->ctx, HP_ECONFINED, NULL, NULL,
+		      "process %d: the kernel does not let this user trace it: %s; run hpapply as root (CAP_SYS_PTRACE); nothing done",
+		      (int)p->pid, why);
+}
+
+/* A 64-bit x86 process: anything else is not ours to patch. */
+static int check_kind(struct rt_proc *p)
+{
+	char path[64];
+	unsigned char e[20];
+	snprintf(path, sizeof path, "%s/exe", p->dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* said later, more precisely, by what reads its images */
+	ssize_t n = pread(fd, e, sizeof e, 0);
+	close(fd);
+	if (n != (ssize_t)sizeof e || memcmp(e, ELFMAG, SELFMAG))
+		return 0;
+	unsigned machine = e[EI_DATA] == ELFDATA2LSB ? (unsigned)(e[18] | e[19] << 8) : 0;
+	if (e[EI_CLASS] == ELFCLASS64 && machine == EM_X86_64)
+		return 0;
+	return hp_err(p->ctx, HP_ECONFINED, NULL, NULL,
+		      "process %d: %s is a %s program (ELF machine %u); hotpatch patches 64-bit x86 processes only; nothing done",
+		      (int)p->pid, p->exe, e[EI_CLASS] == ELFCLASS32 ? "32-bit" : "foreign-architecture",
+		      machine);
 }
 
 int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
@@ -370,6 +490,8 @@ int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
 	char path[64];
 	snprintf(path, sizeof path, "%s/exe", p->dir);
 	ssize_t n = readlink(path, p->exe, sizeof p->exe - 1);
+	if (n < 0 && (errno == EACCES || errno == EPERM))
+		return not_permitted(p);
 	if (n < 0)
 		return hp_err(ctx, errno == ENOENT ? HP_EMISMATCH : HP_ERROR, NULL, NULL,
 			      "process %d: %s", (int)pid,
@@ -377,10 +499,12 @@ int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
 	p->exe[n] = 0;
 	snprintf(path, sizeof path, "%s/mem", p->dir);
 	p->mem = open(path, O_RDWR | O_CLOEXEC);
+	if (p->mem < 0 && (errno == EACCES || errno == EPERM))
+		return not_permitted(p);
 	if (p->mem < 0)
 		return hp_err(ctx, HP_ERROR, NULL, NULL, "process %d: cannot open its memory: %s",
 			      (int)pid, strerror(errno));
-	if ((err = proc_read_maps(p)) < 0 || (err = find_images(p)) < 0)
+	if ((err = check_kind(p)) < 0 || (err = proc_read_maps(p)) < 0 || (err = find_images(p)) < 0)
 		return err;
 	/* Everything above was read from the process the pidfd holds. */
 	return proc_alive(p);

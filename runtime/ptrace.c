@@ -16,6 +16,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +427,38 @@ int thread_calls(struct rt_proc *p, struct rt_thread *t, struct rt_call *c, size
 	return err;
 }
 
+uint64_t stub_call_site(const struct rt_proc *p)
+{
+	return p->stub + (uint64_t)(rt_stub_ret - rt_stub);
+}
+
+size_t park_calls(struct rt_call c[8])
+{
+	/* Placeholders stand for the pointers into the thread's block. */
+	const long at = 0x7ff000000000, fd = 3;
+	size_t n = 0;
+	c[n++] = (struct rt_call){ SYS_rt_sigprocmask, { SIG_BLOCK, at, at, 8 } };
+	c[n++] = (struct rt_call){ SYS_clock_gettime, { CLOCK_MONOTONIC, at } };
+	c[n++] = (struct rt_call){ SYS_sched_yield, { 0 } };
+	c[n++] = (struct rt_call){ SYS_open, { at, O_RDWR | O_CLOEXEC, 0 } };
+	c[n++] = (struct rt_call){ SYS_pwrite64, { fd, at, 5, at } };
+	c[n++] = (struct rt_call){ SYS_close, { fd } };
+	c[n++] = (struct rt_call){ SYS_rt_sigprocmask, { SIG_SETMASK, at, 0, 8 } };
+	return n;
+}
+
+/* Under a seccomp filter: would thread tid (stopped) let every call through? */
+static int check_calls(struct rt_proc *p, pid_t tid, const struct rt_call *c, size_t n)
+{
+	struct rt_seccomp f;
+	int err = seccomp_read(p->ctx, p->pid, tid, &f);
+	if (err < 0)
+		return err;
+	err = seccomp_check(p->ctx, p->pid, tid, &f, c, n, stub_call_site(p), proc_lowest_free_fd(p));
+	seccomp_free(&f);
+	return err;
+}
+
 int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data, size_t dlen)
 {
 	pid_t *tids;
@@ -451,6 +484,10 @@ int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data,
 			if (i + 1 < ntids)
 				hp_diag_rollback(p->ctx, mark);
 			continue;
+		}
+		if (p->seccomp == 2 && (err = check_calls(p, t.tid, c, n)) < 0) {
+			thread_release_one(&t);
+			break; /* refused: nothing was made */
 		}
 		bool started;
 		err = thread_calls(p, &t, c, n, data, dlen, &started);

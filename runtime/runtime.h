@@ -144,7 +144,8 @@ int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct r
 
 /*
  * Each fills *out (malloc'ed) with every process but the caller, in /proc
- * order, that: runs the executable path (resolved); maps executable code from
+ * order, that: runs the executable path, or a copy of the same build (its
+ * build-id: a container's own copy counts); maps executable code from
  * a file with that GNU build-id (a stripped, renamed or deleted copy counts);
  * shows a state block in its maps (some patch was applied to it). A process
  * that cannot be read is left out.
@@ -185,5 +186,11 @@ struct rt_audit {
  * from concurrent tools do not interleave.
  */
 int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a);
+
+/* The pid process pid has in its own (innermost) PID namespace; 0 when that
+ * is pid itself or cannot be read. */
+pid_t runtime_ns_pid(pid_t pid);
+/* "process PID", with its pid inside its namespace when that differs. */
+void runtime_process_name(pid_t pid, char *out, size_t size);
 
 #endif

@@ -51,6 +51,8 @@ struct rt_proc {
 	size_t nmaps;
 	struct rt_image *images;
 	size_t nimages;
+	int seccomp;            /* its seccomp mode (proc_seccomp()), read when opened */
+	bool no_park;           /* its threads may not make the switch's own calls (seccomp.c) */
 };
 
 /*
@@ -68,6 +70,8 @@ char proc_thread_state(pid_t pid, pid_t tid);
 int proc_live_threads(struct rt_proc *p, pid_t **out, size_t *n);
 /* Its seccomp mode: 0 none, 1 strict, 2 filter, -1 unreadable. */
 int proc_seccomp(struct rt_proc *p);
+/* The descriptor its next open file would get: the lowest free one. */
+long proc_lowest_free_fd(struct rt_proc *p);
 /* The first of its threads traced by another process (*tid 0: none). */
 int proc_foreign_tracer(struct rt_proc *p, pid_t *tid, pid_t *tracer);
 void proc_close(struct rt_proc *p);
@@ -138,11 +142,15 @@ struct rt_call {
 };
 #define RT_ARG_RESULT_OF(i, call) ((1u << (i)) | ((uint64_t)(call) << 8))
 #define RT_ARG_DATA(i) (1ull << (16 + (i))) /* args[i] = where the data went */
+/* The calls rt_park and rt_commit make (stub.S), as a seccomp filter sees them. */
+size_t park_calls(struct rt_call c[8]);
+/* Where the stub's system call returns to: what a filter sees as the caller. */
+uint64_t stub_call_site(const struct rt_proc *p);
 #define RT_STUB_MAX_DATA 64
 
 /* The stub's code, copied into the target (runtime/stub.S): the calls, the
  * park and the commit entry points. */
-extern const uint8_t rt_stub[], rt_stub_end[], rt_park[], rt_commit[];
+extern const uint8_t rt_stub[], rt_stub_end[], rt_park[], rt_commit[], rt_stub_ret[];
 
 /*
  * Send every stopped thread of t into the stub, parked on the commit word at
@@ -194,6 +202,8 @@ int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t 
 #define RT_COMMIT_MAX ((28 * 1024 - 32) / 24)
 /* Create the block in the process (zero-filled: an empty record). */
 int state_create(struct rt_proc *p, uint64_t *addr);
+/* The system calls state_create() makes in the process. */
+size_t state_create_calls(struct rt_call c[4]);
 /* Write s into the slot not in use, then switch to it with one write. */
 int state_write(struct rt_proc *p, const uint8_t *key, struct rt_state *s);
 
@@ -268,5 +278,33 @@ void home_close(struct rt_home *h);
 /* Lock process pid (started at start) against other tools; -HP_ELOCKED when held. */
 int home_lock(struct hp_ctx *ctx, struct rt_home *h, pid_t pid, uint64_t start, int *fd);
 void home_unlock(struct rt_home *h, pid_t pid, uint64_t start, int fd);
+
+/* ----- seccomp.c ------------------------------------------------------------ */
+
+struct sock_filter;
+struct seccomp_data;
+struct rt_filter {
+	struct sock_filter *insn;
+	uint32_t n;
+};
+/* The seccomp filters of one thread, the newest first. */
+struct rt_seccomp {
+	struct rt_filter *f;
+	size_t n;
+};
+/* Read the filters of tid, stopped under our ptrace (needs CAP_SYS_ADMIN). */
+int seccomp_read(struct hp_ctx *ctx, pid_t pid, pid_t tid, struct rt_seccomp *out);
+void seccomp_free(struct rt_seccomp *s);
+/* What the kernel would decide for d: every filter run, the strictest result
+ * kept (SECCOMP_RET_*). -1: a filter this interpreter cannot run. */
+int seccomp_verdict(const struct rt_seccomp *s, const struct seccomp_data *d, uint32_t *ret);
+/*
+ * Put each call to the filters as made from ip, an argument taken from an
+ * earlier call's result (RT_ARG_RESULT_OF) given as result_guess. 0 when
+ * every one would run; else -HP_ECONFINED and one line naming the call and
+ * what the filter would do to it.
+ */
+int seccomp_check(struct hp_ctx *ctx, pid_t pid, pid_t tid, const struct rt_seccomp *s,
+		  const struct rt_call *c, size_t n, uint64_t ip, long result_guess);
 
 #endif

@@ -330,18 +330,23 @@ int state_write(struct rt_proc *p, const uint8_t *key, struct rt_state *s)
 	return err;
 }
 
+size_t state_create_calls(struct rt_call c[4])
+{
+	c[0] = (struct rt_call){ SYS_memfd_create, { 0, 1 /* MFD_CLOEXEC */ }, RT_ARG_DATA(0) };
+	c[1] = (struct rt_call){ SYS_ftruncate, { 0, RT_STATE_SIZE }, RT_ARG_RESULT_OF(0, 0) };
+	c[2] = (struct rt_call){ SYS_mmap, { 0, RT_STATE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0, 0 },
+				 RT_ARG_RESULT_OF(4, 0) };
+	c[3] = (struct rt_call){ SYS_close, { 0 }, RT_ARG_RESULT_OF(0, 0) };
+	return 4;
+}
+
 int state_create(struct rt_proc *p, uint64_t *addr)
 {
 	/* All four calls in one run of the stub: a tracer killed between them
 	 * leaves no open descriptor behind. */
 	static const char name[] = RT_STATE_NAME;
-	struct rt_call c[4] = {
-		{ SYS_memfd_create, { 0, 1 /* MFD_CLOEXEC */ }, RT_ARG_DATA(0) },
-		{ SYS_ftruncate, { 0, RT_STATE_SIZE }, RT_ARG_RESULT_OF(0, 0) },
-		{ SYS_mmap, { 0, RT_STATE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0, 0 },
-		  RT_ARG_RESULT_OF(4, 0) },
-		{ SYS_close, { 0 }, RT_ARG_RESULT_OF(0, 0) },
-	};
+	struct rt_call c[4];
+	state_create_calls(c);
 	int err = proc_calls(p, c, 4, name, sizeof name);
 	if (err < 0)
 		return err;

@@ -34,7 +34,7 @@
  * runtime/ptrace.c (stub_block()) builds it; RT_STUB_* name the offsets.
  */
 	.section .rodata
-	.globl rt_stub, rt_stub_end, rt_park, rt_commit
+	.globl rt_stub, rt_stub_end, rt_park, rt_commit, rt_stub_ret
 	.p2align 4
 rt_stub:
 	mov	(%rsp), %r12		/* calls left */
@@ -66,6 +66,7 @@ rt_stub:
 	cmovnz	%r14, %r9
 	mov	(%rbx), %rax
 	syscall
+rt_stub_ret:				/* what a seccomp filter sees as the caller */
 	mov	%rax, 64(%rbx)
 	add	$72, %rbx
 	dec	%r12
