@@ -4,7 +4,8 @@
 # systemd-like launcher, with MemoryDenyWriteExecute= (the kernel's MDWE, and
 # the seccomp filter systemd uses in its place), SystemCallFilter=
 # @system-service (EPERM, and kill), NoNewPrivileges=, ProtectSystem=strict
-# with ReadWritePaths=, PrivatePIDs=, and all of them at once. Each hardening
+# with ReadWritePaths=, PrivatePIDs=, and all of them at once; and in a
+# container (its own root, PID and mount namespaces), found by --exe and --all. Each hardening
 # is first seen in effect (in /proc, and by a probe run under the same
 # options); then the fix is applied (GET 4 stops leaking the admin token, GET 1
 # still answers), shown by hpstatus, and reverted, the server alive throughout.
@@ -146,12 +147,15 @@ alive() # alive: the server is running, not a zombie, and answers
 	answers 1 bravo
 }
 
-start() # start LAUNCH-OPTIONS...: ./server under launch; set PID (the server's, as seen here) and PORT
+start() # start LAUNCH-OPTIONS... [/PROG]: ./server (or /PROG) under launch; set PID (the server's, as seen here) and PORT
 {
+	prog=./server
+	for a in "$@"; do case $a in /*) prog=$a;; esac; done
+	[ "$prog" = ./server ] || set -- $(for a in "$@"; do [ "$a" = "$prog" ] || echo "$a"; done)
 	OPTS="$*"
 	rm -f out pid
 	if has --private-pid; then set -- "$@" --pid-file="$T/pid"; fi
-	./launch "$@" -- ./server > out 2>&1 &
+	./launch "$@" -- "$prog" > out 2>&1 &
 	LPID=$!
 	echo $LPID >> pids
 	for i in $(seq 250); do grep -q listening out 2>/dev/null && break; sleep 0.02; done
@@ -312,6 +316,47 @@ two()
 }
 last_value() { grep '^value' out | tail -n 1 | cut -d' ' -f2; }
 run "--deny=sched_yield:kill, two functions" two
+
+# --- a container: its own root (a copy of the server and its libraries), PID and
+# mount namespaces. hpapply --exe names the host's copy of the build and --all
+# the patch's build-id: both find the container's process by build-id; the
+# image is read through /proc/PID/map_files; both pids are named ---------------
+container()
+{
+	R=$T/rootfs
+	mkdir -p "$R/srv" "$R/tmp" "$R/proc"
+	cp server "$R/srv/server"
+	for lib in $(ldd server | awk '$(NF-1) ~ /^\// { print $(NF-1) } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$R$(dirname "$lib")"
+		cp -L "$lib" "$R$lib"
+	done
+	start --private-pid --root="$R" --no-new-privs --system-service /srv/server
+	# The host sees the container's path: no host path names its files.
+	[ "$(readlink /proc/$PID/exe)" = /srv/server ] || fail "exe: $(readlink /proc/$PID/exe)"
+	[ ! -e /srv/server ] || fail "/srv/server exists on the host: the case would prove nothing"
+	answers 4 $TOKEN
+	rc=0; $APPLY --exe "$T/server" fix.hpx > applied 2> err || rc=$?
+	[ $rc -eq 0 ] || fail "apply --exe: exit $rc: $(cat err)"
+	grep -q "process $PID (pid 1 in its namespace): applied" applied || fail "apply: $(cat applied)"
+	answers 4 "error: no such entry"
+	"$BIN/hpstatus" --pid "$PID" > status || fail "hpstatus: exit $?"
+	grep -q "process $PID (pid 1 in its namespace): 1 patch applied" status || fail "hpstatus: $(cat status)"
+	"$BIN/hpstatus" --json --pid "$PID" | grep -q '"ns_pid": 1,' || fail "hpstatus --json has no ns_pid"
+	grep '"phase": "result"' "$HOTPATCH_AUDIT" | tail -n 1 | grep -q "\"pid\": $PID, \"ns_pid\": 1," ||
+		fail "the audit line has no ns_pid: $(tail -n 1 "$HOTPATCH_AUDIT")"
+	rc=0; $REVERT --all --revert "$ID" > reverted 2> err || rc=$?
+	[ $rc -eq 0 ] || fail "revert --all: exit $rc: $(cat err)"
+	grep -q "process $PID (pid 1 in its namespace): reverted" reverted || fail "revert: $(cat reverted)"
+	answers 4 $TOKEN
+	rc=0; $APPLY --all fix.hpx > applied 2> err || rc=$?
+	[ $rc -eq 0 ] || fail "apply --all: exit $rc: $(cat err)"
+	grep -q "process $PID (pid 1 in its namespace): applied" applied || fail "apply --all: $(cat applied)"
+	answers 4 "error: no such entry"
+	$REVERT -q --pid "$PID" --revert || fail "revert"
+	answers 4 $TOKEN
+	stop
+}
+run "container: own root, PID and mount namespaces" container
 
 # --- a 32-bit process ----------------------------------------------------------------
 i386()

@@ -35,6 +35,13 @@
  *   --rw=PATH                ReadWritePaths=PATH (repeatable): PATH is bound
  *                            onto itself, so that it is a mount of its own, and
  *                            left writable.
+ *   --root=DIR               RootDirectory=DIR, the way a container runtime
+ *                            enters its image: a new mount namespace, DIR bound
+ *                            onto itself and made the root (pivot_root), the
+ *                            old root detached, so that no path of the host's
+ *                            reaches the program's files; with --private-pid,
+ *                            a fresh /proc is mounted in DIR. Done before the
+ *                            other mounts (their paths are then DIR's).
  *   --no-new-privs           NoNewPrivileges=yes: prctl(PR_SET_NO_NEW_PRIVS).
  *   --mdwe                   MemoryDenyWriteExecute=yes on a kernel with MDWE
  *                            (6.3 or later): prctl(PR_SET_MDWE,
@@ -122,6 +129,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -432,7 +440,7 @@ int pthread_join(pthread_t t, void **ret)
 
 struct options {
 	bool private_pid, protect_system, no_new_privs, mdwe, self_sandbox;
-	const char *pid_file, *shim;
+	const char *pid_file, *shim, *root;
 	int nrw;
 	const char *rw[MAX_RW];
 	struct filters f;
@@ -441,7 +449,7 @@ struct options {
 
 static void usage(void)
 {
-	die("usage: launch [--private-pid [--pid-file=FILE]] [--protect-system-strict [--rw=PATH]...] "
+	die("usage: launch [--private-pid [--pid-file=FILE]] [--root=DIR] [--protect-system-strict [--rw=PATH]...] "
 	    "[--no-new-privs] [--mdwe] [--mdwe-seccomp[=kill|eperm]] [--system-service[=eperm|kill]] "
 	    "[--deny=NAME[:eperm|:kill]]... [--self-sandbox[=SHIM]] -- PROG [ARGS...]");
 }
@@ -618,6 +626,29 @@ static void private_pid(struct options *o)
 		die("mounting /proc: %s", strerror(errno));
 }
 
+/* ----- --root ----- */
+
+static void enter_root(const struct options *o)
+{
+	if (!o->private_pid && unshare(CLONE_NEWNS) < 0)
+		die("unshare(CLONE_NEWNS): %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("making / private: %s", strerror(errno));
+	if (mount(o->root, o->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		die("binding %s: %s", o->root, strerror(errno));
+	if (chdir(o->root) < 0)
+		die("%s: %s", o->root, strerror(errno));
+	/* pivot_root(".", "."): the old root stacks under the new one; detach it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		die("pivot_root %s: %s", o->root, strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		die("detaching the old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		die("chdir /: %s", strerror(errno));
+	if (o->private_pid && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die("mounting /proc in %s: %s", o->root, strerror(errno));
+}
+
 /* ----- --self-sandbox ----- */
 
 static void self_sandbox(struct options *o)
@@ -662,6 +693,8 @@ int main(int argc, char **argv)
 			o.private_pid = true;
 		else if (!strncmp(a, "--pid-file=", 11) && a[11])
 			o.pid_file = a + 11;
+		else if (!strncmp(a, "--root=", 7) && a[7])
+			o.root = a + 7;
 		else if (!strcmp(a, "--protect-system-strict"))
 			o.protect_system = true;
 		else if (!strncmp(a, "--rw=", 5) && a[5]) {
@@ -695,8 +728,10 @@ int main(int argc, char **argv)
 	/* Namespaces and mounts. */
 	if (o.private_pid)
 		private_pid(&o); /* from here on, the child */
+	if (o.root)
+		enter_root(&o);
 	if (o.protect_system) {
-		if (!o.private_pid && unshare(CLONE_NEWNS) < 0)
+		if (!o.private_pid && !o.root && unshare(CLONE_NEWNS) < 0)
 			die("unshare(CLONE_NEWNS): %s", strerror(errno));
 		protect_system_strict(&o);
 	}
