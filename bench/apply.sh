@@ -41,14 +41,21 @@ maxgap() # maxgap OUT: ask the target for its largest gap since the last ask (us
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "| what | value | baseline | ratio |"
-echo "|---|---|---|---|"
-for n in 1 4 16 64; do
-	./target "$n" sleep > out 2>&1 &
+# measure N [LAUNCH-OPTIONS...]: start the target with N sleepy workers (under
+# tests/e2e/harden/launch with the options, if any), apply and revert RUNS
+# times; set G (median largest gap), B (baseline), W (stop window), M (wall).
+measure()
+{
+	local n=$1
+	shift
+	rm -f "$T/pid"
+	if [ $# -gt 0 ]; then ./launch "$@" -- ./target "$n" sleep > out 2>&1 & else ./target "$n" sleep > out 2>&1 & fi
 	PID=$!
+	local launcher=$PID
 	sleep 0.5
+	[ -s "$T/pid" ] && PID=$(cat "$T/pid") # the target, inside its own PID namespace
 	maxgap out > /dev/null
-	base=() gap=() win=() wall=()
+	local base=() gap=() win=() wall=()
 	for r in $(seq "$RUNS"); do
 		sleep 0.2
 		base+=("$(maxgap out)")
@@ -60,15 +67,37 @@ for n in 1 4 16 64; do
 		wall+=("$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_ms"])' last.json)")
 		"$BIN/hpapply" -q --pid "$PID" --revert 2>/dev/null
 	done
-	kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-	b=$(printf '%s\n' "${base[@]}" | median)
-	g=$(printf '%s\n' "${gap[@]}" | median)
-	w=$(printf '%s\n' "${win[@]}" | median)
-	m=$(printf '%s\n' "${wall[@]}" | median)
-	awk -v n="$n" -v g="$g" -v b="$b" -v w="$w" -v m="$m" -v runs="$RUNS" 'BEGIN {
+	kill "$PID" "$launcher" 2>/dev/null; wait "$launcher" 2>/dev/null || true; PID=
+	B=$(printf '%s\n' "${base[@]}" | median)
+	G=$(printf '%s\n' "${gap[@]}" | median)
+	W=$(printf '%s\n' "${win[@]}" | median)
+	M=$(printf '%s\n' "${wall[@]}" | median)
+}
+
+echo "| what | value | baseline | ratio |"
+echo "|---|---|---|---|"
+for n in 1 4 16 64; do
+	measure "$n"
+	[ "$n" = 16 ] && { W16=$W; M16=$M; }
+	awk -v n="$n" -v g="$G" -v b="$B" -v w="$W" -v m="$M" -v runs="$RUNS" 'BEGIN {
 		printf "| %d threads: largest gap a thread saw during an apply, median of %d | %.0f us | %.0f us (same interval, no apply) | %.2fx |\n", n, runs, g, b, (b > 0 ? g / b : 0)
 		printf "| %d threads: stop window measured by hpapply | %.0f us | 1000 us (target) | %.2fx |\n", n, w, w / 1000
 		printf "| %d threads: hpapply wall time | %.2f ms | 20 ms (target) | %.2fx |\n", n, m, m / 20
+	}'
+done
+# The same 16-thread target hardened as systemd hardens a service (MDWE by prctl
+# and by seccomp filter, SystemCallFilter=@system-service, NoNewPrivileges=),
+# then also in a private PID namespace: the stop window must be the plain
+# process's (the filters are read and checked before the window opens).
+gcc -std=c11 -O2 -o launch "$here/../tests/e2e/harden/launch.c" -lseccomp
+for profile in "systemd-hardened" "systemd-hardened, private PID namespace"; do
+	opts="--no-new-privs --mdwe --mdwe-seccomp --system-service"
+	case $profile in *PID*) opts="--private-pid --pid-file=$T/pid $opts";; esac
+	# shellcheck disable=SC2086
+	measure 16 $opts
+	awk -v p="$profile" -v w="$W" -v w0="$W16" -v m="$M" -v m0="$M16" 'BEGIN {
+		printf "| 16 threads, %s: stop window | %.0f us | %.0f us (plain process) | %.2fx |\n", p, w, w0, w / w0
+		printf "| 16 threads, %s: hpapply wall time | %.2f ms | %.2f ms (plain process) | %.2fx |\n", p, m, m0, m / m0
 	}'
 done
 # The cost of a call through the redirect: one more jmp.
