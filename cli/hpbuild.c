@@ -196,27 +196,9 @@ static int diff_pair(struct hp_ctx *ctx, struct pair *p)
 	err2 = obj_read_elf(ctx, p->new_path, &p->new);
 	if (err < 0 || err2 < 0)
 		return err < 0 ? err : err2;
-	/* Recover the references the assembler resolved (no -ffunction-sections). */
-	err = differ_recover(ctx, p->old);
-	err2 = differ_recover(ctx, p->new);
-	if (err < 0 || err2 < 0)
-		return err < 0 ? err : err2;
-	/* Pair each section and symbol of new with its twin in old. */
-	if ((err = differ_correlate(ctx, p->old, p->new)) < 0)
+	/* Every pass, the layout check refusing what a running process cannot absorb. */
+	if ((err = differ_run(ctx, p->old, p->new, HP_LEVEL_ERROR, &p->report, &p->findings)) < 0)
 		return err;
-	/* Mark functions and data SAME/CHANGED/NEW/REMOVED; relocated fields do not count. */
-	if ((err = differ_compare(ctx, p->old, p->new)) < 0)
-		return err;
-	/* Refuse what a running process cannot absorb: changed data, layouts, signatures,
-	 * constructors, TLS (every reason at once). Tables the compiler made travel. */
-	int refused = differ_check_layout(ctx, p->old, p->new, HP_LEVEL_ERROR, &p->findings);
-	if (refused < 0 && refused != -HP_EUNPATCHABLE)
-		return refused;
-	if ((err = differ_report_build(ctx, p->old, p->new, &p->report)) < 0)
-		return err;
-	p->report.findings = &p->findings;
-	if (refused < 0)
-		return refused;
 	/* What the changed code needs travels with it; the rest is found in the process. */
 	return differ_collect(ctx, p->old, p->new, &p->closure);
 }

@@ -82,29 +82,10 @@ int main(int argc, char **argv)
 	int err2 = obj_read_elf(&ctx, argv[optind + 1], &new);
 	if (err < 0 || err2 < 0)
 		goto out;
-	/* Recover the references the assembler resolved (no -ffunction-sections). */
-	err = differ_recover(&ctx, old);
-	err2 = differ_recover(&ctx, new);
-	if (err < 0 || err2 < 0)
-		goto out;
-	/* Pair each section and symbol of new with its twin in old. */
-	if ((err = differ_correlate(&ctx, old, new)) < 0)
-		goto out;
-	/* Mark functions and data SAME/CHANGED/NEW/REMOVED; relocated fields do not count. */
-	if ((err = differ_compare(&ctx, old, new)) < 0)
-		goto out;
-	/* Name what each changed function inlines, as DWARF tells. */
-	if ((err = differ_explain(&ctx, old, new)) < 0)
-		goto out;
-	/* What hpbuild would refuse, as warnings (tables the compiler made change
-	 * the functions that read them). */
+	/* Every pass; the layout check only warns here (hpbuild refuses). */
 	struct differ_findings findings;
-	if ((err = differ_check_layout(&ctx, old, new, HP_LEVEL_WARNING, &findings)) < 0)
+	if ((err = differ_run(&ctx, old, new, HP_LEVEL_WARNING, &rep, &findings)) < 0)
 		goto out;
-	/* From here on the model is only read. */
-	if ((err = differ_report_build(&ctx, old, new, &rep)) < 0)
-		goto out;
-	rep.findings = &findings;
 	if (json)
 		differ_report_json(stdout, &rep);
 	else if (!quiet)

@@ -8,6 +8,8 @@
  *   differ_compare()      set status and why on every function and data object
  *   differ_explain()      add what DWARF says: which functions each one inlines
  *   differ_report_build() gather the verdicts in a stable order for printing
+ *   differ_run()          all of the above, in order: what hpdiff, hpbuild and
+ *                         the fuzz target call
  *
  * The passes write only the twin/status/why/aux fields of the model, and
  * allocate from the ctx arena.
@@ -329,5 +331,20 @@ bool differ_report_has_changes(const struct differ_report *r);
 void differ_report_text(FILE *f, const struct differ_report *r, bool all);
 /* Print the report as JSON (differ/report-format.md). */
 void differ_report_json(FILE *f, const struct differ_report *r);
+
+/* ===================================================================== */
+/* run.c: the passes in order, for every caller                          */
+/* ===================================================================== */
+
+/*
+ * Every pass on one pair, in the one order all callers share: recover (both
+ * objects, both diagnosed), correlate, compare, explain, the layout check at
+ * level (HP_LEVEL_WARNING: say what hpbuild would refuse; HP_LEVEL_ERROR:
+ * refuse it), and the report, whose findings point at *findings. Returns 0;
+ * -HP_EUNPATCHABLE when the layout check refused, with the report built all
+ * the same (it says why); or another error.
+ */
+int differ_run(struct hp_ctx *ctx, struct obj *old, struct obj *new, enum hp_level level,
+	       struct differ_report *rep, struct differ_findings *findings);
 
 #endif

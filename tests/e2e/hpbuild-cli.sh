@@ -157,4 +157,22 @@ rc=0; "$BIN/hpbuild" "$T/old/parse.o" -o "$T/x.hpx" 2> "$T/err" || rc=$?
 rc=0; "$BIN/hpinspect" "$T/junk.o" 2> "$T/err" || rc=$?
 [ $rc -eq 1 ] || fail "hpinspect junk: exit $rc"
 grep -q "^hpinspect: $T/junk.o: 4 bytes is shorter than the 64-byte header" "$T/err" || fail "hpinspect message: $(cat "$T/err")"
+# The report hpbuild embeds for a pair is hpdiff's for the same pair, inlines
+# included (both run differ_run()): a fix to a helper inlined into its callers.
+S=$(cd "$(dirname "$0")/../../samples/inline-helper" && pwd)
+gcc -O2 -g -c "$S/old.c" -o "$T/ih-old.o"
+gcc -O2 -g -c "$S/new.c" -o "$T/ih-new.o"
+"$BIN/hpbuild" -q --json "$T/ih.json" "$T/ih-old.o" "$T/ih-new.o" -o "$T/ih.hpx" || fail "hpbuild inline-helper"
+"$BIN/hpdiff" --json "$T/ih-old.o" "$T/ih-new.o" > "$T/ih-diff.json" || fail "hpdiff inline-helper"
+python3 - "$T/ih.json" "$T/ih-diff.json" <<'PY' || fail "hpbuild's embedded report is not hpdiff's"
+import json, sys
+built, diffed = (json.load(open(p)) for p in sys.argv[1:])
+embedded = built["objects"][0]["report"]
+assert any(e.get("inlines") for e in diffed["entries"]), "the sample inlines nothing: the check would prove little"
+if embedded != diffed:
+    for k in diffed:
+        if embedded.get(k) != diffed[k]:
+            print(k, json.dumps(embedded.get(k))[:200], "!=", json.dumps(diffed[k])[:200])
+    sys.exit(1)
+PY
 echo "ok hpbuild-cli"

@@ -80,15 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (obj_read_elf_mem(&ctx, "old.o", a, n_old, &old) < 0 ||
 	    obj_read_elf_mem(&ctx, "new.o", b, size - 4 - n_old, &new) < 0)
 		goto out;
-	if (differ_recover(&ctx, old) < 0 || differ_recover(&ctx, new) < 0)
+	struct differ_findings findings;
+	if (differ_run(&ctx, old, new, HP_LEVEL_WARNING, &rep, &findings) < 0)
 		goto out;
-	struct differ_findings findings = { 0 };
-	if (differ_correlate(&ctx, old, new) < 0 || differ_compare(&ctx, old, new) < 0 ||
-	    differ_explain(&ctx, old, new) < 0 ||
-	    differ_check_layout(&ctx, old, new, HP_LEVEL_WARNING, &findings) < 0 ||
-	    differ_report_build(&ctx, old, new, &rep) < 0)
-		goto out;
-	rep.findings = &findings;
 	differ_report_text(devnull(), &rep, true);
 	differ_report_json(devnull(), &rep);
 	differ_report_has_changes(&rep);
