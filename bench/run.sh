@@ -8,7 +8,7 @@
 # it: reading both files for hpdiff and hpbuild; the 1x run for the 2x and 4x
 # runs (linear growth is 2.00x and 4.00x); the raw bytes of the changed function
 # for the patch; the targets and the best peer measured on this machine
-# (DESIGN.md section 9); start-up for hpverify. Then the rows of
+# (docs/targets.md); start-up for hpverify. Then the rows of
 # bench/sqlite-lines.sh (one line inserted), the apply rows (bench/apply.sh) and
 # the signing rows (bench/verify.sh).
 #
@@ -97,14 +97,14 @@ bench_pair_rows "hpbuild SQLite without -fs 1x" "$N" "$C/old-nofs.o" "$C/new-nof
 	"$BIN/hpbuild" -q "$C/old-nofs.o" "$C/new-nofs.o" -o "$C/fix-nofs.hpx"
 
 # One line inserted near the top of the file: every later __LINE__ moves; peers
-# report 109-137 functions (DESIGN.md section 9). A wrong set is a row that says so.
+# report 109-137 functions (docs/targets.md). A wrong set is a row that says so.
 if ! out=$("$here/sqlite-lines.sh" "$BIN" "$C" 2>/dev/null); then
 	out="$out
 | hpdiff SQLite, one line inserted | n/a | bench/sqlite-lines.sh failed or found a wrong set | n/a |"
 fi
 echo "$out" | grep '^|'
 
-# Against the bar of DESIGN.md section 9 (best peer measured here: 1.7 s, 62 MB).
+# Against docs/targets.md (best peer measured here: 1.7 s, 62 MB).
 t=$(bench_median_time "$N" "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
 rss=$(bench_peak_rss "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
 bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, DESIGN.md 9"
