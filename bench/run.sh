@@ -107,10 +107,10 @@ echo "$out" | grep '^|'
 # Against docs/targets.md (best peer measured here: 1.7 s, 62 MB).
 t=$(bench_median_time "$N" "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
 rss=$(bench_peak_rss "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
-bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((62 * 1024)) KB "best peer, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 0.1 s "target, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((40 * 1024)) KB "target, DESIGN.md 9"
+bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((62 * 1024)) KB "best peer, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 0.1 s "target, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((40 * 1024)) KB "target, docs/targets.md"
 BENCH_OK_RC=3 bench_pair_rows "hpdiff SQLite -fs 1x, old vs old" "$N" "$C/old-fs.o" "$C/old-fs.o" \
 	"$BIN/hpdiff" "$C/old-fs.o" "$C/old-fs.o"
 
@@ -131,7 +131,7 @@ done
 [ -f "$C/bench-ed25519.pem" ] || openssl genpkey -algorithm ed25519 -out "$C/bench-ed25519.pem" 2>/dev/null
 "$BIN/hpsign" "$C/fix-1x.hpx" --key "$C/bench-ed25519.pem" -o "$C/fix-1x-signed.hpx" &&
 	awk -v s="$(stat -c %s "$C/fix-1x-signed.hpx")" 'BEGIN {
-		printf "| hpbuild SQLite -fs: .hpx size signed (Ed25519), one function | %d bytes | 1024 bytes (target, DESIGN.md 9) | %.2fx |\n", s, s / 1024
+		printf "| hpbuild SQLite -fs: .hpx size signed (Ed25519), one function | %d bytes | 1024 bytes (target, docs/targets.md) | %.2fx |\n", s, s / 1024
 	}' || echo "| hpbuild SQLite -fs: .hpx size signed | n/a | hpsign failed | n/a |"
 
 # Applying: pause and wall time at 1/4/16/64 threads; verifying and signing: CPU per
