@@ -27,7 +27,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN)
 LDLIBS_ELF   := -lelf
 LDLIBS_DWARF := -ldwarf -lelf -lz
 LDLIBS_CRYPTO := -lcrypto -ldl
-# The LLVM-C disassembler, static x86 subset (TOOLCHAIN.md section 4): only
+# The LLVM-C disassembler, static x86 subset (docs/dependencies.md): only
 # differ/disasm.c includes it, and the applier never links it.
 LLVM_CONFIG  ?= llvm-config-14
 LLVM_CFLAGS  := -I$(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
@@ -241,7 +241,7 @@ realfix: deps
 
 # ----- dependencies --------------------------------------------------------
 
-# TOOLCHAIN.md section 1, plus the unversioned clang driver the tests call.
+# Why each is needed: docs/dependencies.md (clang: the unversioned driver the tests call).
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \

@@ -9,7 +9,7 @@
 # without (the baseline: scheduling and nap overshoot on this machine). The
 # tool's own measure of its stop window (first interrupt to last release) is
 # printed beside it. Peers measured here: libpulp 5 ms pause and 10.5 ms wall
-# at 64 threads, libcareplus 119 ms pause (DESIGN.md section 9).
+# at 64 threads, libcareplus 119 ms pause (docs/targets.md).
 set -euo pipefail
 BIN=$(cd "${1:-bin}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)

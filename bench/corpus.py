@@ -8,7 +8,7 @@ ignored by git).
 
 For each package in PACKAGES:
   1. Fetch the source package from bookworm or bookworm-security through a private
-     apt list (TOOLCHAIN.md section 7; the system's apt configuration is not touched):
+     apt list (docs/dependencies.md; the system's apt configuration is not touched):
      the newest version the archive serves (a security version listed in the index
      but not yet served is skipped, and the next one tried).
   2. Unpack it (dpkg-source -x --skip-patches), apply debian/patches/series in order,

@@ -8,7 +8,7 @@
 # it: reading both files for hpdiff and hpbuild; the 1x run for the 2x and 4x
 # runs (linear growth is 2.00x and 4.00x); the raw bytes of the changed function
 # for the patch; the targets and the best peer measured on this machine
-# (DESIGN.md section 9); start-up for hpverify. Then the rows of
+# (docs/targets.md); start-up for hpverify. Then the rows of
 # bench/sqlite-lines.sh (one line inserted), the apply rows (bench/apply.sh) and
 # the signing rows (bench/verify.sh).
 #
@@ -97,20 +97,20 @@ bench_pair_rows "hpbuild SQLite without -fs 1x" "$N" "$C/old-nofs.o" "$C/new-nof
 	"$BIN/hpbuild" -q "$C/old-nofs.o" "$C/new-nofs.o" -o "$C/fix-nofs.hpx"
 
 # One line inserted near the top of the file: every later __LINE__ moves; peers
-# report 109-137 functions (DESIGN.md section 9). A wrong set is a row that says so.
+# report 109-137 functions (docs/targets.md). A wrong set is a row that says so.
 if ! out=$("$here/sqlite-lines.sh" "$BIN" "$C" 2>/dev/null); then
 	out="$out
 | hpdiff SQLite, one line inserted | n/a | bench/sqlite-lines.sh failed or found a wrong set | n/a |"
 fi
 echo "$out" | grep '^|'
 
-# Against the bar of DESIGN.md section 9 (best peer measured here: 1.7 s, 62 MB).
+# Against docs/targets.md (best peer measured here: 1.7 s, 62 MB).
 t=$(bench_median_time "$N" "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
 rss=$(bench_peak_rss "$BIN/hpdiff" "$C/old-fs.o" "$C/new-fs.o")
-bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((62 * 1024)) KB "best peer, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 0.1 s "target, DESIGN.md 9"
-bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((40 * 1024)) KB "target, DESIGN.md 9"
+bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 1.7 s "best peer, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((62 * 1024)) KB "best peer, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: wall time" "$t" 0.1 s "target, docs/targets.md"
+bench_row "hpdiff SQLite -fs 1x: peak RSS" "$rss" $((40 * 1024)) KB "target, docs/targets.md"
 BENCH_OK_RC=3 bench_pair_rows "hpdiff SQLite -fs 1x, old vs old" "$N" "$C/old-fs.o" "$C/old-fs.o" \
 	"$BIN/hpdiff" "$C/old-fs.o" "$C/old-fs.o"
 
@@ -131,7 +131,7 @@ done
 [ -f "$C/bench-ed25519.pem" ] || openssl genpkey -algorithm ed25519 -out "$C/bench-ed25519.pem" 2>/dev/null
 "$BIN/hpsign" "$C/fix-1x.hpx" --key "$C/bench-ed25519.pem" -o "$C/fix-1x-signed.hpx" &&
 	awk -v s="$(stat -c %s "$C/fix-1x-signed.hpx")" 'BEGIN {
-		printf "| hpbuild SQLite -fs: .hpx size signed (Ed25519), one function | %d bytes | 1024 bytes (target, DESIGN.md 9) | %.2fx |\n", s, s / 1024
+		printf "| hpbuild SQLite -fs: .hpx size signed (Ed25519), one function | %d bytes | 1024 bytes (target, docs/targets.md) | %.2fx |\n", s, s / 1024
 	}' || echo "| hpbuild SQLite -fs: .hpx size signed | n/a | hpsign failed | n/a |"
 
 # Applying: pause and wall time at 1/4/16/64 threads; verifying and signing: CPU per

@@ -3,7 +3,7 @@
 # of the SQLite amalgamation, which moves every later line of the 270k-line file
 # and with them every __LINE__ (SQLITE_CORRUPT_BKPT, SQLITE_MISUSE_BKPT ...
 # pass one to their error functions). hpdiff must report only the functions
-# whose behaviour changed (DESIGN.md section 9: peers report 109-137).
+# whose behaviour changed (docs/targets.md: peers report 109-137).
 #
 # The change: in sqlite3_status64() (line ~25143), after "wsdStatInit;", the
 # NULL check SQLITE_ENABLE_API_ARMOR would add:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/sqlite-prep.sh: build the SQLite object pairs that the benchmarks diff (DESIGN.md section 9).
+# bench/sqlite-prep.sh: build the SQLite object pairs that the benchmarks diff (docs/targets.md).
 #
 # Usage: bench/sqlite-prep.sh [CACHE_DIR]
 #   CACHE_DIR defaults to .cache/bench at the top of the repository. Nothing in it is committed.

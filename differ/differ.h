@@ -174,7 +174,7 @@ int differ_explain(struct hp_ctx *ctx, struct obj *old, struct obj *new);
 /* layout.c                                                              */
 /* ===================================================================== */
 
-/* The rules of DESIGN.md section 6, as named in reports. */
+/* The rules of the safety gate (docs/architecture.md), as named in reports. */
 enum differ_rule {
 	DIFFER_RULE_TYPE_LAYOUT,   /* "type-layout": changed code uses a type whose layout changed */
 	DIFFER_RULE_VARIABLE,      /* "variable": an existing variable's size, type or initial value */
@@ -220,7 +220,7 @@ const char *differ_rule_name(enum differ_rule rule);
 
 /*
  * Pass 5, the safety gate: find every change a running process cannot absorb
- * (DESIGN.md section 6), from the ELF and the DWARF of both objects:
+ * (docs/architecture.md), from the ELF and the DWARF of both objects:
  *   - a struct, union, enum or typedef whose layout changed and that changed or
  *     new code uses (return value, parameter, local, a global it touches, and
  *     whatever those reach through pointers and members);

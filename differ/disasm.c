@@ -1,6 +1,6 @@
 /*
  * disasm.c: x86-64 instructions through the LLVM-C disassembler. The only file
- * that includes llvm-c/ (TOOLCHAIN.md section 4); the applier never links it.
+ * that includes llvm-c/ (docs/dependencies.md); the applier never links it.
  *
  * LLVM prints an instruction as text, and on the way tells two callbacks about
  * its operands: GetOpInfo gets, for each immediate or displacement, its offset

@@ -1,7 +1,7 @@
 /*
  * layout.c: pass 5, the safety gate. A hot patch replaces code, never data:
  * live objects keep the layout and the values they were created with. This pass
- * finds every change that breaks that (DESIGN.md section 6), and says exactly
+ * finds every change that breaks that (docs/architecture.md), and says exactly
  * what and why, all at once:
  *
  *   tls           a new thread-local variable                      (ELF)

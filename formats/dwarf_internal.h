@@ -8,7 +8,7 @@
  *                subprograms (formats.h, "dwarfread.c, dwtypes.c")
  *
  * Nothing outside formats/ includes this header, and nothing outside these two
- * files includes libdwarf (TOOLCHAIN.md section 3: the 0.x API differs).
+ * files includes libdwarf (docs/dependencies.md: the 0.x API differs).
  */
 #ifndef HP_DWARF_INTERNAL_H
 #define HP_DWARF_INTERNAL_H

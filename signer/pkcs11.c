@@ -1,8 +1,8 @@
 /*
  * pkcs11.c: a private key that never leaves an HSM. Raw PKCS#11 through a
- * module loaded with dlopen: the route TOOLCHAIN.md section 5 found to sign
- * both Ed25519 and P-256 (the OpenSSL engine and libp11 cannot do Ed25519 and
- * fail on any token that holds such a key).
+ * module loaded with dlopen: the one route found to sign both Ed25519 and
+ * P-256 (docs/dependencies.md: the OpenSSL engine and libp11 cannot do Ed25519
+ * and fail on any token that holds such a key).
  *
  *   dlopen(module) -> C_GetFunctionList -> C_Initialize(CKF_OS_LOCKING_OK)
  *   -> C_GetSlotList(token present) -> C_GetTokenInfo: the one initialized

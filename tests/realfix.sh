@@ -11,7 +11,7 @@
 # refusal names the struct. A patch not listed is reported, not judged. CVE-2024-45490's patch
 # is then applied live to a running, stripped process that uses the release's parser (below).
 #
-# The source is fetched with apt-get from a private list (TOOLCHAIN.md section 7; nothing in the
+# The source is fetched with apt-get from a private list (docs/dependencies.md; nothing in the
 # system's apt configuration changes) into .cache/realfix. Exits 1 if a verdict differs.
 set -euo pipefail
 BIN=$(cd "${1:-bin}" && pwd)
