@@ -1,6 +1,9 @@
 /*
  * cli.c: helpers shared by the command-line tools.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include "cli/cli.h"
 
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f)
@@ -76,4 +79,51 @@ const char *cli_result_name(int err, const char *done)
 		return "refused: confinement";
 	}
 	return "error";
+}
+
+void cli_print_hex(FILE *f, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+int cli_key_option(int c, const char *arg, struct signer_key_opts *ko)
+{
+	switch (c) {
+	case CLI_OPT_MODULE:
+		ko->module = arg;
+		return 1;
+	case CLI_OPT_PIN_ENV:
+		ko->pin_env = arg;
+		return 1;
+	case CLI_OPT_PIN_FILE:
+		ko->pin_file = arg;
+		return 1;
+	}
+	return 0;
+}
+
+const char *cli_key_problem(const struct signer_key_opts *ko)
+{
+	return ko->pin_env && ko->pin_file ? "--pin-env and --pin-file exclude each other" : NULL;
+}
+
+int cli_trust_option(const char *tool, int c, const char *arg, const char **trust,
+		     size_t *require)
+{
+	if (c == CLI_OPT_TRUST) {
+		*trust = arg;
+		return 1;
+	}
+	if (c != CLI_OPT_REQUIRE)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || *end || !*arg || arg[0] == '-' || v == 0 || v > 1000) {
+		fprintf(stderr, "%s: --require: '%s' is not a number from 1 to 1000\n", tool, arg);
+		return -1;
+	}
+	*require = (size_t)v;
+	return 1;
 }

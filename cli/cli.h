@@ -5,9 +5,11 @@
 #ifndef HP_CLI_H
 #define HP_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "formats/formats.h"
+#include "signer/signer.h" /* struct signer_key_opts only: libcli calls nothing of signer/ */
 
 /* Print every diagnostic as "tool: text", with " [file.c:line]" when -v. */
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f);
@@ -35,5 +37,31 @@ enum {
 int cli_exit_code(int err);
 /* A few words for the audit log and reports: "applied", "refused: ...". */
 const char *cli_result_name(int err, const char *done);
+
+/* n bytes as lower-case hex digits. */
+void cli_print_hex(FILE *f, const uint8_t *p, size_t n);
+
+/*
+ * The options the tools that sign (hpsign, hpbuild --sign) and the tools that
+ * verify (hpverify, hpapply) share, parsed in one place: put CLI_KEY_OPTIONS
+ * or CLI_TRUST_OPTIONS in the getopt_long table and hand every option to
+ * cli_key_option() or cli_trust_option() first.
+ */
+enum { CLI_OPT_MODULE = 0x1000, CLI_OPT_PIN_ENV, CLI_OPT_PIN_FILE, CLI_OPT_TRUST, CLI_OPT_REQUIRE };
+#define CLI_KEY_OPTIONS                                                  \
+	{ "module", required_argument, NULL, CLI_OPT_MODULE },           \
+	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },         \
+	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE }
+#define CLI_TRUST_OPTIONS                                                \
+	{ "trust", required_argument, NULL, CLI_OPT_TRUST },             \
+	{ "require", required_argument, NULL, CLI_OPT_REQUIRE }
+/* 1 when c was --module, --pin-env or --pin-file (kept in *ko); 0 if not. */
+int cli_key_option(int c, const char *arg, struct signer_key_opts *ko);
+/* After parsing: a problem with the key options as a phrase, or NULL. */
+const char *cli_key_problem(const struct signer_key_opts *ko);
+/* 1 when c was --trust or --require (kept in *trust and *require), 0 if not,
+ * -1 after saying on stderr that --require is not a number from 1 to 1000. */
+int cli_trust_option(const char *tool, int c, const char *arg, const char **trust,
+		     size_t *require);
 
 #endif

@@ -104,8 +104,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "exe", required_argument, NULL, 'e' },
 		{ "all", no_argument, NULL, 'A' },
 		{ "revert", no_argument, NULL, 'r' },
-		{ "trust", required_argument, NULL, 't' },
-		{ "require", required_argument, NULL, 'n' },
+		CLI_TRUST_OPTIONS,
 		{ "insecure-unsigned", no_argument, NULL, 'I' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "audit", required_argument, NULL, 'a' },
@@ -125,6 +124,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpapply", c, optarg, &o->trust, &o->require);
+		if (k < 0)
+			return -1;
+		if (k)
+			continue;
 		switch (c) {
 		case 'p':
 			o->pid = (pid_t)strtol(optarg, &end, 10);
@@ -141,16 +145,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'r':
 			o->revert = true;
-			break;
-		case 't':
-			o->trust = optarg;
-			break;
-		case 'n':
-			o->require = strtoul(optarg, &end, 10);
-			if (*end || o->require == 0) {
-				fprintf(stderr, "hpapply: --require: '%s' is not a number from 1 up\n", optarg);
-				return -1;
-			}
 			break;
 		case 'I':
 			o->insecure = true;

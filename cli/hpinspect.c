@@ -25,12 +25,6 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 the container is well formed, 1 it is not (or cannot be read).\n";
 
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
 static const char *kind_name(uint8_t k)
 {
 	return k == HPX_SYM_FUNC     ? "func"
@@ -83,7 +77,7 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 {
 	printf("file:      %s (%zu bytes)\n", path, len);
 	printf("patch:     ");
-	hex(stdout, h->patch_id, 16);
+	cli_print_hex(stdout, h->patch_id, 16);
 	printf("\nsequence:  %llu\n", (unsigned long long)h->sequence);
 	if (h->created) {
 		/* Any 64-bit value can arrive here; gmtime fails past year 2^31. */
@@ -103,7 +97,7 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 	printf("target:    %s", h->target_name[0] ? h->target_name : "(any image holding the functions)");
 	if (h->build_id_size) {
 		printf(", build-id ");
-		hex(stdout, h->build_id, h->build_id_size);
+		cli_print_hex(stdout, h->build_id, h->build_id_size);
 	}
 	printf("\nimage:     %llu bytes in memory, %llu stored\n", (unsigned long long)h->image_size,
 	       (unsigned long long)h->image_file_size);
@@ -120,7 +114,7 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 		if (f->addr)
 			printf(", at %#llx in the target", (unsigned long long)f->addr);
 		printf(": old %llu bytes, hash ", (unsigned long long)f->old_size);
-		hex(stdout, f->old_hash, 8);
+		cli_print_hex(stdout, f->old_hash, 8);
 		printf("..., %u masked ranges; ", f->mask_count);
 		if (f->flags & HPX_FUNC_CHECK_ONLY)
 			printf("checked only (a cold part)\n");
@@ -159,7 +153,7 @@ static void print_text(const char *path, size_t len, const struct hpx *h,
 	printf("\nsignatures (%zu%s):\n", h->nsigs, v ? "" : ", not verified here");
 	for (size_t i = 0; i < h->nsigs; i++) {
 		printf("  %s key ", alg_name(h->sigs[i].algorithm));
-		hex(stdout, h->sigs[i].key_id, 32);
+		cli_print_hex(stdout, h->sigs[i].key_id, 32);
 		printf(", %u bytes, covers bytes 0..%llu", h->sigs[i].sig_size,
 		       (unsigned long long)h->sigs[i].start);
 		if (sig_state(v, i))
@@ -175,14 +169,14 @@ static void print_json(const char *path, size_t len, const struct hpx *h,
 	fputs("{\n  \"format\": \"hpinspect\",\n  \"version\": 1,\n  \"file\": ", f);
 	hp_json_string(f, path);
 	fprintf(f, ",\n  \"size\": %zu,\n  \"patch_id\": \"", len);
-	hex(f, h->patch_id, 16);
+	cli_print_hex(f, h->patch_id, 16);
 	fprintf(f, "\",\n  \"sequence\": %llu,\n  \"created\": %llu,\n  \"tool\": ",
 		(unsigned long long)h->sequence, (unsigned long long)h->created);
 	hp_json_string(f, h->tool_version);
 	fputs(",\n  \"target\": {\"name\": ", f);
 	hp_json_string(f, h->target_name);
 	fputs(", \"build_id\": \"", f);
-	hex(f, h->build_id, h->build_id_size);
+	cli_print_hex(f, h->build_id, h->build_id_size);
 	fprintf(f, "\"},\n  \"image_size\": %llu,\n  \"image_stored\": %llu,\n  \"objects\": [",
 		(unsigned long long)h->image_size, (unsigned long long)h->image_file_size);
 	for (size_t i = 0; i < h->nobjects; i++) {
@@ -201,7 +195,7 @@ static void print_json(const char *path, size_t len, const struct hpx *h,
 		hp_json_string(f, x->file);
 		fprintf(f, ", \"ordinal\": %u, \"object\": %u, \"old_size\": %llu, \"old_hash\": \"",
 			x->ordinal, x->object, (unsigned long long)x->old_size);
-		hex(f, x->old_hash, 32);
+		cli_print_hex(f, x->old_hash, 32);
 		fputs("\", \"masks\": [", f);
 		for (uint32_t k = 0; k < x->mask_count; k++)
 			fprintf(f, "%s[%u, %u]", k ? ", " : "", h->masks[x->mask_first + k].offset,
@@ -252,7 +246,7 @@ static void print_json(const char *path, size_t len, const struct hpx *h,
 	for (size_t i = 0; i < h->nsigs; i++) {
 		fprintf(f, "%s{\"algorithm\": \"%s\", \"key_id\": \"", i ? ", " : "",
 			alg_name(h->sigs[i].algorithm));
-		hex(f, h->sigs[i].key_id, 32);
+		cli_print_hex(f, h->sigs[i].key_id, 32);
 		fprintf(f, "\", \"size\": %u, \"covers\": %llu", h->sigs[i].sig_size,
 			(unsigned long long)h->sigs[i].start);
 		if (sig_state(v, i))

@@ -33,20 +33,12 @@ static const char usage[] =
 	"The PIN is never taken from the command line.\n"
 	"Exit status: 0 signed, 1 error (usage, I/O, malformed patch, key, token or PIN).\n";
 
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "module", required_argument, NULL, 'm' },
-		{ "pin-env", required_argument, NULL, 'E' },
-		{ "pin-file", required_argument, NULL, 'F' },
+		CLI_KEY_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -58,21 +50,14 @@ int main(int argc, char **argv)
 	const char *key_spec = NULL, *output = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "k:o:vh", longopts, NULL)) != -1) {
+		if (cli_key_option(c, optarg, &ko))
+			continue;
 		switch (c) {
 		case 'k':
 			key_spec = optarg;
 			break;
 		case 'o':
 			output = optarg;
-			break;
-		case 'm':
-			ko.module = optarg;
-			break;
-		case 'E':
-			ko.pin_env = optarg;
-			break;
-		case 'F':
-			ko.pin_file = optarg;
 			break;
 		case 'v':
 			ctx.verbose++;
@@ -93,8 +78,8 @@ int main(int argc, char **argv)
 		problem = "expected one container";
 	else if (!key_spec)
 		problem = "no key (--key FILE.pem or --key 'pkcs11:...')";
-	else if (ko.pin_env && ko.pin_file)
-		problem = "--pin-env and --pin-file exclude each other";
+	else
+		problem = cli_key_problem(&ko);
 	if (problem) {
 		fprintf(stderr, "hpsign: %s\n%s", problem, usage);
 		return 1;
@@ -128,7 +113,7 @@ int main(int argc, char **argv)
 	if (ctx.verbose) {
 		printf("hpsign: %s: signature %zu, %s, key ", output, h.nsigs + 1,
 		       signer_algorithm_name(signer_key_algorithm(key)));
-		hex(stdout, signer_key_id(key), 32);
+		cli_print_hex(stdout, signer_key_id(key), 32);
 		printf(", covers bytes 0..%zu, %zu bytes\n", before, len - before);
 	}
 out:

@@ -27,12 +27,6 @@ static const char usage[] =
 	"process, 6 another tool holds the process, 7 a record is untrusted (not\n"
 	"written by hpapply here) or disagrees with the code (with --all: any).\n";
 
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
 static void when(uint64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
@@ -50,7 +44,7 @@ static void print_text(pid_t pid, const struct rt_state *s)
 {
 	if (s->op != RT_OP_NONE) {
 		printf("process %d: an %s of patch ", (int)pid, op_name(s->op));
-		hex(stdout, s->patches[s->op_patch].patch_id, 16);
+		cli_print_hex(stdout, s->patches[s->op_patch].patch_id, 16);
 		printf(" is under way (hotpatch tool %u)\n", s->writer_pid);
 	}
 	if (!s->npatches) {
@@ -65,10 +59,10 @@ static void print_text(pid_t pid, const struct rt_state *s)
 		char t[32];
 		when(x->applied_at, t);
 		printf("\npatch ");
-		hex(stdout, x->patch_id, 16);
+		cli_print_hex(stdout, x->patch_id, 16);
 		printf("\n  sequence %llu, applied %s\n  target %s, build-id ",
 		       (unsigned long long)x->sequence, t, x->target);
-		hex(stdout, x->build_id, x->build_id_size);
+		cli_print_hex(stdout, x->build_id, x->build_id_size);
 		printf("\n  image %#llx, %llu bytes\n", (unsigned long long)x->image_addr,
 		       (unsigned long long)x->image_size);
 		for (uint32_t k = 0; k < s->nfuncs; k++) {
@@ -94,7 +88,7 @@ static void print_json(pid_t pid, const struct rt_state *s)
 		printf("  \"ns_pid\": %d,\n", (int)inner);
 	if (s->op != RT_OP_NONE) {
 		printf("  \"under_way\": {\"op\": \"%s\", \"patch_id\": \"", op_name(s->op));
-		hex(stdout, s->patches[s->op_patch].patch_id, 16);
+		cli_print_hex(stdout, s->patches[s->op_patch].patch_id, 16);
 		printf("\", \"tool_pid\": %u},\n", s->writer_pid);
 	}
 	printf("  \"patches\": [");
@@ -103,12 +97,12 @@ static void print_json(pid_t pid, const struct rt_state *s)
 		char t[32];
 		when(x->applied_at, t);
 		printf("%s\n    {\"patch_id\": \"", i ? "," : "");
-		hex(stdout, x->patch_id, 16);
+		cli_print_hex(stdout, x->patch_id, 16);
 		printf("\", \"sequence\": %llu, \"applied\": \"%s\", \"target\": ",
 		       (unsigned long long)x->sequence, t);
 		hp_json_string(stdout, x->target);
 		printf(", \"build_id\": \"");
-		hex(stdout, x->build_id, x->build_id_size);
+		cli_print_hex(stdout, x->build_id, x->build_id_size);
 		printf("\", \"image\": %llu, \"image_size\": %llu, \"functions\": [",
 		       (unsigned long long)x->image_addr, (unsigned long long)x->image_size);
 		bool first = true;

@@ -43,17 +43,10 @@ static const char usage[] =
 	"verify, a malformed header or signature block, or a trust store others could\n"
 	"write to).\n";
 
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "trust", required_argument, NULL, 't' },
-		{ "require", required_argument, NULL, 'r' },
+		CLI_TRUST_OPTIONS,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -67,22 +60,15 @@ int main(int argc, char **argv)
 	bool quiet = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "t:qvh", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpverify", c, optarg, &trust_path, &require);
+		if (k < 0)
+			return EXIT_ERROR;
+		if (k)
+			continue;
 		switch (c) {
-		case 't':
+		case 't': /* -t, as --trust */
 			trust_path = optarg;
 			break;
-		case 'r': {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 || v > 1000) {
-				fprintf(stderr, "hpverify: --require: '%s' is not a number from 1 to 1000\n",
-					optarg);
-				return EXIT_ERROR;
-			}
-			require = (size_t)v;
-			break;
-		}
 		case 'q':
 			quiet = true;
 			break;
@@ -135,7 +121,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < v.nblocks; i++) {
 		const struct signer_block *b = &v.blocks[i];
 		printf("%s: signature %zu: %s, key ", path, i + 1, signer_algorithm_name(b->algorithm));
-		hex(stdout, b->key_id, 32);
+		cli_print_hex(stdout, b->key_id, 32);
 		if (b->trusted)
 			printf(", trusted (%s), %s\n", b->key_name,
 			       b->verified ? "verified" : "DOES NOT VERIFY");

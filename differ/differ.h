@@ -333,6 +333,38 @@ void differ_report_text(FILE *f, const struct differ_report *r, bool all);
 void differ_report_json(FILE *f, const struct differ_report *r);
 
 /* ===================================================================== */
+/* pairs.c: the object pairs of one patch                                */
+/* ===================================================================== */
+
+/* One object pair and everything the passes know about it. */
+struct differ_pair {
+	const char *old_path, *new_path, *name;
+	struct obj *old, *new;
+	struct differ_closure closure;
+	struct differ_findings findings;
+	struct differ_report report;
+	bool identical;          /* byte-identical files: skipped */
+};
+
+/*
+ * Pair every .o under new_dir with the file of the same relative path under
+ * old_dir, sorted by path, in the ctx arena. A new object without a
+ * counterpart is refused (-HP_EUNPATCHABLE: a new translation unit cannot be
+ * added to a running process); byte-identical files are marked identical.
+ */
+int differ_pairs_from_dirs(struct hp_ctx *ctx, const char *old_dir, const char *new_dir,
+			   struct differ_pair **out, size_t *n);
+/* Read both objects of p, run every pass (refusing, at HP_LEVEL_ERROR, what a
+ * running process cannot absorb), and collect what travels. */
+int differ_pair_run(struct hp_ctx *ctx, struct differ_pair *p);
+/*
+ * Code of one pair that refers to a global new in another pair takes that
+ * global (and what it needs) into its pair's closure, until no closure grows;
+ * a new global defined in two pairs is refused, as ld would.
+ */
+int differ_cross_object(struct hp_ctx *ctx, struct differ_pair *pairs, size_t n);
+
+/* ===================================================================== */
 /* run.c: the passes in order, for every caller                          */
 /* ===================================================================== */
 

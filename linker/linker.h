@@ -29,6 +29,13 @@ struct linker_input {
  */
 int linker_build(struct hp_ctx *ctx, const struct linker_input *in, size_t n, struct hpx *h);
 
+/*
+ * Bind h to the binary at path (target.c): its build-id and name, the address
+ * of each replaced function (its old bytes must match: one copy exactly), and
+ * of each symbol the patch needs. Every problem is one diagnostic.
+ */
+int linker_bind_target(struct hp_ctx *ctx, const char *path, struct hpx *h);
+
 /* ===================================================================== */
 /* arch-x86-64.c                                                         */
 /* ===================================================================== */
