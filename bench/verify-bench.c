@@ -40,14 +40,14 @@ static int bench_verify(const char *file, const char *trust_path, long n)
 	struct signer_trust *trust;
 	if (hp_read_file(&ctx, file, 1u << 26, &buf, &len) < 0)
 		die(&ctx, file);
-	if (signer_trust_load(&ctx, &trust, trust_path) < 0)
+	if (signer_trust_load(&ctx, trust_path, &trust) < 0)
 		die(&ctx, trust_path);
 	double t0 = cpu_us();
 	for (long i = 0; i < n; i++) {
 		struct hp_ctx c;
 		hp_ctx_init(&c, "verify-bench");
 		struct signer_verdict v;
-		if (signer_verify(&c, &v, trust, file, buf, len, 1) < 0)
+		if (signer_verify(&c, trust, file, buf, len, 1, &v) < 0)
 			die(&c, file);
 		hp_ctx_fini(&c);
 	}
@@ -67,14 +67,14 @@ static int bench_sign(const char *file, const char *spec, long n)
 	struct signer_key *key;
 	if (hp_read_file(&ctx, file, 1u << 26, &buf, &len) < 0)
 		die(&ctx, file);
-	if (signer_key_open(&ctx, &key, spec, NULL) < 0)
+	if (signer_key_open(&ctx, spec, NULL, &key) < 0)
 		die(&ctx, spec);
 	double t0 = cpu_us();
 	for (long i = 0; i < n; i++) {
 		uint8_t *copy = malloc(len);
 		size_t clen = len;
 		memcpy(copy, buf, len);
-		if (signer_append(&ctx, &copy, &clen, key, file) < 0)
+		if (signer_append(&ctx, key, file, &copy, &clen) < 0)
 			die(&ctx, file);
 		free(copy);
 	}

@@ -350,8 +350,9 @@ int main(int argc, char **argv)
 				o.file);
 		} else {
 			struct signer_verdict v;
-			if ((err = signer_trust_load(&ctx, &trust, o.trust)) < 0 ||
-			    (err = signer_verify(&ctx, &v, trust, o.file, buf, len, o.require)) < 0) {
+			if ((err = signer_trust_load(&ctx, o.trust, &trust)) < 0 ||
+			    (err = signer_verify(&ctx, trust, o.file, buf, len, o.require, &v)) <
+				    0) {
 				if (err != -HP_ECORRUPT && err != -HP_EUNSUPPORTED && err != -HP_EVERIFY)
 					err = -HP_EVERIFY;
 				goto refuse_all;

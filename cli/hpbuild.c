@@ -322,8 +322,8 @@ int main(int argc, char **argv)
 	/* --sign: the block hpsign would append, before anything is written. */
 	if (o.sign) {
 		struct signer_key *key = NULL;
-		if ((err = signer_key_open(&ctx, &key, o.sign, &o.key)) == 0)
-			err = signer_append(&ctx, &file, &size, key, o.output);
+		if ((err = signer_key_open(&ctx, o.sign, &o.key, &key)) == 0)
+			err = signer_append(&ctx, key, o.output, &file, &size);
 		signer_key_free(key);
 		if (err < 0)
 			goto out;

@@ -303,13 +303,13 @@ int main(int argc, char **argv)
 	struct signer_trust *trust = NULL;
 	struct signer_verdict v;
 	int rc = 1;
-	if (trust_path && signer_trust_load(&ctx, &trust, trust_path) < 0)
+	if (trust_path && signer_trust_load(&ctx, trust_path, &trust) < 0)
 		goto out;
 	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
 		goto out;
 	/* Signatures first, from the envelope alone; then the body. */
 	if (trust && (hpx_read_envelope(&ctx, path, buf, len, &h) < 0 ||
-		      signer_check(&ctx, &v, trust, buf, len, &h) < 0))
+		      signer_check(&ctx, trust, buf, len, &h, &v) < 0))
 		goto out;
 	if (hpx_read(&ctx, path, buf, len, &h) < 0)
 		goto out;

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0 ||
 	    hpx_read(&ctx, path, buf, len, &h) < 0)
 		goto out;
-	if (signer_key_open(&ctx, &key, key_spec, &ko) < 0)
+	if (signer_key_open(&ctx, key_spec, &ko, &key) < 0)
 		goto out;
 	for (size_t i = 0; i < h.nsigs; i++)
 		if (!memcmp(h.sigs[i].key_id, signer_key_id(key), 32)) {
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	size_t before = len;
-	if (signer_append(&ctx, &buf, &len, key, path) < 0 ||
+	if (signer_append(&ctx, key, path, &buf, &len) < 0 ||
 	    hp_write_file_atomic(&ctx, output, buf, len) < 0)
 		goto out;
 	rc = 0;

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	struct signer_verdict v;
 	int rc = EXIT_ERROR;
-	int err = signer_trust_load(&ctx, &trust, trust_path);
+	int err = signer_trust_load(&ctx, trust_path, &trust);
 	if (err < 0) {
 		/* A trust store others could write to is refused as a bad signature is. */
 		if (err == -HP_EVERIFY)
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	}
 	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
 		goto out;
-	err = signer_verify(&ctx, &v, trust, path, buf, len, require);
+	err = signer_verify(&ctx, trust, path, buf, len, require, &v);
 	rc = err < 0 ? EXIT_VERIFY : EXIT_OK;
 	if (err == -HP_ENOMEM || err == -HP_ERROR)
 		rc = EXIT_ERROR;

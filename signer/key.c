@@ -251,8 +251,8 @@ static int pin_from_file(struct hp_ctx *ctx, char **out, const char *path)
 	return 0;
 }
 
-int signer_pin_read(struct hp_ctx *ctx, char **out, const struct signer_key_opts *opts,
-		    const char *pin_source)
+int signer_pin_read(struct hp_ctx *ctx, const struct signer_key_opts *opts, const char *pin_source,
+		    char **out)
 {
 	*out = NULL;
 	if (opts && opts->pin_file)
@@ -304,7 +304,7 @@ static int open_pem(struct hp_ctx *ctx, struct signer_key *k, const char *path,
 	int err = hp_read_file(ctx, path, 1u << 20, &buf, &len);
 	if (err < 0)
 		goto out;
-	if ((err = signer_pin_read(ctx, &pin, opts, NULL)) < 0)
+	if ((err = signer_pin_read(ctx, opts, NULL, &pin)) < 0)
 		goto out;
 	bio = BIO_new_mem_buf(buf, (int)len);
 	if (!bio) {
@@ -346,8 +346,8 @@ out:
 	return err;
 }
 
-int signer_key_open(struct hp_ctx *ctx, struct signer_key **out, const char *spec,
-		    const struct signer_key_opts *opts)
+int signer_key_open(struct hp_ctx *ctx, const char *spec, const struct signer_key_opts *opts,
+		    struct signer_key **out)
 {
 	*out = NULL;
 	struct signer_key *k = calloc(1, sizeof *k);
@@ -357,7 +357,7 @@ int signer_key_open(struct hp_ctx *ctx, struct signer_key **out, const char *spe
 	int err;
 	if (!strncasecmp(spec, "pkcs11:", 7)) { /* the scheme is case-insensitive */
 		uint16_t pub_alg = 0;
-		err = signer_p11_open(ctx, &k->p11, spec, opts, &k->algorithm, &k->pub);
+		err = signer_p11_open(ctx, spec, opts, &k->p11, &k->algorithm, &k->pub);
 		if (!err)
 			err = signer_pubkey_id(ctx, spec, k->pub, &pub_alg, k->key_id);
 		if (!err && pub_alg != k->algorithm)
@@ -422,8 +422,8 @@ static int sign_pem(struct hp_ctx *ctx, struct signer_key *k, const uint8_t *msg
 	return 0;
 }
 
-int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
-			struct signer_key *key, const uint8_t msg[HPX_SIG_MESSAGE_SIZE])
+int signer_sign_message(struct hp_ctx *ctx, struct signer_key *key,
+			const uint8_t msg[HPX_SIG_MESSAGE_SIZE], uint8_t *out, size_t *out_len)
 {
 	int err;
 	if (key->priv) {

@@ -348,7 +348,7 @@ static int login(struct hp_ctx *ctx, struct signer_p11 *p, const CK_TOKEN_INFO *
 	if (!(t->flags & CKF_LOGIN_REQUIRED))
 		return 0;
 	char *pin = NULL;
-	int err = signer_pin_read(ctx, &pin, opts, u->pin_source);
+	int err = signer_pin_read(ctx, opts, u->pin_source, &pin);
 	if (err < 0)
 		return err;
 	if (!pin)
@@ -368,14 +368,14 @@ static int login(struct hp_ctx *ctx, struct signer_p11 *p, const CK_TOKEN_INFO *
 		      rv_name(rv, rvb));
 }
 
-int signer_p11_open(struct hp_ctx *ctx, struct signer_p11 **out, const char *uri,
-		    const struct signer_key_opts *opts, uint16_t *alg, EVP_PKEY **pub)
+int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key_opts *opts,
+		    struct signer_p11 **out, uint16_t *alg, EVP_PKEY **pub)
 {
 	char rvb[32];
 	*out = NULL;
 	*pub = NULL;
 	struct signer_uri u;
-	int err = signer_uri_parse(ctx, &u, uri);
+	int err = signer_uri_parse(ctx, uri, &u);
 	if (err < 0)
 		return err;
 	if (u.type && strcmp(u.type, "private"))

@@ -14,8 +14,8 @@
  * The block (48 bytes + signature):
  *   "HSG1" block_size:u32 algorithm:u16 sig_size:u16 reserved:u32 key_id[32] sig[sig_size]
  */
-int signer_append(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_key *key,
-		  const char *name)
+int signer_append(struct hp_ctx *ctx, struct signer_key *key, const char *name, uint8_t **buf,
+		  size_t *len)
 {
 	/* Only a well-formed envelope gets a block: a reader would refuse the result. */
 	struct hpx env;
@@ -32,7 +32,7 @@ int signer_append(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_
 	hpx_sig_message(*buf, *len, alg, key_id, msg);
 	uint8_t sig[HPX_SIG_MAX];
 	size_t sig_len = 0;
-	if ((err = signer_sign_message(ctx, sig, &sig_len, key, msg)) < 0)
+	if ((err = signer_sign_message(ctx, key, msg, sig, &sig_len)) < 0)
 		return err;
 	if (sig_len == 0 || sig_len > HPX_SIG_MAX)
 		return hp_err(ctx, HP_ERROR, name, NULL, "a %zu-byte signature does not fit a block",

@@ -62,8 +62,8 @@ struct signer_key;
  * signer_key_free(). Errors: -HP_ERROR (I/O, module, token, PIN, key not
  * found), -HP_EUNSUPPORTED (another key type), -HP_ENOMEM; one diagnostic.
  */
-int signer_key_open(struct hp_ctx *ctx, struct signer_key **out, const char *spec,
-		    const struct signer_key_opts *opts);
+int signer_key_open(struct hp_ctx *ctx, const char *spec, const struct signer_key_opts *opts,
+		    struct signer_key **out);
 /* Log out, close the module or free the key. Accepts NULL. */
 void signer_key_free(struct signer_key *key);
 /* HPX_SIG_ED25519 or HPX_SIG_ECDSA_P256. */
@@ -77,8 +77,8 @@ const uint8_t *signer_key_id(const struct signer_key *key);
  * checked against the key's public key before it is returned, so a token
  * whose public key object does not match its private key is caught here.
  */
-int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
-			struct signer_key *key, const uint8_t msg[HPX_SIG_MESSAGE_SIZE]);
+int signer_sign_message(struct hp_ctx *ctx, struct signer_key *key,
+			const uint8_t msg[HPX_SIG_MESSAGE_SIZE], uint8_t *out, size_t *out_len);
 
 /* ===================================================================== */
 /* sign.c: appending a signature block                                   */
@@ -90,8 +90,8 @@ int signer_sign_message(struct hp_ctx *ctx, uint8_t *out, size_t *out_len,
  * covers every byte before it, and no earlier byte changes. On success *buf
  * is reallocated and *len grown; on failure both are unchanged.
  */
-int signer_append(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_key *key,
-		  const char *name);
+int signer_append(struct hp_ctx *ctx, struct signer_key *key, const char *name, uint8_t **buf,
+		  size_t *len);
 
 /* ===================================================================== */
 /* trust.c: the trust store                                              */
@@ -106,7 +106,7 @@ struct signer_trust;
  * an error. On success *out belongs to the caller; free with
  * signer_trust_free().
  */
-int signer_trust_load(struct hp_ctx *ctx, struct signer_trust **out, const char *path);
+int signer_trust_load(struct hp_ctx *ctx, const char *path, struct signer_trust **out);
 void signer_trust_free(struct signer_trust *trust);
 /* Number of distinct keys in the store. */
 size_t signer_trust_count(const struct signer_trust *trust);
@@ -145,9 +145,8 @@ struct signer_verdict {
  * for a block that fails: callers that only report (hpinspect) use this.
  * More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY, with a diagnostic.
  */
-int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
-		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
-		 const struct hpx *env);
+int signer_check(struct hp_ctx *ctx, const struct signer_trust *trust, const uint8_t *buf,
+		 size_t len, const struct hpx *env, struct signer_verdict *out);
 
 /*
  * Accept or refuse a container: read its envelope, check every block, and
@@ -160,8 +159,7 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
  * unless its signature is not in its accepted form or a trusted key made it
  * (its key id was changed). More than SIGNER_MAX_BLOCKS blocks: -HP_EVERIFY.
  */
-int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
-		  const struct signer_trust *trust, const char *name, const uint8_t *buf,
-		  size_t len, size_t require);
+int signer_verify(struct hp_ctx *ctx, const struct signer_trust *trust, const char *name,
+		  const uint8_t *buf, size_t len, size_t require, struct signer_verdict *out);
 
 #endif

@@ -50,8 +50,8 @@ const char *signer_openssl_why(void);
  * (default HP_PIN). *out is malloc'd (free with signer_pin_free) or NULL when
  * no source holds one. A named source that cannot be read is an error.
  */
-int signer_pin_read(struct hp_ctx *ctx, char **out, const struct signer_key_opts *opts,
-		    const char *pin_source);
+int signer_pin_read(struct hp_ctx *ctx, const struct signer_key_opts *opts, const char *pin_source,
+		    char **out);
 /* Wipe and free a PIN. Accepts NULL. */
 void signer_pin_free(char *pin);
 
@@ -111,7 +111,7 @@ struct signer_uri {
  * or repeated attributes, bad escapes, and pin-value= (a PIN on the command
  * line) are refused with one diagnostic naming the attribute: -HP_ERROR.
  */
-int signer_uri_parse(struct hp_ctx *ctx, struct signer_uri *out, const char *uri);
+int signer_uri_parse(struct hp_ctx *ctx, const char *uri, struct signer_uri *out);
 
 /* ===================================================================== */
 /* trust.c                                                               */
@@ -143,8 +143,8 @@ struct signer_p11;
  * private key's own CKA_EC_POINT or CKA_PUBLIC_KEY_INFO). *pub belongs to the
  * caller; *out is freed with signer_p11_free().
  */
-int signer_p11_open(struct hp_ctx *ctx, struct signer_p11 **out, const char *uri,
-		    const struct signer_key_opts *opts, uint16_t *alg, EVP_PKEY **pub);
+int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key_opts *opts,
+		    struct signer_p11 **out, uint16_t *alg, EVP_PKEY **pub);
 /*
  * Sign with the token: CKM_EDDSA over msg (Ed25519), or CKM_ECDSA over
  * SHA-256(msg) (P-256; the raw r||s is returned as it comes). out has room

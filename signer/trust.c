@@ -353,7 +353,7 @@ out:
 	return err;
 }
 
-int signer_trust_load(struct hp_ctx *ctx, struct signer_trust **out, const char *path)
+int signer_trust_load(struct hp_ctx *ctx, const char *path, struct signer_trust **out)
 {
 	*out = NULL;
 	struct signer_trust *t = calloc(1, sizeof *t);

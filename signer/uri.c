@@ -175,7 +175,7 @@ static int parse_part(struct hp_ctx *ctx, struct signer_uri *out, const char *ur
 	return 0;
 }
 
-int signer_uri_parse(struct hp_ctx *ctx, struct signer_uri *out, const char *uri)
+int signer_uri_parse(struct hp_ctx *ctx, const char *uri, struct signer_uri *out)
 {
 	memset(out, 0, sizeof *out);
 	if (strncasecmp(uri, "pkcs11:", 7))

@@ -98,9 +98,8 @@ static int check_block(struct hp_ctx *ctx, struct signer_block *b,
 	return 0;
 }
 
-int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
-		 const struct signer_trust *trust, const uint8_t *buf, size_t len,
-		 const struct hpx *env)
+int signer_check(struct hp_ctx *ctx, const struct signer_trust *trust, const uint8_t *buf,
+		 size_t len, const struct hpx *env, struct signer_verdict *out)
 {
 	memset(out, 0, sizeof *out);
 	if (env->nsigs == 0)
@@ -147,9 +146,8 @@ int signer_check(struct hp_ctx *ctx, struct signer_verdict *out,
 	return 0;
 }
 
-int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
-		  const struct signer_trust *trust, const char *name, const uint8_t *buf,
-		  size_t len, size_t require)
+int signer_verify(struct hp_ctx *ctx, const struct signer_trust *trust, const char *name,
+		  const uint8_t *buf, size_t len, size_t require, struct signer_verdict *out)
 {
 	memset(out, 0, sizeof *out);
 	if (require == 0)
@@ -165,7 +163,7 @@ int signer_verify(struct hp_ctx *ctx, struct signer_verdict *out,
 		return hp_err(ctx, HP_EVERIFY, name, NULL,
 			      "%zu signature blocks; a verifier checks %d at most", env.nsigs,
 			      SIGNER_MAX_BLOCKS);
-	if ((err = signer_check(ctx, out, trust, buf, len, &env)) < 0)
+	if ((err = signer_check(ctx, trust, buf, len, &env, out)) < 0)
 		return err;
 	char id[65];
 	if (out->nfailed) {

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct hp_ctx trust_ctx; /* holds the store for the whole run */
 	if (!trust) {
 		hp_ctx_init(&trust_ctx, "fuzz");
-		if (signer_trust_load(&trust_ctx, &trust, KEYS) < 0) {
+		if (signer_trust_load(&trust_ctx, KEYS, &trust) < 0) {
 			fprintf(stderr, "verify: cannot load the trust store %s (run from the top of "
 					"the tree)\n", KEYS);
 			abort();
@@ -32,14 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hpx env;
 	struct signer_verdict v;
 	if (hpx_read_envelope(&ctx, "fuzz.hpx", buf, size, &env) == 0 &&
-	    signer_check(&ctx, &v, trust, buf, size, &env) == 0) {
+	    signer_check(&ctx, trust, buf, size, &env, &v) == 0) {
 		for (size_t i = 0; i < v.nblocks; i++) {
 			fuzz_touch_str(v.blocks[i].key_name);
 			fuzz_touch_str(v.blocks[i].why);
 		}
 	}
 	for (size_t require = 1; require <= 2; require++)
-		if (signer_verify(&ctx, &v, trust, "fuzz.hpx", buf, size, require) == 0) {
+		if (signer_verify(&ctx, trust, "fuzz.hpx", buf, size, require, &v) == 0) {
 			/* Verified: the body must then read, or be refused, cleanly. */
 			struct hpx h;
 			if (hpx_read(&ctx, "fuzz.hpx", buf, size, &h) == 0)

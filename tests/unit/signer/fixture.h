@@ -88,7 +88,7 @@ static inline uint8_t *fx_container(size_t *len, uint64_t sequence)
 static inline struct signer_key *fx_open(struct hp_ctx *ctx, const char *path)
 {
 	struct signer_key *k = NULL;
-	if (signer_key_open(ctx, &k, path, NULL) < 0)
+	if (signer_key_open(ctx, path, NULL, &k) < 0)
 		fail_msg("signer_key_open(%s): %s", path, th_last_diag(ctx));
 	return k;
 }

@@ -125,7 +125,7 @@ static void test_signer_key__pem_keys_sign(void **state)
 		uint8_t msg[HPX_SIG_MESSAGE_SIZE], sig[HPX_SIG_MAX];
 		memset(msg, 0x42, sizeof msg);
 		size_t n = 0;
-		assert_int_equal(signer_sign_message(&ctx, sig, &n, key, msg), 0);
+		assert_int_equal(signer_sign_message(&ctx, key, msg, sig, &n), 0);
 		if (algs[i] == HPX_SIG_ED25519)
 			assert_int_equal(n, 64);
 		else
@@ -142,23 +142,23 @@ static void test_signer_key__pem_keys_sign(void **state)
 	char *pub = fx_write_pem(k, "pub.pem", true);
 	struct signer_key *key = NULL;
 	size_t before = ctx.ndiags;
-	assert_int_equal(signer_key_open(&ctx, &key, pub, NULL), -HP_ERROR);
+	assert_int_equal(signer_key_open(&ctx, pub, NULL, &key), -HP_ERROR);
 	assert_null(key);
 	assert_int_equal(ctx.ndiags, before + 1);
 	assert_non_null(strstr(th_last_diag(&ctx), "cannot read a PEM private key"));
 	EVP_PKEY_free(k);
 	k = fx_keygen("RSA");
 	char *rsa = fx_write_pem(k, "rsa.pem", false);
-	assert_int_equal(signer_key_open(&ctx, &key, rsa, NULL), -HP_EUNSUPPORTED);
+	assert_int_equal(signer_key_open(&ctx, rsa, NULL, &key), -HP_EUNSUPPORTED);
 	EVP_PKEY_free(k);
 	free(pub);
 	free(rsa);
 	signer_key_free(NULL);
 	/* A pkcs11: URI (any case) goes to the token route, not to a file of that name. */
 	struct signer_key_opts mo = { .module = "/nonexistent/module.so" };
-	assert_int_equal(signer_key_open(&ctx, &key, "PKCS11:token=t;object=k", &mo), -HP_ERROR);
+	assert_int_equal(signer_key_open(&ctx, "PKCS11:token=t;object=k", &mo, &key), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "cannot load the PKCS#11 module"));
-	assert_int_equal(signer_key_open(&ctx, &key, "pkcs11:token=t;objekt=k", &mo), -HP_ERROR);
+	assert_int_equal(signer_key_open(&ctx, "pkcs11:token=t;objekt=k", &mo, &key), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "unknown path attribute 'objekt'"));
 	hp_ctx_fini(&ctx);
 }
@@ -181,32 +181,32 @@ static void test_signer_key__pins(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *path = th_write_file("pin", cases[i].file, strlen(cases[i].file));
 		struct signer_key_opts o = { .pin_file = path };
-		assert_int_equal(signer_pin_read(&ctx, &pin, &o, NULL), 0);
+		assert_int_equal(signer_pin_read(&ctx, &o, NULL, &pin), 0);
 		assert_string_equal(pin, cases[i].want);
 		signer_pin_free(pin);
 		/* The URI's pin-source is a file too, read only without --pin-file. */
-		assert_int_equal(signer_pin_read(&ctx, &pin, NULL, path), 0);
+		assert_int_equal(signer_pin_read(&ctx, NULL, path, &pin), 0);
 		assert_string_equal(pin, cases[i].want);
 		signer_pin_free(pin);
 		free(path);
 	}
 	char *nul = th_write_file("pin-nul", "12\0" "34", 5);
 	struct signer_key_opts o = { .pin_file = nul };
-	assert_int_equal(signer_pin_read(&ctx, &pin, &o, NULL), -HP_ERROR);
+	assert_int_equal(signer_pin_read(&ctx, &o, NULL, &pin), -HP_ERROR);
 	free(nul);
 	/* The environment: HP_PIN by default, or the variable named. */
 	unsetenv("HP_PIN");
-	assert_int_equal(signer_pin_read(&ctx, &pin, NULL, NULL), 0);
+	assert_int_equal(signer_pin_read(&ctx, NULL, NULL, &pin), 0);
 	assert_null(pin);
 	setenv("HP_PIN", "4321", 1);
-	assert_int_equal(signer_pin_read(&ctx, &pin, NULL, NULL), 0);
+	assert_int_equal(signer_pin_read(&ctx, NULL, NULL, &pin), 0);
 	assert_string_equal(pin, "4321");
 	signer_pin_free(pin);
 	struct signer_key_opts e = { .pin_env = "HP_TEST_PIN" };
-	assert_int_equal(signer_pin_read(&ctx, &pin, &e, NULL), -HP_ERROR);
+	assert_int_equal(signer_pin_read(&ctx, &e, NULL, &pin), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "--pin-env HP_TEST_PIN: the variable is not set"));
 	setenv("HP_TEST_PIN", "99", 1);
-	assert_int_equal(signer_pin_read(&ctx, &pin, &e, NULL), 0);
+	assert_int_equal(signer_pin_read(&ctx, &e, NULL, &pin), 0);
 	assert_string_equal(pin, "99");
 	signer_pin_free(pin);
 	unsetenv("HP_PIN");

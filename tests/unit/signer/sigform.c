@@ -227,7 +227,7 @@ static void test_signer_sigform__pem_signs_low_s(void **state)
 		uint8_t msg[HPX_SIG_MESSAGE_SIZE], sig[HPX_SIG_MAX];
 		memset(msg, i, sizeof msg);
 		size_t len = 0;
-		assert_int_equal(signer_sign_message(&ctx, sig, &len, key, msg), 0);
+		assert_int_equal(signer_sign_message(&ctx, key, msg, sig, &len), 0);
 		assert_null(signer_sig_form_why(HPX_SIG_ECDSA_P256, sig, len));
 		assert_true(signer_verify_raw(k, HPX_SIG_ECDSA_P256, msg, sizeof msg, sig, len));
 	}

@@ -10,7 +10,7 @@
 
 static int parse(struct hp_ctx *ctx, struct signer_uri *u, const char *s)
 {
-	return signer_uri_parse(ctx, u, s);
+	return signer_uri_parse(ctx, s, u);
 }
 
 static void test_signer_uri__attributes(void **state)

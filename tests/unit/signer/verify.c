@@ -35,7 +35,7 @@ static void keys_open(struct hp_ctx *ctx, struct keys *k)
 	free(fx_write_pem(k->ed, "trust/ed.pub.pem", true));
 	free(fx_write_pem(k->ec, "trust/ec.pub.pem", true));
 	free(fx_write_pem(k->stranger, "trust/stranger.txt", true)); /* not *.pem: ignored */
-	assert_int_equal(signer_trust_load(ctx, &k->trust, k->dir), 0);
+	assert_int_equal(signer_trust_load(ctx, k->dir, &k->trust), 0);
 	assert_int_equal(signer_trust_count(k->trust), 2);
 }
 
@@ -53,7 +53,7 @@ static void keys_close(struct keys *k)
 
 static void sign(struct hp_ctx *ctx, uint8_t **buf, size_t *len, struct signer_key *key)
 {
-	if (signer_append(ctx, buf, len, key, "t.hpx") < 0)
+	if (signer_append(ctx, key, "t.hpx", buf, len) < 0)
 		fail_msg("signer_append: %s", th_last_diag(ctx));
 }
 
@@ -64,7 +64,7 @@ static int verify(const struct signer_trust *trust, const uint8_t *buf, size_t l
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "test");
 	struct signer_verdict v;
-	int err = signer_verify(&ctx, &v, trust, "t.hpx", buf, len, require);
+	int err = signer_verify(&ctx, trust, "t.hpx", buf, len, require, &v);
 	if (err < 0 && ctx.ndiags != 1)
 		fail_msg("%zu diagnostics, expected 1; the last: %s", ctx.ndiags, th_last_diag(&ctx));
 	if (err == 0 && ctx.ndiags != 0)
@@ -105,7 +105,7 @@ static void test_signer_verify__two_blocks(void **state)
 	assert_int_equal(hpx_read(&ctx, "t.hpx", buf, len, &h), 0);
 
 	struct signer_verdict v;
-	assert_int_equal(signer_verify(&ctx, &v, k.trust, "t.hpx", buf, len, 2), 0);
+	assert_int_equal(signer_verify(&ctx, k.trust, "t.hpx", buf, len, 2, &v), 0);
 	assert_int_equal(v.nblocks, 2);
 	assert_int_equal(v.nkeys_ok, 2);
 	assert_int_equal(v.nfailed, 0);
@@ -119,7 +119,7 @@ static void test_signer_verify__two_blocks(void **state)
 	/* A stranger's block after them changes nothing; a key signing twice counts once. */
 	sign(&ctx, &buf, &len, k.kstranger);
 	sign(&ctx, &buf, &len, k.ked);
-	assert_int_equal(signer_verify(&ctx, &v, k.trust, "t.hpx", buf, len, 2), 0);
+	assert_int_equal(signer_verify(&ctx, k.trust, "t.hpx", buf, len, 2, &v), 0);
 	assert_int_equal(v.nblocks, 4);
 	assert_int_equal(v.nkeys_ok, 2);
 	assert_false(v.blocks[2].trusted);
@@ -139,7 +139,7 @@ static void test_signer_verify__two_blocks(void **state)
 	/* signer_check reports without judging. */
 	assert_int_equal(hpx_read_envelope(&ctx, "s", s, slen, &env), 0);
 	size_t nd = ctx.ndiags;
-	assert_int_equal(signer_check(&ctx, &v, k.trust, s, slen, &env), 0);
+	assert_int_equal(signer_check(&ctx, k.trust, s, slen, &env, &v), 0);
 	assert_int_equal(ctx.ndiags, nd);
 	assert_int_equal(v.nblocks, 1);
 	assert_false(v.blocks[0].trusted);
@@ -265,7 +265,7 @@ static void test_signer_verify__flips_trusted_and_untrusted(void **state)
 			size_t second_start = len;
 			sign(&ctx, &buf, &len, second);
 			struct signer_verdict v;
-			assert_int_equal(signer_verify(&ctx, &v, k.trust, "t.hpx", buf, len, 1), 0);
+			assert_int_equal(signer_verify(&ctx, k.trust, "t.hpx", buf, len, 1, &v), 0);
 			assert_int_equal(v.nkeys_ok, 1);
 			assert_int_equal(v.blocks[0].covered_by, untrusted_last ? 0 : 2);
 			assert_int_equal(v.blocks[1].covered_by, 0);
@@ -351,7 +351,7 @@ static void test_signer_verify__too_many_blocks(void **state)
 	sign(&ctx, &buf, &len, k.ked);
 	assert_int_equal(verify(k.trust, buf, len, 1, NULL, 0), 0);
 	size_t nd = ctx.ndiags;
-	assert_int_equal(signer_append(&ctx, &buf, &len, k.ked, "t.hpx"), -HP_ERROR);
+	assert_int_equal(signer_append(&ctx, k.ked, "t.hpx", &buf, &len), -HP_ERROR);
 	assert_int_equal(ctx.ndiags, nd + 1);
 	assert_non_null(strstr(th_last_diag(&ctx), "already 16 signature blocks"));
 	/* A 17th block made by hand (a copy of the 16th) is refused before any is checked. */
@@ -402,7 +402,7 @@ static void test_signer_verify__moved_and_mislabeled(void **state)
 	b[blen - 1] ^= 0x80;
 	sign(&ctx, &b, &blen, k.kec);
 	struct signer_verdict v;
-	assert_int_equal(signer_verify(&ctx, &v, k.trust, "t.hpx", b, blen, 1), -HP_EVERIFY);
+	assert_int_equal(signer_verify(&ctx, k.trust, "t.hpx", b, blen, 1, &v), -HP_EVERIFY);
 	assert_int_equal(v.nfailed, 1);
 	assert_int_equal(v.nkeys_ok, 1);
 	assert_true(v.blocks[1].verified);
@@ -428,7 +428,7 @@ static void test_signer_verify__append_checks_envelope(void **state)
 	memcpy(buf + len, "junk!", 5);
 	size_t glen = len + 5;
 	uint8_t *before = buf;
-	assert_true(signer_append(&ctx, &buf, &glen, k.ked, "j.hpx") < 0);
+	assert_true(signer_append(&ctx, k.ked, "j.hpx", &buf, &glen) < 0);
 	assert_ptr_equal(buf, before);
 	assert_int_equal(glen, len + 5);
 	free(buf);
@@ -452,31 +452,31 @@ static void test_signer_verify__trust_stores(void **state)
 	long n = BIO_get_mem_data(m, &data);
 	char *path = th_write_file("two.pem", data, (size_t)n);
 	struct signer_trust *t = NULL;
-	assert_int_equal(signer_trust_load(&ctx, &t, path), 0);
+	assert_int_equal(signer_trust_load(&ctx, path, &t), 0);
 	assert_int_equal(signer_trust_count(t), 2);
 	signer_trust_free(t);
 	free(path);
 	BIO_free(m);
 	/* Refusals: an RSA key, a private key, nothing, a missing path, an empty directory. */
 	char *rsa = fx_write_pem(r, "rsa.pub.pem", true);
-	assert_int_equal(signer_trust_load(&ctx, &t, rsa), -HP_EUNSUPPORTED);
+	assert_int_equal(signer_trust_load(&ctx, rsa, &t), -HP_EUNSUPPORTED);
 	assert_null(t);
 	char *priv = fx_write_pem(b, "priv.pem", false);
-	assert_int_equal(signer_trust_load(&ctx, &t, priv), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, priv, &t), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "holds a private key"));
 	char *none = th_write_file("none.pem", "hello\n", 6);
-	assert_int_equal(signer_trust_load(&ctx, &t, none), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, none, &t), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "no PEM public key"));
 	char *cut = th_write_file("cut.pem", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n", 44);
-	assert_int_equal(signer_trust_load(&ctx, &t, cut), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, cut, &t), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "no END PUBLIC KEY line"));
 	char *bad = th_write_file("bad.pem",
 				  "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 58);
-	assert_int_equal(signer_trust_load(&ctx, &t, bad), -HP_ECORRUPT);
+	assert_int_equal(signer_trust_load(&ctx, bad, &t), -HP_ECORRUPT);
 	assert_non_null(strstr(th_last_diag(&ctx), "bad.pem: not a public key"));
 	char *b64 = th_write_file("b64.pem",
 				  "-----BEGIN PUBLIC KEY-----\nA*AA\n-----END PUBLIC KEY-----\n", 58);
-	assert_int_equal(signer_trust_load(&ctx, &t, b64), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, b64, &t), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "b64.pem: not base64"));
 	free(b64);
 	/* In a file of several keys, the message says which. */
@@ -486,17 +486,17 @@ static void test_signer_verify__trust_stores(void **state)
 	n = BIO_get_mem_data(m, &data);
 	char *second = th_write_file("second.pem", data, (size_t)n);
 	size_t nd = ctx.ndiags;
-	assert_int_equal(signer_trust_load(&ctx, &t, second), -HP_ECORRUPT);
+	assert_int_equal(signer_trust_load(&ctx, second, &t), -HP_ECORRUPT);
 	assert_int_equal(ctx.ndiags, nd + 1);
 	assert_non_null(strstr(th_last_diag(&ctx), "second.pem (key 2): not a public key"));
 	free(second);
 	BIO_free(m);
-	assert_int_equal(signer_trust_load(&ctx, &t, "/nonexistent/trust"), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, "/nonexistent/trust", &t), -HP_ERROR);
 	size_t dn = strlen(th_tmpdir()) + 16;
 	char *dir = malloc(dn);
 	snprintf(dir, dn, "%s/empty", th_tmpdir());
 	mkdir(dir, 0755);
-	assert_int_equal(signer_trust_load(&ctx, &t, dir), -HP_ERROR);
+	assert_int_equal(signer_trust_load(&ctx, dir, &t), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "no *.pem public key file"));
 	free(dir);
 	free(rsa);
