@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,4 +134,71 @@ int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, 
 	free(tmp);
 	sigprocmask(SIG_SETMASK, &saved, NULL); /* a held signal takes effect here */
 	return err;
+}
+
+int hp_check_owner(struct hp_ctx *ctx, const char *file, const struct stat *st, const char *what,
+		   bool parent)
+{
+	uid_t me = geteuid();
+	if (st->st_uid != 0 && st->st_uid != me)
+		return hp_err(ctx, HP_EVERIFY, file, NULL,
+			      "owned by uid %lu; %s%s must belong to root or to you (uid %lu)",
+			      (unsigned long)st->st_uid, parent ? "a directory above a " : "a ", what,
+			      (unsigned long)me);
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	/* Others may add names to a sticky directory of root's, but not replace ours. */
+	if (parent && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) && st->st_uid == 0)
+		return 0;
+	return hp_err(ctx, HP_EVERIFY, file, NULL, "writable by %s (mode %04o); %s%s%s",
+		      st->st_mode & S_IWOTH ? "others" : "group", (unsigned)(st->st_mode & 07777),
+		      parent ? "a directory above a " : "a ", what,
+		      parent ? " must be writable by its owner only, or be root's and sticky as /tmp is"
+			     : " must be writable by its owner only");
+}
+
+int hp_check_parents(struct hp_ctx *ctx, const char *real, const char *what)
+{
+	char *dir = strdup(real);
+	if (!dir)
+		return hp_nomem(ctx);
+	int err = 0;
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash || (slash == dir && !dir[1]))
+			break; /* "/" was the last one checked */
+		if (slash == dir)
+			slash[1] = 0; /* the parent of "/x" is "/" */
+		else
+			*slash = 0;
+		struct stat st;
+		if (lstat(dir, &st) < 0) {
+			err = hp_err(ctx, HP_ERROR, dir, NULL, "cannot check a directory above the %s: %s",
+				     what, strerror(errno));
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = hp_err(ctx, HP_EVERIFY, dir, NULL,
+				     "not a directory (a symbolic link put there while the %s was opened?); refusing the %s",
+				     what, what);
+			break;
+		}
+		if ((err = hp_check_owner(ctx, dir, &st, what, true)) < 0)
+			break;
+	}
+	free(dir);
+	return err;
+}
+
+int hp_check_private(struct hp_ctx *ctx, const char *real, const char *what)
+{
+	struct stat st;
+	if (lstat(real, &st) < 0)
+		return hp_err(ctx, HP_ERROR, real, NULL, "cannot check the %s: %s", what,
+			      strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return hp_err(ctx, HP_EVERIFY, real, NULL,
+			      "a symbolic link (put there since it was resolved?); refusing the %s", what);
+	int err = hp_check_owner(ctx, real, &st, what, false);
+	return err < 0 ? err : hp_check_parents(ctx, real, what);
 }

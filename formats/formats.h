@@ -434,6 +434,8 @@ const struct reloc_info *reloc_x86_64_info(uint32_t type);
 /* file.c: whole files in and out                                        */
 /* ===================================================================== */
 
+struct stat;
+
 /*
  * Read the regular file at path into a malloc'd buffer (free with free()).
  * Refuses files over max bytes with a diagnostic.
@@ -455,6 +457,23 @@ int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t
  * on return. Only SIGKILL can leave a PATH.tmpXXXXXX behind.
  */
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len);
+/*
+ * Refusing what others could change under us (a trust store, the patch
+ * store). what is a noun for messages ("trust store"). -HP_EVERIFY with one
+ * diagnostic; -HP_ERROR when something cannot be checked.
+ *
+ * hp_check_owner: st (of file) must show it owned by root or by the effective
+ * user and writable by its owner only; with parent, it is a directory above
+ * what, which may also be root's and sticky (/tmp).
+ * hp_check_parents: every directory above real (an absolute path without
+ * symbolic links, from realpath()) up to /; a component that has become a
+ * symbolic link since is refused.
+ * hp_check_private: real itself (not a symbolic link) and every directory above.
+ */
+int hp_check_owner(struct hp_ctx *ctx, const char *file, const struct stat *st, const char *what,
+		   bool parent);
+int hp_check_parents(struct hp_ctx *ctx, const char *real, const char *what);
+int hp_check_private(struct hp_ctx *ctx, const char *real, const char *what);
 
 /* ===================================================================== */
 /* hpx.c: the .hpx container (formats/hpx-format.md)                     */

@@ -162,68 +162,10 @@ static int load_pem(struct hp_ctx *ctx, struct signer_trust *t, const char *path
 /* What a safety check is looking at: the store, a key file in it, or a directory above it. */
 enum trust_part { TRUST_STORE, TRUST_KEY, TRUST_PARENT };
 
-/*
- * Refuse file (named so in the message) unless st shows it owned by root or
- * by us and writable by its owner only; a directory above the store may also
- * be root's and sticky (/tmp). -HP_EVERIFY with one diagnostic.
- */
 static int check_safe(struct hp_ctx *ctx, const char *file, const struct stat *st,
 		      enum trust_part part)
 {
-	uid_t me = geteuid();
-	const char *what = part == TRUST_PARENT ? "a directory above a trust store" : "a trust store";
-	if (st->st_uid != 0 && st->st_uid != me)
-		return hp_err(ctx, HP_EVERIFY, file, NULL,
-			      "owned by uid %lu; %s must belong to root or to you (uid %lu)",
-			      (unsigned long)st->st_uid, what, (unsigned long)me);
-	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
-		return 0;
-	/* Others may add names to a sticky directory of root's, but not replace ours. */
-	if (part == TRUST_PARENT && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX) &&
-	    st->st_uid == 0)
-		return 0;
-	return hp_err(ctx, HP_EVERIFY, file, NULL, "writable by %s (mode %04o); %s",
-		      st->st_mode & S_IWOTH ? "others" : "group", (unsigned)(st->st_mode & 07777),
-		      part == TRUST_PARENT
-			      ? "a directory above a trust store must be writable by its owner only, or be root's and sticky as /tmp is"
-			      : "a trust store must be writable by its owner only");
-}
-
-/*
- * Check every directory above real (an absolute path without symbolic links,
- * from realpath()) up to /, nearest first. A component that has become a
- * symbolic link since realpath() is refused.
- */
-static int check_parents(struct hp_ctx *ctx, const char *real)
-{
-	char *dir = strdup(real);
-	if (!dir)
-		return hp_nomem(ctx);
-	int err = 0;
-	for (;;) {
-		char *slash = strrchr(dir, '/');
-		if (!slash || (slash == dir && !dir[1]))
-			break; /* "/" was the last one checked */
-		if (slash == dir)
-			slash[1] = 0; /* the parent of "/x" is "/" */
-		else
-			*slash = 0;
-		struct stat st;
-		if (lstat(dir, &st) < 0) {
-			err = hp_err(ctx, HP_ERROR, dir, NULL, "cannot check a directory above the trust store: %s",
-				     strerror(errno));
-			break;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			err = hp_err(ctx, HP_EVERIFY, dir, NULL,
-				     "not a directory (a symbolic link put there while the trust store was opened?); refusing the trust store");
-			break;
-		}
-		if ((err = check_safe(ctx, dir, &st, TRUST_PARENT)) < 0)
-			break;
-	}
-	free(dir);
-	return err;
+	return hp_check_owner(ctx, file, st, "trust store", part == TRUST_PARENT);
 }
 
 /* The keys of the store file open at fd, whose safety is checked here. */
@@ -330,7 +272,7 @@ static int load_store(struct hp_ctx *ctx, struct signer_trust *t, const char *pa
 			     "not a regular file or a directory; a trust store is a PEM file or a directory of them");
 		goto out;
 	}
-	if ((err = check_parents(ctx, real)) < 0)
+	if ((err = hp_check_parents(ctx, real, "trust store")) < 0)
 		goto out;
 	if (S_ISREG(st.st_mode)) {
 		err = load_file(ctx, t, path, fd, TRUST_STORE);
