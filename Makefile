@@ -118,10 +118,11 @@ $(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigne
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
-$(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libformats.a
+# hpstatus --store verifies the stored patches again: signer/ too.
+$(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
 # ----- tests ---------------------------------------------------------------
 

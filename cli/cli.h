@@ -32,6 +32,7 @@ enum {
 	CLI_EXIT_INTR = 8,       /* interrupted by SIGINT, SIGTERM or SIGHUP; undone */
 	CLI_EXIT_POLICY = 9,     /* older than a patch applied before (--allow-downgrade) */
 	CLI_EXIT_CONFINED = 10,  /* its confinement or kind forbids it (seccomp, ptrace policy, 32-bit) */
+	CLI_EXIT_UNPATCHED = 11, /* hpstatus --store: a process of a stored patch's binary lacks it */
 };
 /* The status for an error code (-HP_*, or 0). */
 int cli_exit_code(int err);

@@ -31,8 +31,11 @@ static const char usage[] =
 	"       hpapply [options] --all FIX.hpx\n"
 	"       hpapply [options] --pid PID --revert [PATCH_ID]\n"
 	"       hpapply [options] --all --revert PATCH_ID\n"
+	"       hpapply [options] --install FIX.hpx\n"
+	"       hpapply [options] --uninstall PATCH_ID\n"
 	"Apply a signed live patch to running processes, or revert one, without\n"
-	"restarting them.\n"
+	"restarting them; or install it in the machine's patch store, from where\n"
+	"the agent (hpd) applies it to every process of its binary, now and later.\n"
 	"\n"
 	"  --pid PID             the process\n"
 	"  --exe PATH            every process running the executable PATH\n"
@@ -40,6 +43,14 @@ static const char usage[] =
 	"                        the patch is bound to (its build-id); with --revert,\n"
 	"                        every process PATCH_ID is applied to\n"
 	"  --revert              revert the last patch applied (or PATCH_ID)\n"
+	"  --install             verify FIX.hpx, keep it in the store (refused: not\n"
+	"                        bound to a build-id, installed already, or below the\n"
+	"                        sequence of one installed for the same binary), and\n"
+	"                        apply it to every process that maps its binary\n"
+	"  --uninstall           revert PATCH_ID in every process, then remove it from\n"
+	"                        the store (kept when a process could not be reverted)\n"
+	"  --store DIR           the store (default $HOTPATCH_STORE, else\n"
+	"                        /var/lib/hotpatch); root's, writable by root only\n"
 	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ")\n"
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
 	"  --insecure-unsigned   skip signature checks (development only)\n"
@@ -68,8 +79,8 @@ static const char usage[] =
 
 struct opts {
 	pid_t pid;
-	const char *exe, *trust, *audit, *file, *revert_id;
-	bool revert, insecure, quiet, all, allow_downgrade, no_audit;
+	const char *exe, *trust, *audit, *file, *revert_id, *store;
+	bool revert, insecure, quiet, all, allow_downgrade, no_audit, install, uninstall;
 	int verbose;
 	size_t require;
 	unsigned timeout_ms;
@@ -110,6 +121,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "audit", required_argument, NULL, 'a' },
 		{ "no-audit", no_argument, NULL, 'N' },
 		{ "allow-downgrade", no_argument, NULL, 'D' },
+		{ "install", no_argument, NULL, 'i' },
+		{ "uninstall", no_argument, NULL, 'u' },
+		{ "store", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -172,6 +186,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose++;
 			break;
+		case 'i':
+			o->install = true;
+			break;
+		case 'u':
+			o->uninstall = true;
+			break;
+		case 'S':
+			o->store = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -185,7 +208,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	int rest = argc - optind;
 	const char *problem = NULL;
-	if ((o->pid != 0) + (o->exe != NULL) + o->all != 1)
+	if (o->install || o->uninstall) {
+		/* The store's patches go to every process of their binary: --all, kept. */
+		if (o->install + o->uninstall + o->revert + (o->pid != 0) + (o->exe != NULL) + o->all != 1)
+			problem = "--install and --uninstall take no --pid, --exe, --all or --revert";
+		else if (rest != 1)
+			problem = o->install ? "--install takes one patch file" : "--uninstall takes the patch id";
+		else if (o->install && o->insecure)
+			problem = "--install keeps signed patches only (every use verifies them again)";
+		if (problem) {
+			fprintf(stderr, "hpapply: %s\n%s", problem, usage);
+			return -1;
+		}
+		o->all = true;
+		o->revert = o->uninstall;
+		if (o->revert)
+			o->revert_id = argv[optind];
+		else
+			o->file = argv[optind];
+		return 0;
+	}
+	if (o->store)
+		problem = "--store goes with --install or --uninstall";
+	else if ((o->pid != 0) + (o->exe != NULL) + o->all != 1)
 		problem = "give one of --pid, --exe and --all";
 	else if (o->revert && o->exe)
 		problem = "--revert takes --pid or --all";
@@ -300,6 +345,41 @@ static int one(struct hp_ctx *ctx, const struct opts *o, pid_t pid, const struct
 	return cli_exit_code(err);
 }
 
+/*
+ * --install: patch h (verified; file: its signed bytes) into the store,
+ * checked against what is stored for the same binary: bound to a build-id
+ * (the agent finds new processes by it), not there already, and not below the
+ * sequence of one stored before it unless --allow-downgrade. The store stays
+ * locked (s) while the patch is applied, so the agent cannot race it.
+ */
+static int install(struct hp_ctx *ctx, const struct opts *o, const struct hpx *h,
+		   const uint8_t *file, size_t len, struct rt_store *s)
+{
+	if (!h->build_id_size)
+		return hp_err(ctx, HP_EMISMATCH, o->file, NULL,
+			      "not bound to a build-id; the store applies patches by build-id (hpbuild --target)");
+	int err = runtime_store_open(ctx, o->store, true, s);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < s->n && !err; i++) {
+		const struct rt_stored *e = &s->v[i];
+		if (!memcmp(e->id, h->patch_id, 16))
+			err = hp_err(ctx, HP_EALREADY, o->file, NULL, "already installed in %s", s->dir);
+		else if (e->build_id_size == h->build_id_size &&
+			 !memcmp(e->build_id, h->build_id, h->build_id_size) && e->sequence > h->sequence &&
+			 !o->allow_downgrade)
+			err = hp_err(ctx, HP_EPOLICY, o->file, NULL,
+				     "sequence %llu, below %llu of a patch installed for %s; refusing a rollback without --allow-downgrade",
+				     (unsigned long long)h->sequence, (unsigned long long)e->sequence,
+				     e->target);
+	}
+	if (!err)
+		err = runtime_store_add(ctx, s, h, file, len);
+	if (err < 0)
+		runtime_store_close(s);
+	return err;
+}
+
 /* Worst status first: any failure beats success, then the higher number. */
 static void worst(int *rc, int c)
 {
@@ -322,7 +402,8 @@ int main(int argc, char **argv)
 	pid_t *pids = NULL;
 	size_t npids = 0;
 	struct hpx h;
-	bool have_h = false;
+	bool have_h = false, have_store = false;
+	struct rt_store store;
 	int rc = CLI_EXIT_OK, err = 0;
 	struct rt_opts ro = { o.timeout_ms, o.verbose, o.allow_downgrade };
 	uint8_t id[16];
@@ -334,7 +415,19 @@ int main(int argc, char **argv)
 			rc = CLI_EXIT_ERROR;
 			goto out;
 		}
-		if (o.all) {
+		if (o.uninstall) {
+			if ((err = runtime_store_open(&ctx, o.store, true, &store)) < 0)
+				goto refuse_all;
+			have_store = true;
+			if (runtime_store_find(&store, id) < 0) {
+				err = hp_err(&ctx, HP_EMISMATCH, store.dir, NULL,
+					     "patch %s is not installed", o.revert_id);
+				goto refuse_all;
+			}
+			/* Reverted everywhere first; removed only once none carries it. */
+			if ((err = runtime_find_with_patch(&ctx, id, &pids, &npids)) < 0)
+				goto refuse_all;
+		} else if (o.all) {
 			if ((err = runtime_find_with_patch(&ctx, id, &pids, &npids)) == 0 && !npids)
 				err = hp_err(&ctx, HP_EMISMATCH, NULL, NULL,
 					     "no process has patch %s applied", o.revert_id);
@@ -361,6 +454,11 @@ int main(int argc, char **argv)
 		if ((err = hpx_read(&ctx, o.file, buf, len, &h)) < 0)
 			goto refuse_all;
 		have_h = true;
+		if (o.install) {
+			if ((err = install(&ctx, &o, &h, buf, len, &store)) < 0)
+				goto refuse_all;
+			have_store = true;
+		}
 		if (o.exe) {
 			if ((err = runtime_find_running(&ctx, o.exe, &pids, &npids)) < 0)
 				goto refuse_all;
@@ -371,6 +469,12 @@ int main(int argc, char **argv)
 		} else if (o.all) {
 			if ((err = pids_mapping(&ctx, &h, &pids, &npids)) < 0)
 				goto refuse_all;
+			if (!npids && o.install) {
+				if (!o.quiet)
+					printf("hpapply: %s: installed in %s; no process maps %s now\n",
+					       o.file, store.dir, h.target_name[0] ? h.target_name : "its binary");
+				goto out;
+			}
 			if (!npids) {
 				err = hp_err(&ctx, HP_EMISMATCH, o.file, NULL,
 					     "no process maps %s with the build-id the patch is bound to",
@@ -393,6 +497,17 @@ int main(int argc, char **argv)
 		if (c == CLI_EXIT_ERROR && ctx.oom)
 			break;
 	}
+	if (o.install && rc == CLI_EXIT_OK && !o.quiet)
+		printf("hpapply: %s: installed in %s\n", o.file, store.dir);
+	if (o.uninstall) {
+		if (rc != CLI_EXIT_OK)
+			hp_err(&ctx, HP_ERROR, store.dir, NULL,
+			       "patch %s stays installed: not every process could be reverted", o.revert_id);
+		else if ((err = runtime_store_remove(&ctx, &store, id)) < 0)
+			rc = cli_exit_code(err);
+		else if (!o.quiet)
+			printf("hpapply: patch %s: uninstalled from %s\n", o.revert_id, store.dir);
+	}
 	goto out;
 
 refuse_all:
@@ -408,6 +523,8 @@ refuse_all:
 	for (size_t i = 0; i < npids; i++)
 		audit(&ctx, &o, "result", pids[i], have_h ? &h : NULL, err, NULL, mark);
 out:
+	if (have_store)
+		runtime_store_close(&store);
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);
 	signer_trust_free(trust);

@@ -8,15 +8,23 @@
 
 #include "cli/cli.h"
 #include "runtime/runtime.h"
+#include "signer/signer.h"
+
+#define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
 
 static const char usage[] =
 	"usage: hpstatus [--json] --pid PID\n"
 	"       hpstatus [--json] --all\n"
+	"       hpstatus [--json] --store[=DIR] [--trust FILE|DIR] [--require N]\n"
 	"Show the patches applied to a running process, oldest first, and the\n"
 	"functions each one redirects. The process is not stopped.\n"
 	"\n"
 	"  --pid PID      the process\n"
 	"  --all          every process a patch was applied to (a JSON array with --json)\n"
+	"  --store[=DIR]  the compliance view: each patch installed in the store (default\n"
+	"                 $HOTPATCH_STORE, else /var/lib/hotpatch), its signatures\n"
+	"                 verified again (--trust, default " DEFAULT_TRUST "), and\n"
+	"                 each process that maps its binary, patched or not and why\n"
 	"  --json         print JSON\n"
 	"  -h, --help, --version\n"
 	"\n"
@@ -25,7 +33,9 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 read (also when nothing is applied), 1 error, 2 no such\n"
 	"process, 6 another tool holds the process, 7 a record is untrusted (not\n"
-	"written by hpapply here) or disagrees with the code (with --all: any).\n";
+	"written by hpapply here) or disagrees with the code (with --all: any).\n"
+	"With --store: 0 every process of a stored patch's binary carries it, 4 a\n"
+	"stored patch does not verify, 11 a process lacks a stored patch.\n";
 
 static void when(uint64_t t, char out[32])
 {
@@ -122,19 +132,141 @@ static void print_json(pid_t pid, const struct rt_state *s)
 	printf("\n  ]\n}\n");
 }
 
+/* ----- --store: the compliance view (docs/hpstatus-store.md) ---------------- */
+
+static void print_store(struct hp_ctx *ctx, const struct rt_store *s, const char *trust_path,
+			size_t require, bool json, int *rc)
+{
+	struct signer_trust *trust = NULL;
+	size_t mark = ctx->ndiags;
+	int terr = signer_trust_load(ctx, trust_path, &trust);
+	const char *trust_why = terr < 0 && ctx->ndiags > mark ? hp_arena_strdup(ctx, ctx->diags[mark].text) : NULL;
+	if (terr < 0)
+		hp_diag_rollback(ctx, mark);
+	size_t nprocs = 0, nmissing = 0, nbad = 0;
+	if (json)
+		printf("{\n  \"format\": \"hpstatus-store\",\n  \"version\": 1,\n  \"store\": ");
+	if (json)
+		hp_json_string(stdout, s->dir);
+	if (json)
+		printf(",\n  \"patches\": [");
+	else
+		printf("store %s: %zu patch%s installed\n", s->dir, s->n, s->n == 1 ? "" : "es");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct rt_stored *e = &s->v[i];
+		/* The stored bytes verified again: the store is not a trust anchor. */
+		const char *why = trust_why;
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		mark = ctx->ndiags;
+		if (!why) {
+			struct signer_verdict v;
+			if (runtime_store_read(ctx, s, i, &buf, &len) < 0 ||
+			    signer_verify(ctx, trust, "stored patch", buf, len, require, &v) < 0)
+				why = ctx->ndiags > mark ? hp_arena_strdup(ctx, ctx->diags[mark].text)
+							 : "does not verify";
+			hp_diag_rollback(ctx, mark);
+		}
+		free(buf);
+		if (why)
+			nbad++;
+		struct rt_store_proc *p = NULL;
+		size_t np = 0;
+		mark = ctx->ndiags;
+		if (runtime_store_processes(ctx, s, i, &p, &np) < 0) {
+			*rc = CLI_EXIT_ERROR;
+			return;
+		}
+		char when_s[32];
+		when(e->installed_at, when_s);
+		if (json) {
+			printf("%s\n    {\"patch_id\": \"", i ? "," : "");
+			cli_print_hex(stdout, e->id, 16);
+			printf("\", \"sequence\": %llu, \"build_id\": \"", (unsigned long long)e->sequence);
+			cli_print_hex(stdout, e->build_id, e->build_id_size);
+			printf("\", \"target\": ");
+			hp_json_string(stdout, e->target);
+			printf(", \"installed_at\": \"%s\", \"verified\": %s, \"why\": ", when_s,
+			       why ? "false" : "true");
+			if (why)
+				hp_json_string(stdout, why);
+			else
+				printf("null");
+			printf(", \"processes\": [");
+		} else {
+			printf("\npatch ");
+			cli_print_hex(stdout, e->id, 16);
+			printf(" (sequence %llu, %s, installed %s): %s%s\n", (unsigned long long)e->sequence,
+			       e->target, when_s, why ? "DOES NOT VERIFY: " : "signatures verified",
+			       why ? why : "");
+		}
+		size_t shown = 0;
+		for (size_t k = 0; k < np; k++) {
+			if (p[k].exited)
+				continue;
+			nprocs++;
+			if (!p[k].patched)
+				nmissing++;
+			if (json) {
+				printf("%s\n      {\"pid\": %d, ", shown ? "," : "", (int)p[k].pid);
+				if (p[k].ns_pid)
+					printf("\"ns_pid\": %d, ", (int)p[k].ns_pid);
+				printf("\"patched\": %s, \"why\": ", p[k].patched ? "true" : "false");
+				if (p[k].why)
+					hp_json_string(stdout, p[k].why);
+				else
+					printf("null");
+				printf("}");
+			} else {
+				char who[64];
+				runtime_process_name(p[k].pid, who, sizeof who);
+				printf("  %s: %s%s\n", who, p[k].patched ? "patched" : "NOT PATCHED: ",
+				       p[k].patched ? "" : p[k].why);
+			}
+			shown++;
+		}
+		if (json)
+			printf("%s]}", shown ? "\n    " : "");
+		else if (!shown)
+			printf("  no process maps its binary\n");
+	}
+	bool ok = !nbad && !nmissing;
+	if (json)
+		printf("%s],\n  \"processes\": %zu,\n  \"unpatched\": %zu,\n  \"unverified\": %zu,\n  \"compliant\": %s\n}\n",
+		       s->n ? "\n  " : "", nprocs, nmissing, nbad, ok ? "true" : "false");
+	else
+		printf("\n%s: %zu process%s, %zu not patched, %zu stored patch%s not verified\n",
+		       ok ? "compliant" : "NOT COMPLIANT", nprocs, nprocs == 1 ? "" : "es", nmissing,
+		       nbad, nbad == 1 ? "" : "es");
+	*rc = nbad ? CLI_EXIT_VERIFY : nmissing ? CLI_EXIT_UNPATCHED : CLI_EXIT_OK;
+	signer_trust_free(trust);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'A' },       { "help", no_argument, NULL, 'h' },
+		{ "store", optional_argument, NULL, 'S' }, CLI_TRUST_OPTIONS,
 		{ "version", no_argument, NULL, 'V' },   { NULL, 0, NULL, 0 },
 	};
 	pid_t pid = 0;
-	bool json = false, all = false;
+	bool json = false, all = false, store = false;
+	const char *store_dir = NULL, *trust_path = DEFAULT_TRUST;
+	size_t require = 1;
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpstatus", c, optarg, &trust_path, &require);
+		if (k < 0)
+			return 1;
+		if (k)
+			continue;
 		switch (c) {
+		case 'S':
+			store = true;
+			store_dir = optarg;
+			break;
 		case 'p':
 			pid = (pid_t)strtol(optarg, &end, 10);
 			if (*end || pid <= 0) {
@@ -159,8 +291,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!pid == !all || optind != argc) {
-		fprintf(stderr, "hpstatus: give --pid PID or --all\n%s", usage);
+	if ((pid != 0) + all + store != 1 || optind != argc) {
+		fprintf(stderr, "hpstatus: give --pid PID, --all or --store\n%s", usage);
 		return 1;
 	}
 	struct hp_ctx ctx;
@@ -170,7 +302,29 @@ int main(int argc, char **argv)
 	int rc = CLI_EXIT_ERROR;
 	if (!s) {
 		hp_nomem(&ctx);
-	} else if (!all) {
+	} else if (store) {
+		struct rt_store st;
+		size_t mark = ctx.ndiags;
+		int err = runtime_store_open(&ctx, store_dir, false, &st);
+		if (err == -HP_EMISMATCH) {
+			/* No store: nothing installed, nothing to lack. */
+			hp_diag_rollback(&ctx, mark);
+			const char *dir = store_dir ? store_dir : runtime_store_default();
+			if (json) {
+				printf("{\n  \"format\": \"hpstatus-store\",\n  \"version\": 1,\n  \"store\": ");
+				hp_json_string(stdout, dir);
+				printf(",\n  \"patches\": [],\n  \"processes\": 0,\n  \"unpatched\": 0,\n  \"unverified\": 0,\n  \"compliant\": true\n}\n");
+			} else {
+				printf("store %s: none (nothing installed)\n", dir);
+			}
+			rc = CLI_EXIT_OK;
+		} else if (err == 0) {
+			print_store(&ctx, &st, trust_path, require, json, &rc);
+			runtime_store_close(&st);
+		} else {
+			rc = cli_exit_code(err);
+		}
+	} else if (pid) {
 		int err = runtime_status(&ctx, pid, s, &r);
 		if (err == 0) {
 			if (json)

@@ -193,4 +193,59 @@ pid_t runtime_ns_pid(pid_t pid);
 /* "process PID", with its pid inside its namespace when that differs. */
 void runtime_process_name(pid_t pid, char *out, size_t size);
 
+/* ----- store.c: the machine's patch store ---------------------------------- */
+
+#define RT_MAX_BUILD_ID 64
+
+/* One installed patch, as the store's index lists it. */
+struct rt_stored {
+	uint8_t id[16];
+	uint64_t sequence;
+	uint8_t build_id[RT_MAX_BUILD_ID];
+	uint32_t build_id_size;
+	uint64_t installed_at;  /* Unix time */
+	char target[64];        /* the binary's name, for people ("-": unknown) */
+};
+
+struct rt_store {
+	char dir[4096];         /* resolved, checked */
+	int lock;               /* .lock, flock()ed while open */
+	struct rt_stored *v;    /* in install order */
+	size_t n;
+};
+
+/* $HOTPATCH_STORE, else /var/lib/hotpatch. */
+const char *runtime_store_default(void);
+/*
+ * Open the store at dir (NULL: the default), to change it (created if need
+ * be, locked exclusively; containers a crash left unnamed are removed) or to
+ * read it (locked shared). The directory and every one above it must be
+ * root's or ours and writable by the owner only. A store that does not exist
+ * is -HP_EMISMATCH when only read.
+ */
+int runtime_store_open(struct hp_ctx *ctx, const char *dir, bool change, struct rt_store *out);
+void runtime_store_close(struct rt_store *s);
+/* Its index, or -1. */
+ssize_t runtime_store_find(const struct rt_store *s, const uint8_t id[16]);
+/* Store patch h (file: its signed bytes): the container, then the index. */
+int runtime_store_add(struct hp_ctx *ctx, struct rt_store *s, const struct hpx *h,
+		      const uint8_t *file, size_t len);
+/* Remove patch id: the index, then the container. */
+int runtime_store_remove(struct hp_ctx *ctx, struct rt_store *s, const uint8_t id[16]);
+/* A process that maps a stored patch's binary, and whether it carries it. */
+struct rt_store_proc {
+	pid_t pid;
+	pid_t ns_pid;           /* its pid inside its namespace; 0: the same */
+	bool patched;
+	bool exited;            /* gone while looked at: not counted */
+	const char *why;        /* not patched: why, in a few words (arena) */
+};
+/* Every process that maps the binary of stored patch i (by build-id), with
+ * whether its record lists the patch, in the ctx arena. */
+int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t i,
+			    struct rt_store_proc **out, size_t *n);
+/* The stored bytes of entry i (free()); verify them before use. */
+int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, uint8_t **buf,
+		       size_t *len);
+
 #endif
