@@ -44,7 +44,7 @@ LINKER_SRC  := $(wildcard linker/*.c)
 RUNTIME_SRC := $(wildcard runtime/*.c runtime/*.S)
 SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
-TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus
+TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus hpd
 
 FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
@@ -114,6 +114,12 @@ $(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libform
 
 # The applier links formats, signer and runtime only: no differ, LLVM or DWARF.
 $(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+# hpd, the agent: what hpapply links.
+$(BIN)/hpd: $(B)/cli/hpd.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)

@@ -104,6 +104,13 @@ static int maps_build(struct hp_ctx *ctx, long pid, void *arg)
 	return found;
 }
 
+int runtime_maps_build(struct hp_ctx *ctx, pid_t pid, const uint8_t *build_id, uint32_t size)
+{
+	struct mapping m = { build_id, size, { 0 } };
+	int err = hp_map_init(ctx, &m.seen, 16);
+	return err < 0 ? err : maps_build(ctx, pid, &m);
+}
+
 int runtime_find_mapping(struct hp_ctx *ctx, const uint8_t *build_id, uint32_t size, pid_t **out,
 			 size_t *n)
 {

@@ -151,6 +151,9 @@ int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct r
  * that cannot be read is left out.
  */
 int runtime_find_running(struct hp_ctx *ctx, const char *path, pid_t **out, size_t *n);
+/* Whether process pid maps executable code from a file with this build-id
+ * (1), not (0), or an error (< 0). */
+int runtime_maps_build(struct hp_ctx *ctx, pid_t pid, const uint8_t *build_id, uint32_t size);
 int runtime_find_mapping(struct hp_ctx *ctx, const uint8_t *build_id, uint32_t size, pid_t **out,
 			 size_t *n);
 int runtime_find_patched(struct hp_ctx *ctx, pid_t **out, size_t *n);
@@ -247,5 +250,20 @@ int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t
 /* The stored bytes of entry i (free()); verify them before use. */
 int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, uint8_t **buf,
 		       size_t *len);
+
+/* ----- agent.c: what hpd needs beyond hpapply ------------------------------- */
+
+/* A socket on the kernel's process-event connector (needs CAP_NET_ADMIN), or
+ * < 0 with a diagnostic: then scan /proc instead. */
+int runtime_agent_events_open(struct hp_ctx *ctx);
+/* The pids that called execve since the last read (at most max): 0; 1 when
+ * events were lost (rescan); -1 on an error of the socket. Does not block. */
+int runtime_agent_events_read(int fd, pid_t *pids, size_t max, size_t *n);
+/*
+ * Hold a process that has just called execve until the dynamic loader is done
+ * (it runs to its entry point, AT_ENTRY), for at most timeout_ms; a process
+ * already past it is ready at once. 0, or an error with a diagnostic.
+ */
+int runtime_agent_wait_loaded(struct hp_ctx *ctx, pid_t pid, unsigned timeout_ms);
 
 #endif

@@ -11,6 +11,7 @@
  *                was installed: id, sequence, build-id, install time, target
  *   ID.hpx       the signed container as installed, byte for byte
  *   .lock        flock()ed: exclusively to change the store, shared to read it
+ *   agent-failures  written by hpd: each process it could not patch, and why
  *
  * Every change is a new file renamed over the old one, the container before
  * the index that names it: a crash at any instant leaves the index as it was
@@ -286,6 +287,36 @@ int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, u
 	return hp_read_file(ctx, path, STORE_MAX_FILE, buf, len);
 }
 
+/* What hpd said when it could not apply patch id to pid (STORE/agent-failures). */
+static const char *agent_why(struct hp_ctx *ctx, const struct rt_store *s, pid_t pid,
+			     const uint8_t id[16])
+{
+	char path[4200], line[512], want[40];
+	uint64_t start;
+	if (proc_start_time(pid, &start) < 0)
+		return NULL;
+	hex(want, id, 16);
+	snprintf(path, sizeof path, "%s/agent-failures", s->dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	const char *why = NULL;
+	while (!why && fgets(line, sizeof line, f)) {
+		int p, at = 0;
+		unsigned long long st;
+		unsigned tries;
+		char hid[40];
+		if (sscanf(line, "%d %llu %39s %u %n", &p, &st, hid, &tries, &at) < 4 || p != pid ||
+		    st != start || strcmp(hid, want))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		why = hp_arena_printf(ctx, "hpd could not apply it (%u attempt%s): %s", tries,
+				      tries == 1 ? "" : "s", line + at);
+	}
+	fclose(f);
+	return why;
+}
+
 int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t i,
 			    struct rt_store_proc **out, size_t *n)
 {
@@ -321,6 +352,8 @@ int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t
 		for (uint32_t j = 0; j < st->npatches && !p->patched; j++)
 			p->patched = !memcmp(st->patches[j].patch_id, e->id, 16);
 		if (!p->patched)
+			p->why = agent_why(ctx, s, pids[k], e->id);
+		if (!p->patched && !p->why)
 			p->why = st->op != RT_OP_NONE ? "an operation is under way"
 						      : "the patch is not applied";
 	}
