@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "signer/signer.h"
 
 static double cpu_us(void)

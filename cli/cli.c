@@ -2,6 +2,7 @@
  * cli.c: helpers shared by the command-line tools.
  */
 #include "cli/cli.h"
+#include "formats/base.h"
 
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f)
 {

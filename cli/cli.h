@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
 
 /* Print every diagnostic as "tool: text", with " [file.c:line]" when -v. */
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f);

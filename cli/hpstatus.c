@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
 #include "runtime/runtime.h"
 
 static const char usage[] =

@@ -5,7 +5,7 @@
  *                the .debug_* sections), walks the units once for an index of
  *                their top-level entries, and answers dw_read_funcs()
  *   dwtypes.c    the model built on demand from that index: types, variables and
- *                subprograms (formats.h, "dwarfread.c, dwtypes.c")
+ *                subprograms (formats/dwarfread.h)
  *
  * Nothing outside formats/ includes this header, and nothing outside these two
  * files includes libdwarf (TOOLCHAIN.md section 3: the 0.x API differs).
@@ -16,7 +16,9 @@
 #include <libdwarf/dwarf.h>
 #include <libdwarf/libdwarf.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /* ===================================================================== */
 /* A map from 64-bit keys (DIE offsets) to pointers                      */

@@ -21,7 +21,10 @@
 #include <elf.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "formats/dwarf_internal.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 #define FIRST_ADDR 0x10000ull
 

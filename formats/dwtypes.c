@@ -19,7 +19,10 @@
  */
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "formats/dwarf_internal.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /* How deep type references are followed when spelling or sizing a type. */
 #define MAX_TYPE_DEPTH 32

@@ -3,7 +3,7 @@
  * never more than half full). Used for symbol and section names, where tables
  * hold a few thousand keys and are built once and read many times.
  */
-#include "formats.h"
+#include "formats/base.h"
 
 /* FNV-1a over 8-byte words, then a final mix: fast on short identifiers. */
 uint64_t hp_hash_bytes(const void *p, size_t n)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "tests/unit/helpers.h"
 
 static void test_formats_hash__put_get(void **state)
