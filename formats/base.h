@@ -3,11 +3,12 @@
  *
  * Reads nothing by itself but whole files asked for by path (file.c). Gives the
  * context that carries options, memory and diagnostics (ctx.c: the error codes,
- * the arena, hp_err), a hash map from strings to pointers (hash.c), little-endian
- * loads and stores, a bounds-checked cursor and wrapping arithmetic (below,
- * inline), SHA-256 (sha256.c), a JSON string writer (json.c), and whole-file
- * reads and atomic writes (file.c). Depends on libc only; the other parts
- * (elfread.h, dwarfread.h, hpx.h) and every module above formats/ depend on it.
+ * the arena, hp_err), one hash map from strings or integers to pointers
+ * (hash.c), little-endian loads and stores, a bounds-checked cursor and
+ * wrapping arithmetic (below, inline), SHA-256 (sha256.c), a JSON string
+ * writer (json.c), and whole-file reads and atomic writes (file.c). Depends on
+ * libc only; the other parts (elfread.h, dwarfread.h, hpx.h) and every module
+ * above formats/ depend on it.
  */
 #ifndef HP_FORMATS_BASE_H
 #define HP_FORMATS_BASE_H
@@ -117,17 +118,30 @@ void hp_diag_rollback(struct hp_ctx *ctx, size_t mark);
 #define hp_nomem(ctx) hp_err(ctx, HP_ENOMEM, NULL, NULL, "out of memory")
 
 /* ===================================================================== */
-/* hash.c: string -> pointer map                                         */
+/* hash.c: the hash map, from strings or from 64-bit integers to pointers */
 /* ===================================================================== */
 
 /*
- * An open-addressing map from NUL-terminated strings to pointers. Keys are not
- * copied: they must outlive the map. Memory comes from the ctx arena.
+ * An open-addressing map to pointers (linear probing, power-of-two capacity,
+ * never more than half full). A map holds one kind of key, set by the calls
+ * made on it:
+ *   - NUL-terminated strings (hp_map_get, hp_map_put, hp_map_set): symbol,
+ *     section and type names. Keys are not copied: they must outlive the map;
+ *   - 64-bit integers below UINT64_MAX (hp_map_get_u64, hp_map_put_u64): DIE
+ *     offsets and addresses, which the DWARF reader looks up in its hot loops.
+ * Memory comes from the ctx arena; a zeroed struct is an empty map.
  */
+struct hp_map_slot {
+	union {
+		const char *str;    /* a string map: the key */
+		uint64_t id;        /* an integer map: the key + 1 */
+	} key;                      /* NULL or 0: the slot is empty */
+	void *val;
+};
+
 struct hp_map {
-	const char **keys;
-	void **vals;
-	size_t cap, len; /* cap is a power of two */
+	struct hp_map_slot *slots;  /* key and value side by side: one cache line a probe */
+	size_t cap, len;            /* cap is 0 or a power of two */
 };
 
 uint64_t hp_hash_bytes(const void *p, size_t n);
@@ -135,12 +149,17 @@ static inline uint64_t hp_hash_str(const char *s)
 {
 	return hp_hash_bytes(s, strlen(s));
 }
-/* Create a map sized for about n keys. */
+/* Create a string map sized for about n keys. */
 int hp_map_init(struct hp_ctx *ctx, struct hp_map *m, size_t n);
 /* The value stored under key, or NULL. */
 void *hp_map_get(const struct hp_map *m, const char *key);
 /* Store val under key unless the key is present; *out gets the value now stored. */
 int hp_map_put(struct hp_ctx *ctx, struct hp_map *m, const char *key, void *val, void **out);
+/* Store val under key, replacing what was there. */
+int hp_map_set(struct hp_ctx *ctx, struct hp_map *m, const char *key, void *val);
+/* The same for an integer map. */
+void *hp_map_get_u64(const struct hp_map *m, uint64_t key);
+int hp_map_put_u64(struct hp_ctx *ctx, struct hp_map *m, uint64_t key, void *val, void **out);
 
 /* ===================================================================== */
 /* Little-endian fields and the bounds-checked cursor                    */
