@@ -12,8 +12,12 @@
 #   make faults   hpapply and its reverts killed at every step, ~2500 times (15 minutes)
 #
 # Dependencies point one way: formats <- differ <- cli, and formats <- signer.
-# Each folder is one static library; a tool links only what it uses. Only
-# signer/ uses OpenSSL and PKCS#11, so only what links it takes -lcrypto -ldl.
+# Each folder is one static library, but formats/, four: the base (libbase.a:
+# context, arena, hash map, SHA-256, JSON, files) <- ELF (libelfread.a, -lelf)
+# <- DWARF (libdwarfread.a, -ldwarf), and the base <- the container (libhpx.a,
+# -lzstd); each has its header, formats/base.h, elfread.h, dwarfread.h, hpx.h.
+# A tool links only what it uses: the applier no DWARF. Only signer/ uses
+# OpenSSL and PKCS#11, so only what links it takes -lcrypto -ldl.
 
 CC       ?= cc
 ifeq ($(origin CC),default)
@@ -38,7 +42,14 @@ P11_CFLAGS   := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr
 B        := build$(if $(SAN),-asan)
 BIN      := $(B)/bin
 
-FORMATS_SRC := $(wildcard formats/*.c)
+# formats/, by part; every file of it must be in one (checked below).
+BASE_SRC      := formats/ctx.c formats/hash.c formats/sha256.c formats/json.c formats/file.c
+ELFREAD_SRC   := formats/elfread.c formats/obj.c formats/reloc-x86-64.c formats/elfimage.c
+DWARFREAD_SRC := formats/dwarfread.c formats/dwlines.c formats/dwtypes.c
+HPX_SRC       := formats/hpx.c
+ifneq ($(sort $(wildcard formats/*.c)),$(sort $(BASE_SRC) $(ELFREAD_SRC) $(DWARFREAD_SRC) $(HPX_SRC)))
+$(error formats/*.c and the parts' lists in the Makefile differ: put each file in one part)
+endif
 DIFFER_SRC  := $(wildcard differ/*.c)
 LINKER_SRC  := $(wildcard linker/*.c)
 RUNTIME_SRC := $(wildcard runtime/*.c runtime/*.S)
@@ -46,7 +57,10 @@ SIGNER_SRC  := $(wildcard signer/*.c)
 CLI_LIB_SRC := cli/cli.c
 TOOLS       := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus hpd
 
-FORMATS_OBJ := $(FORMATS_SRC:%.c=$(B)/%.o)
+BASE_OBJ      := $(BASE_SRC:%.c=$(B)/%.o)
+ELFREAD_OBJ   := $(ELFREAD_SRC:%.c=$(B)/%.o)
+DWARFREAD_OBJ := $(DWARFREAD_SRC:%.c=$(B)/%.o)
+HPX_OBJ       := $(HPX_SRC:%.c=$(B)/%.o)
 DIFFER_OBJ  := $(DIFFER_SRC:%.c=$(B)/%.o)
 LINKER_OBJ  := $(LINKER_SRC:%.c=$(B)/%.o)
 RUNTIME_OBJ := $(patsubst %.S,$(B)/%.o,$(RUNTIME_SRC:%.c=$(B)/%.o))
@@ -76,7 +90,10 @@ $(B)/%.o: %.S
 $(B)/lib%.a:
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
-$(B)/libformats.a: $(FORMATS_OBJ)
+$(B)/libbase.a: $(BASE_OBJ)
+$(B)/libelfread.a: $(ELFREAD_OBJ)
+$(B)/libdwarfread.a: $(DWARFREAD_OBJ)
+$(B)/libhpx.a: $(HPX_OBJ)
 $(B)/libdiffer.a: $(DIFFER_OBJ)
 $(B)/liblinker.a: $(LINKER_OBJ)
 $(B)/libruntime.a: $(RUNTIME_OBJ)
@@ -86,46 +103,50 @@ $(B)/differ/disasm.o: CPPFLAGS += $(LLVM_CFLAGS)
 $(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
 $(B)/libcli.a: $(CLI_LIB_OBJ)
 
-$(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libformats.a
+$(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libdwarfread.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) $(LDLIBS_LLVM)
 
 $(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a \
-		$(B)/libformats.a
+		$(B)/libdwarfread.a $(B)/libelfread.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
 
-$(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
+$(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+
+$(BIN)/hpsign: $(B)/cli/hpsign.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+
+$(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+
+# The applier links formats without DWARF, signer and runtime only: no differ,
+# LLVM or DWARF (nm build/bin/hpapply shows no dw_ symbol).
+$(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libhpx.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
-$(BIN)/hpsign: $(B)/cli/hpsign.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
+# hpd and hpstatus link as hpapply does (they verify the stored patches again).
+$(BIN)/hpd: $(B)/cli/hpd.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libhpx.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
-$(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libformats.a
-	@mkdir -p $(dir $@)
-	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
-
-# The applier links formats, signer and runtime only: no differ, LLVM or DWARF.
-$(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
-	@mkdir -p $(dir $@)
-	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
-
-# hpd, the agent: what hpapply links.
-$(BIN)/hpd: $(B)/cli/hpd.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
-	@mkdir -p $(dir $@)
-	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
-
-# hpstatus --store verifies the stored patches again: signer/ too.
-$(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libformats.a
+$(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libhpx.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
@@ -136,26 +157,32 @@ UNIT_SRC  := $(wildcard tests/unit/*/*.c)
 # tests/unit/helpers.c is compiled by the pattern rule above into $(UNIT_HELP).
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 UNIT_HELP := $(B)/tests/unit/helpers.o
+# All of formats/, in link order (a part before what it depends on).
+FORMATS_LIBS = $(B)/libdwarfread.a $(B)/libelfread.a $(B)/libhpx.a $(B)/libbase.a
 
-$(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a $(B)/libformats.a
+$(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a $(FORMATS_LIBS)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/liblinker.a \
-		$(B)/libdiffer.a $(B)/libformats.a $(LDLIBS_DWARF) -lzstd -lcmocka $(LDLIBS_LLVM)
+		$(B)/libdiffer.a $(FORMATS_LIBS) $(LDLIBS_DWARF) -lzstd -lcmocka $(LDLIBS_LLVM)
 
-# signer's tests also link signer/ and OpenSSL (the shorter stem makes this rule win).
-$(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(B)/libformats.a
+# signer's tests also link signer/ and OpenSSL (the shorter stem makes this rule win);
+# the helpers read objects, hence ELF.
+$(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(B)/libhpx.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libsigner.a \
-		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) -lcmocka
+		$(B)/libhpx.a $(B)/libelfread.a $(B)/libbase.a $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO) -lcmocka
 
-# runtime's tests link the runtime, and libseccomp to build real filters.
-$(B)/tests/unit/runtime/%: tests/unit/runtime/%.c $(UNIT_HELP) $(B)/libruntime.a $(B)/libformats.a
+# runtime's tests link the runtime, and libseccomp to build real filters; no DWARF, as the applier.
+$(B)/tests/unit/runtime/%: tests/unit/runtime/%.c $(UNIT_HELP) $(B)/libruntime.a $(B)/libhpx.a \
+		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libruntime.a \
-		$(B)/libformats.a $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) -lseccomp -lcmocka
+		$(B)/libhpx.a $(B)/libelfread.a $(B)/libbase.a $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO) \
+		-lseccomp -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -176,7 +203,7 @@ golden-bad: $(TOOLS:%=$(BIN)/%)
 # libFuzzer (clang, ASan, UBSan) into build-fuzz/ and mutates for FUZZ_SECONDS.
 
 FUZZ_TARGETS := hpx hpx_payload verify elf dwarf image hpdiff state
-FUZZ_LIBS    = $(B)/libruntime.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(B)/libformats.a
+FUZZ_LIBS    = $(B)/libruntime.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a $(FORMATS_LIBS)
 FUZZ_LDLIBS  := $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
 FUZZ_SECONDS ?= 600
 FUZZ_TIMEOUT ?= 10

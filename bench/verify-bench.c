@@ -6,7 +6,7 @@
  *   verify-bench exec N CMD ARGS...       run CMD N times; CPU of the children
  *
  * Each prints one number: microseconds of CPU (user + system) per operation.
- * Built against build/libsigner.a and build/libformats.a by verify.sh.
+ * Built against build/libsigner.a, build/libhpx.a and build/libbase.a by verify.sh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "signer/signer.h"
 
 static double cpu_us(void)

@@ -20,7 +20,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
 cc -O2 -std=c11 -D_GNU_SOURCE -I"$root" -o "$T/vb" "$here/verify-bench.c" \
-	"$root/build/libsigner.a" "$root/build/libformats.a" -lzstd -lelf -lcrypto -ldl
+	"$root/build/libsigner.a" "$root/build/libhpx.a" "$root/build/libbase.a" -lzstd -lcrypto -ldl
 
 # A patch of about 1 KB: one function with a bigger body than the usual fix.
 cat > "$T/old.c" <<'C'

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
 
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f)
 {

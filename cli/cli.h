@@ -8,7 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
 #include "signer/signer.h" /* struct signer_key_opts only: libcli calls nothing of signer/ */
 
 /* Print every diagnostic as "tool: text", with " [file.c:line]" when -v. */

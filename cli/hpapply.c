@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 

@@ -20,6 +20,9 @@
 
 #include "cli/cli.h"
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "linker/linker.h"
 #include "signer/signer.h"
 

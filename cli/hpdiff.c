@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 enum { EXIT_CHANGES = 0, EXIT_ERROR = 1, EXIT_NO_CHANGE = 3 };
 

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer.h"
 
 static const char usage[] =

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer.h"
 
 static const char usage[] =

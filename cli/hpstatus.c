@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 

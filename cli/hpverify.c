@@ -13,6 +13,8 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_VERIFY = 4 };

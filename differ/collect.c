@@ -17,6 +17,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 struct collector {
 	struct hp_ctx *ctx;

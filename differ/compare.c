@@ -22,6 +22,9 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /*
  * How far anonymous pieces that point at pieces are followed. Depth alone does

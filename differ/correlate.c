@@ -21,6 +21,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 /* What may pair with what: a function only with a function, and so on. */
 enum sym_class { CLASS_NONE, CLASS_FUNC, CLASS_DATA, CLASS_UNDEF };

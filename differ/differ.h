@@ -19,7 +19,8 @@
 
 #include <stdio.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 /* ===================================================================== */
 /* disasm.c: x86-64 instructions (the LLVM-C disassembler)               */

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 struct disasm {
 	LLVMDisasmContextRef dc;

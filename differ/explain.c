@@ -9,6 +9,9 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 int differ_explain(struct hp_ctx *ctx, struct obj *old, struct obj *new)
 {

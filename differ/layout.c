@@ -41,6 +41,9 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /* Changes listed in one message before "and N more" (the JSON has them all). */
 #define MAX_TEXT_CHANGES 6

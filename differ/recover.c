@@ -24,6 +24,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 /* True when sec is one symbol from start to end: any offset in it means that symbol. */
 static bool owned_by_one(const struct obj_sec *sec)

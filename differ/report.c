@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 static int cmp_entry(const void *a, const void *b)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "formats.h"
+#include "formats/base.h"
 
 #define CHUNK_SIZE (256 * 1024)
 

@@ -5,7 +5,7 @@
  *                the .debug_* sections), walks the units once for an index of
  *                their top-level entries, and answers dw_read_funcs()
  *   dwtypes.c    the model built on demand from that index: types, variables and
- *                subprograms (formats.h, "dwarfread.c, dwtypes.c")
+ *                subprograms (formats/dwarfread.h)
  *
  * Nothing outside formats/ includes this header, and nothing outside these two
  * files includes libdwarf (docs/dependencies.md: the 0.x API differs).
@@ -16,22 +16,9 @@
 #include <libdwarf/dwarf.h>
 #include <libdwarf/libdwarf.h>
 
-#include "formats/formats.h"
-
-/* ===================================================================== */
-/* A map from 64-bit keys (DIE offsets) to pointers                      */
-/* ===================================================================== */
-
-struct dw_map {
-	uint64_t *keys;         /* key + 1; 0 marks an empty slot */
-	void **vals;
-	size_t cap, len;        /* cap is 0 or a power of two */
-};
-
-void *dw_map_get(const struct dw_map *m, uint64_t key);
-/* Store val under key (replacing any); -HP_ENOMEM when growing fails. */
-int dw_map_put(struct dw_map *m, uint64_t key, void *val);
-void dw_map_free(struct dw_map *m);
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /* ===================================================================== */
 /* The open DWARF of one object                                          */
@@ -47,7 +34,7 @@ struct dw_cu {
 	size_t nfiles;
 	bool files_read;        /* files is read on first use (it loads .debug_line) */
 	struct hp_map types;    /* "KIND:name" -> DIE offset + 1 of a top-level type (see type_key) */
-	struct dw_map typedef_of; /* anonymous struct/union/enum DIE -> the name of a typedef of it */
+	struct hp_map typedef_of; /* anonymous struct/union/enum DIE -> the name of a typedef of it */
 };
 
 /* Where an entry point or a variable is, and which DIE describes it. */
@@ -87,10 +74,10 @@ struct dw {
 
 	struct ltab *lines;     /* the line tables' index of sequences (dwlines.c) */
 	bool lines_read;
-	struct dw_map types;    /* DIE offset -> struct dw_type */
-	struct dw_map subprograms; /* DIE offset -> struct dw_subprogram */
-	struct dw_map varmodels;   /* DIE offset -> struct dw_var */
-	struct dw_map walked;      /* functions whose statics are in vars already */
+	struct hp_map types;    /* DIE offset -> struct dw_type; these four have integer keys */
+	struct hp_map subprograms; /* DIE offset -> struct dw_subprogram */
+	struct hp_map varmodels;   /* address -> struct dw_var */
+	struct hp_map walked;      /* functions whose statics are in vars already */
 };
 
 /* One row of a line table: from addr on, code is from line (until the next row). */

@@ -21,74 +21,12 @@
 #include <elf.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "formats/dwarf_internal.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 #define FIRST_ADDR 0x10000ull
-
-/* ===================================================================== */
-/* A map from 64-bit keys to pointers                                    */
-/* ===================================================================== */
-
-static size_t slot_of(uint64_t key, size_t cap)
-{
-	uint64_t h = key * 0x9e3779b97f4a7c15ull;
-	return (size_t)(h >> 17) & (cap - 1);
-}
-
-void *dw_map_get(const struct dw_map *m, uint64_t key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->keys[i])
-			return NULL;
-		if (m->keys[i] == key + 1)
-			return m->vals[i];
-	}
-}
-
-int dw_map_put(struct dw_map *m, uint64_t key, void *val)
-{
-	if (2 * (m->len + 1) > m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 64;
-		uint64_t *keys = calloc(cap, sizeof *keys);
-		void **vals = calloc(cap, sizeof *vals);
-		if (!keys || !vals) {
-			free(keys);
-			free(vals);
-			return -HP_ENOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			size_t k = slot_of(m->keys[i] - 1, cap);
-			while (keys[k])
-				k = (k + 1) & (cap - 1);
-			keys[k] = m->keys[i];
-			vals[k] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = keys;
-		m->vals = vals;
-		m->cap = cap;
-	}
-	size_t i = slot_of(key, m->cap);
-	while (m->keys[i] && m->keys[i] != key + 1)
-		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])
-		m->len++;
-	m->keys[i] = key + 1;
-	m->vals[i] = val;
-	return 0;
-}
-
-void dw_map_free(struct dw_map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
 
 /* ===================================================================== */
 /* The object-access interface                                           */
@@ -1595,10 +1533,14 @@ static int index_type_named(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, int 
 {
 	if (kind == DWT_TYPEDEF) {
 		uint64_t target;
-		if (name && dw_ref(dw, die, DW_AT_type, &target) && !dw_map_get(&cu->typedef_of, target)) {
+		if (name && dw_ref(dw, die, DW_AT_type, &target) &&
+		    !hp_map_get_u64(&cu->typedef_of, target)) {
 			const char *n = hp_arena_strdup(dw->ctx, name);
-			if (!n || dw_map_put(&cu->typedef_of, target, (void *)n) < 0)
+			if (!n)
 				return hp_nomem(dw->ctx);
+			int err = hp_map_put_u64(dw->ctx, &cu->typedef_of, target, (void *)n, NULL);
+			if (err < 0)
+				return err;
 		}
 	}
 	if (!name)
@@ -1611,17 +1553,13 @@ static int index_type_named(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, int 
 	uint64_t old = (uint64_t)(uintptr_t)hp_map_get(&cu->types, key);
 	if (old && !(old >> 63))
 		return 0; /* a definition is already there */
-	void *stored = NULL;
 	if (old) {
 		if (v >> 63)
 			return 0;
-		/* Replace a declaration by a definition: find the slot and overwrite. */
-		for (size_t i = 0; i < cu->types.cap; i++)
-			if (cu->types.keys[i] && !strcmp(cu->types.keys[i], key))
-				cu->types.vals[i] = (void *)(uintptr_t)v;
-		return 0;
+		/* Replace a declaration by a definition. */
+		return hp_map_set(dw->ctx, &cu->types, key, (void *)(uintptr_t)v);
 	}
-	return hp_map_put(dw->ctx, &cu->types, key, (void *)(uintptr_t)v, &stored);
+	return hp_map_put(dw->ctx, &cu->types, key, (void *)(uintptr_t)v, NULL);
 }
 
 static int index_top(struct dw *dw, struct dw_cu *cu, Dwarf_Die die, size_t *capfuncs)
@@ -1815,12 +1753,13 @@ static int deep_walk(struct dw *dw, Dwarf_Die die, uint64_t scope, bool origins,
 /* Walk the function whose DIE is at off, and its abstract origin, once each. */
 static int walk_function(struct dw *dw, uint64_t off)
 {
-	if (dw_map_get(&dw->walked, off))
+	if (hp_map_get_u64(&dw->walked, off))
 		return 0;
-	if (dw_map_put(&dw->walked, off, (void *)1) < 0)
-		return hp_nomem(dw->ctx);
+	int err = hp_map_put_u64(dw->ctx, &dw->walked, off, (void *)1, NULL);
+	if (err < 0)
+		return err;
 	Dwarf_Die die;
-	int err = dw_die_at(dw, off, &die);
+	err = dw_die_at(dw, off, &die);
 	if (err < 0)
 		return err;
 	uint64_t o;
@@ -1879,7 +1818,7 @@ int dw_index_deep(struct dw *dw)
 		int rc = dwarf_child(cudie, &child, &dw->err);
 		while (rc == DW_DLV_OK && !err) {
 			uint64_t off = dw_die_offset(dw, child);
-			if (dw_tag(dw, child) == DW_TAG_subprogram && !dw_map_get(&dw->walked, off))
+			if (dw_tag(dw, child) == DW_TAG_subprogram && !hp_map_get_u64(&dw->walked, off))
 				err = deep_walk(dw, child, off, false, 0);
 			Dwarf_Die sib = NULL;
 			rc = dw_next_sibling(dw, child, &sib);
@@ -1909,17 +1848,11 @@ void dw_close(struct dw *dw)
 		for (size_t i = 0; i < dw->obj->nsecs; i++)
 			free(dw->copy[i]);
 	free(dw->copy);
-	for (size_t i = 0; i < dw->ncus; i++)
-		dw_map_free(&dw->cus[i].typedef_of);
 	free(dw->cus);
 	free(dw->funcs);
 	free(dw->func_order);
 	free(dw->vars);
 	dw_lines_free(dw);
-	dw_map_free(&dw->types);
-	dw_map_free(&dw->subprograms);
-	dw_map_free(&dw->varmodels);
-	dw_map_free(&dw->walked);
 	free(dw);
 }
 

@@ -10,7 +10,10 @@
  */
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "formats/dwarf_internal.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /*
  * A line-number program (DWARF 2 to 5, section 6.2), decoded here rather than

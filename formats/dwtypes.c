@@ -19,7 +19,10 @@
  */
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "formats/dwarf_internal.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 
 /* How deep type references are followed when spelling or sizing a type. */
 #define MAX_TYPE_DEPTH 32
@@ -252,7 +255,7 @@ int dw_type_get(struct dw *dw, uint64_t id, const struct dw_type **out)
 	*out = &void_type;
 	if (!id)
 		return 0;
-	struct dw_type *t = dw_map_get(&dw->types, id);
+	struct dw_type *t = hp_map_get_u64(&dw->types, id);
 	if (t) {
 		*out = t;
 		return 0;
@@ -272,7 +275,7 @@ int dw_type_get(struct dw *dw, uint64_t id, const struct dw_type **out)
 	t->name = dw_own_name(dw, die);
 	if (!t->name && (t->kind == DWT_STRUCT || t->kind == DWT_UNION || t->kind == DWT_ENUM)) {
 		const struct dw_cu *cu = dw_cu_of(dw, id);
-		if (cu && (t->name = dw_map_get(&cu->typedef_of, id)))
+		if (cu && (t->name = hp_map_get_u64(&cu->typedef_of, id)))
 			t->typedef_name = true;
 	}
 	t->declaration = dw_has(dw, die, DW_AT_declaration);
@@ -284,9 +287,9 @@ int dw_type_get(struct dw *dw, uint64_t id, const struct dw_type **out)
 	dw_ref(dw, die, DW_AT_type, &t->target);
 	dw_decl(dw, die, &t->decl_file, &t->decl_line);
 	/* Stored before its children are read: a member's type may lead back here. */
-	if (dw_map_put(&dw->types, id, t) < 0) {
+	if ((err = hp_map_put_u64(dw->ctx, &dw->types, id, t, NULL)) < 0) {
 		dwarf_dealloc(dw->dbg, die, DW_DLA_DIE);
-		return hp_nomem(dw->ctx);
+		return err;
 	}
 	if (t->kind == DWT_STRUCT || t->kind == DWT_UNION || t->kind == DWT_ENUM ||
 	    t->kind == DWT_ARRAY || t->kind == DWT_FUNC)
@@ -572,7 +575,7 @@ int dw_var_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, const stru
 	if (!at)
 		return 0;
 	/* Keyed by address: the pieces of a split variable share one DIE. */
-	struct dw_var *v = dw_map_get(&dw->varmodels, addr);
+	struct dw_var *v = hp_map_get_u64(&dw->varmodels, addr);
 	if (v) {
 		*out = v;
 		return 0;
@@ -608,8 +611,8 @@ int dw_var_at(struct dw *dw, const struct obj_sec *sec, uint64_t off, const stru
 		v->scope = dw_name(dw, s);
 		dwarf_dealloc(dw->dbg, s, DW_DLA_DIE);
 	}
-	if (dw_map_put(&dw->varmodels, addr, v) < 0)
-		return hp_nomem(dw->ctx);
+	if ((err = hp_map_put_u64(dw->ctx, &dw->varmodels, addr, v, NULL)) < 0)
+		return err;
 	*out = v;
 	return 0;
 }
@@ -801,7 +804,7 @@ int dw_subprogram_at(struct dw *dw, const struct obj_sec *sec, uint64_t off,
 	if (i == dw->nfuncs)
 		return 0;
 	uint64_t die = dw->funcs[i].die;
-	struct dw_subprogram *p = dw_map_get(&dw->subprograms, die);
+	struct dw_subprogram *p = hp_map_get_u64(&dw->subprograms, die);
 	if (!p) {
 		p = hp_arena_alloc(dw->ctx, sizeof *p);
 		if (!p)
@@ -809,8 +812,8 @@ int dw_subprogram_at(struct dw *dw, const struct obj_sec *sec, uint64_t off,
 		int err = build_subprogram(dw, die, p);
 		if (err < 0)
 			return err;
-		if (dw_map_put(&dw->subprograms, die, p) < 0)
-			return hp_nomem(dw->ctx);
+		if ((err = hp_map_put_u64(dw->ctx, &dw->subprograms, die, p, NULL)) < 0)
+			return err;
 	}
 	*out = p;
 	return 0;

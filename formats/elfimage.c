@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "formats.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 struct obj_elf {
 	int fd;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "formats.h"
+#include "formats/base.h"
 
 int hp_read_file(struct hp_ctx *ctx, const char *path, size_t max, uint8_t **out, size_t *len)
 {

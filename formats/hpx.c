@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <zstd.h>
 
-#include "formats.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 
 static const uint8_t hpx_magic[8] = { 0x89, 'H', 'P', 'X', '\r', '\n', 0x1a, '\n' };
 static const uint8_t sig_magic[4] = { 'H', 'S', 'G', '1' };

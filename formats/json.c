@@ -4,7 +4,7 @@
  * byte that is not part of valid UTF-8 is written as \u00XX of the byte, which
  * keeps the output valid JSON (a reader sees U+00XX where the byte was).
  */
-#include "formats.h"
+#include "formats/base.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *p)

@@ -5,7 +5,8 @@
 #include <elf.h>
 #include <stdlib.h>
 
-#include "formats.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 const char *obj_status_name(enum obj_status st)
 {

@@ -10,7 +10,7 @@
  * GLOB_DAT, JUMP_SLOT, RELATIVE, IRELATIVE) never appear in a .o and are unknown
  * here, so a file holding them is refused.
  */
-#include "formats.h"
+#include "formats/elfread.h"
 
 #define R(name, width, kind, sgn) { "R_X86_64_" #name, width, kind, sgn }
 

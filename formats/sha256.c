@@ -4,7 +4,7 @@
  * must compute the same hash over a running process's bytes, so the one
  * definition lives here.
  */
-#include "formats.h"
+#include "formats/base.h"
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,

@@ -33,6 +33,8 @@
  */
 #include <elf.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "linker/linker.h"
 
 enum arch_action arch_x86_64_classify(uint32_t type, const char **why)

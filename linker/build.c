@@ -28,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "linker/linker.h"
 
 enum region { R_TEXT, R_RODATA, R_DATA, R_BSS, R_COUNT };

@@ -11,7 +11,9 @@
 #define HP_LINKER_H
 
 #include "differ/differ.h"
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 
 /* One object pair, compared and collected. */
 struct linker_input {

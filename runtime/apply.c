@@ -42,6 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "runtime/runtime_internal.h"
 
 static void hex16(char out[33], const uint8_t id[16])

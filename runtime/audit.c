@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "runtime/runtime.h"
 
 /* /proc/self/loginuid, or -1 when unset (4294967295) or unreadable. */

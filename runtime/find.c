@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "runtime/runtime_internal.h"
 
 /* Whether pid is one the finder wants; < 0 on an error that ends the walk. */

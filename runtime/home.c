@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 
 static int check_dir(struct hp_ctx *ctx, const char *path, int fd)

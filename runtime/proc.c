@@ -23,6 +23,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "runtime/runtime_internal.h"
 
 #define REL32_REACH 0x7fff0000ull /* a little under 2 GiB, for the instruction's own length */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 
 #define STOP_TIMEOUT_NS 2000000000ull /* a thread that does not stop in 2 s: give up */

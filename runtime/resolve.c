@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "runtime/runtime_internal.h"
 
 /* ----- finding things in the process ------------------------------------------- */

@@ -20,7 +20,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 
 struct rt_opts {
 	unsigned timeout_ms;      /* give up finding a safe moment after this long */

@@ -13,6 +13,9 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "runtime/runtime.h"
 
 /* ----- proc.c -------------------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 
 #ifndef PTRACE_SECCOMP_GET_FILTER

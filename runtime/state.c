@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 
 static const char magic[8] = { 'H', 'P', 'S', 'T', 'A', 'T', 'E', '2' };

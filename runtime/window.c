@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 
 #define MAX_STACK_SCAN (8u << 20) /* bytes of one thread's stack read at most */

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 struct signer_key {

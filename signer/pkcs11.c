@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 struct signer_p11 {

@@ -15,6 +15,8 @@
  *
  * Integers are 32-byte big-endian arrays: memcmp() orders them.
  */
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 /* The order n of the P-256 group (FIPS 186-4 D.1.2.3), and n/2 rounded down. */

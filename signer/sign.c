@@ -8,6 +8,8 @@
  */
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 /*

@@ -27,7 +27,8 @@
 #ifndef HP_SIGNER_H
 #define HP_SIGNER_H
 
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/hpx.h"
 
 /* Signature blocks a verifier checks at most (and hpsign writes): each costs a
  * SHA-256 of the bytes before it and up to one check per trusted key. */

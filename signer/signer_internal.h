@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "formats/base.h"
 #include "signer/signer.h"
 
 #define SIGNER_DEFAULT_PIN_ENV "HP_PIN"

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/base.h"
 #include "signer/signer_internal.h"
 
 struct signer_trust {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "formats/base.h"
 #include "signer/signer_internal.h"
 
 static int hexval(int c)

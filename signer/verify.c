@@ -21,6 +21,8 @@
  */
 #include <stdio.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 static void hex(char *out, const uint8_t *p, size_t n)

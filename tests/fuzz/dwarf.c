@@ -9,6 +9,9 @@
  * sites. The object is read with obj_read_elf_mem first; inputs
  * it refuses never reach libdwarf, as in the tools.
  */
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 #include "tests/fuzz/fuzz.h"
 
 static void touch_dw(const struct dw_info *dw)

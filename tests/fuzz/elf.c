@@ -5,6 +5,8 @@
  * non-allocated section, and every pointer the model hands out is read to its
  * end, so that ASan checks it lies inside the input.
  */
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

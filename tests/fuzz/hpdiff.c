@@ -17,6 +17,9 @@
 #include <stdio.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
+#include "formats/hpx.h"
 #include "linker/linker.h"
 #include "tests/fuzz/fuzz.h"
 

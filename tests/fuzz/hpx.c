@@ -9,6 +9,8 @@
  * hpx_payload.c goes one step further and wraps a mutated payload in a valid
  * container, to reach the section parser.
  */
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/fuzz/fuzz.h"
 
 static void read_one(const uint8_t *buf, size_t len)

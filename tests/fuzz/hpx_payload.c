@@ -8,6 +8,8 @@
  */
 #include <zstd.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

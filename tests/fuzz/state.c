@@ -7,6 +7,7 @@
  * accepts must keep its promises: counts within bounds, every function
  * belonging to a patch, every patch's count of functions right, names ended.
  */
+#include "formats/base.h"
 #include "runtime/runtime_internal.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -9,6 +9,8 @@
  */
 #include <stdio.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "signer/signer.h"
 #include "tests/fuzz/fuzz.h"
 

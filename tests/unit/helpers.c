@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 static char tmpdir[64];

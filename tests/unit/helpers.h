@@ -12,7 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "formats/formats.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 
 /* The test's temporary directory, created on first use and removed at exit. */
 const char *th_tmpdir(void);

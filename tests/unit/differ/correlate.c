@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 #define FLAGS "-O2 -g -ffunction-sections -fdata-sections"

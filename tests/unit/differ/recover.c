@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "differ/differ.h"
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 /* helper is static and noinline: calls to it from first and second are

@@ -5,6 +5,9 @@
 #include <elf.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/dwarfread.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 #define FLAGS "-O2 -ffunction-sections -fdata-sections"

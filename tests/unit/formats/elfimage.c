@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 /* a, then b aligned to ALIGN bytes, then c; main prints each one's offset from %fs:0. */

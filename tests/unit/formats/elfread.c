@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "formats/base.h"
+#include "formats/elfread.h"
 #include "tests/unit/helpers.h"
 
 static const char src[] = "static int counter;\n"

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "tests/unit/helpers.h"
 
 static void test_formats_grow__keeps_contents_and_doubles(void **state)

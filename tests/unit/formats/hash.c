@@ -1,10 +1,12 @@
 /*
- * Unit tests for formats/hash.c: the string map the object model uses for
- * symbol and section names, and the hash behind it.
+ * Unit tests for formats/hash.c: the map the object model uses for symbol and
+ * section names and the DWARF reader for DIE offsets, with string and with
+ * integer keys, and the hash behind it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "tests/unit/helpers.h"
 
 static void test_formats_hash__put_get(void **state)
@@ -112,6 +114,65 @@ static void test_formats_hash__growth(void **state)
 	hp_ctx_fini(&ctx);
 }
 
+/* A declaration's entry replaced by the definition's (the DWARF reader's type index). */
+static void test_formats_hash__set_replaces(void **state)
+{
+	(void)state;
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct hp_map m = {0};
+	int first = 1, second = 2;
+	assert_int_equal(hp_map_set(&ctx, &m, "S:conn", &first), 0);
+	assert_ptr_equal(hp_map_get(&m, "S:conn"), &first);
+	assert_int_equal(hp_map_set(&ctx, &m, "S:conn", &second), 0);
+	assert_ptr_equal(hp_map_get(&m, "S:conn"), &second);
+	assert_int_equal(m.len, 1);
+	hp_ctx_fini(&ctx);
+}
+
+/* Integer keys: 0 is a key like any other, duplicates keep the first, and
+ * DIE offsets that step by small amounts survive growth. */
+static void test_formats_hash__integer_keys(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	struct hp_ctx ctx;
+	hp_ctx_init(&ctx, "test");
+	struct hp_map m = {0};
+	assert_null(hp_map_get_u64(&m, 0));
+	static int vals[N];
+	for (int i = 0; i < N; i++) {
+		void *out = NULL;
+		assert_int_equal(hp_map_put_u64(&ctx, &m, (uint64_t)i * 24, &vals[i], &out), 0);
+		assert_ptr_equal(out, &vals[i]);
+	}
+	assert_int_equal(m.len, N);
+	assert_true(2 * m.len <= m.cap);
+	for (int i = 0; i < N; i++) {
+		if (hp_map_get_u64(&m, (uint64_t)i * 24) != &vals[i])
+			fail_msg("key %d missing", i * 24);
+		assert_null(hp_map_get_u64(&m, (uint64_t)i * 24 + 1));
+	}
+	assert_null(hp_map_get_u64(&m, (uint64_t)N * 24));
+	assert_null(hp_map_get_u64(&m, UINT64_MAX - 1));
+	int other = -1;
+	void *out = NULL;
+	assert_int_equal(hp_map_put_u64(&ctx, &m, 0, &other, &out), 0);
+	assert_ptr_equal(out, &vals[0]);
+	assert_ptr_equal(hp_map_get_u64(&m, 0), &vals[0]);
+	assert_int_equal(m.len, N);
+	/* Addresses far apart, as the DWARF reader gives out (0x10000 up). */
+	struct hp_map a = {0};
+	assert_int_equal(hp_map_put_u64(&ctx, &a, 0x10000, &vals[1], NULL), 0);
+	assert_int_equal(hp_map_put_u64(&ctx, &a, 0x10000ull << 32, &vals[2], NULL), 0);
+	assert_int_equal(hp_map_put_u64(&ctx, &a, UINT64_MAX - 1, &vals[3], NULL), 0);
+	assert_ptr_equal(hp_map_get_u64(&a, 0x10000), &vals[1]);
+	assert_ptr_equal(hp_map_get_u64(&a, 0x10000ull << 32), &vals[2]);
+	assert_ptr_equal(hp_map_get_u64(&a, UINT64_MAX - 1), &vals[3]);
+	assert_null(hp_map_get_u64(&a, 0));
+	hp_ctx_fini(&ctx);
+}
+
 static void test_formats_hash__bytes_stable(void **state)
 {
 	(void)state;
@@ -142,6 +203,8 @@ int main(void)
 		cmocka_unit_test(test_formats_hash__empty_map),
 		cmocka_unit_test(test_formats_hash__duplicate_keeps_first),
 		cmocka_unit_test(test_formats_hash__growth),
+		cmocka_unit_test(test_formats_hash__set_replaces),
+		cmocka_unit_test(test_formats_hash__integer_keys),
 		cmocka_unit_test(test_formats_hash__bytes_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/unit/helpers.h"
 
 static uint8_t image[4096 + 64];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
 #include "tests/unit/helpers.h"
 
 static void hex(const uint8_t d[32], char out[65])

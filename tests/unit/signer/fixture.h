@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/unit/helpers.h"
 
 #include "signer/signer_internal.h"

@@ -6,6 +6,8 @@
  */
 #include <openssl/core_names.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/unit/signer/fixture.h"
 
 static void spki_id(EVP_PKEY *k, uint8_t out[32])

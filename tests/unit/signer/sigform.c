@@ -8,6 +8,8 @@
  */
 #include <openssl/ecdsa.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/unit/signer/fixture.h"
 
 static const char p256_n_hex[] = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";

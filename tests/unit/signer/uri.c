@@ -4,6 +4,7 @@
  * a URI from picking another key than the one meant, or a PIN from reaching
  * the command line.
  */
+#include "formats/base.h"
 #include "tests/unit/helpers.h"
 
 #include "signer/signer_internal.h"

@@ -7,6 +7,8 @@
  */
 #include <sys/stat.h>
 
+#include "formats/base.h"
+#include "formats/hpx.h"
 #include "tests/unit/signer/fixture.h"
 
 struct keys {
