@@ -88,17 +88,10 @@ struct opts {
 	unsigned timeout_ms;
 };
 
+/* A patch id: 32 hex digits. */
 static bool parse_id(const char *s, uint8_t out[16])
 {
-	if (strlen(s) != 32)
-		return false;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return false;
-		out[i] = (uint8_t)v;
-	}
-	return true;
+	return strlen(s) == 32 && hp_unhex(s, 16, out);
 }
 
 /* Every process that maps the binary h is bound to. */

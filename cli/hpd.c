@@ -8,6 +8,7 @@
  * cannot patch: it logs why, counts it and tries again later, backing off.
  * Every attempt goes to the audit log, and to syslog (the journal).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,9 +44,11 @@ static const char usage[] =
 	"  --require N      signatures by N distinct trusted keys (default 1)\n"
 	"  --audit FILE     the audit log (default $HOTPATCH_AUDIT, else\n"
 	"                   " DEFAULT_AUDIT ")\n"
-	"  --sweep-ms MS    how often to sweep for what is missing (default 1000; with\n"
-	"                   no process events from the kernel, this is the scan)\n"
-	"  --no-events      do not use the kernel's process events: scan only\n"
+	"  --sweep-ms MS    how often to sweep for what is missing: libraries mapped\n"
+	"                   later, retries (default 10000; with no process events\n"
+	"                   from the kernel, this is how soon a new process is found)\n"
+	"  --no-events      do not use the kernel's process events: look for new\n"
+	"                   processes in /proc every 100 ms instead\n"
 	"  --once           one sweep, then exit (0: everything patched)\n"
 	"  --timeout MS     how long to wait for a safe moment per process (default 2000)\n"
 	"  -v, --verbose    log every attempt on stderr too\n"
@@ -83,6 +86,7 @@ struct failed {
 
 static struct {
 	struct opts o;
+	struct hp_ctx lctx;     /* what the loaded patches point into; new at each load */
 	struct loaded *v;
 	size_t n;
 	struct timespec index_mtime;
@@ -129,9 +133,12 @@ static const char *first_since(struct hp_ctx *ctx, size_t mark, char *buf, size_
 }
 
 /* Read the store again: every patch verified, in install order. */
-static int load(struct hp_ctx *ctx)
+static int load(void)
 {
 	unload();
+	hp_ctx_fini(&agent.lctx);
+	hp_ctx_init(&agent.lctx, "hpd");
+	struct hp_ctx *ctx = &agent.lctx;
 	struct rt_store s;
 	size_t mark = ctx->ndiags;
 	char why[512];
@@ -166,8 +173,7 @@ static int load(struct hp_ctx *ctx)
 		    signer_verify(ctx, trust, "stored patch", l->buf, l->len, agent.o.require, &v) < 0 ||
 		    hpx_read(ctx, "stored patch", l->buf, l->len, &l->h) < 0) {
 			char id[33];
-			for (int k = 0; k < 16; k++)
-				snprintf(id + 2 * k, 3, "%02x", l->e.id[k]);
+			hp_hex(id, l->e.id, 16);
 			say(LOG_ERR, "stored patch %s is refused, not applied: %s", id,
 			    first_since(ctx, mark, why, sizeof why));
 			continue;
@@ -241,8 +247,8 @@ static void write_failures(struct hp_ctx *ctx)
 		const struct failed *f = &agent.fail[i];
 		used += (size_t)snprintf(b + used, 300, "%d %llu ", (int)f->pid,
 					 (unsigned long long)f->start);
-		for (int k = 0; k < 16; k++)
-			used += (size_t)snprintf(b + used, 3, "%02x", f->id[k]);
+		hp_hex(b + used, f->id, 16);
+		used += 32;
 		used += (size_t)snprintf(b + used, 300 - 40, " %u %s\n", f->tries, f->why);
 	}
 	snprintf(path, sizeof path, "%s/agent-failures", agent.o.store);
@@ -320,6 +326,7 @@ static int attempt(struct hp_ctx *ctx, struct loaded *l, pid_t pid)
 	};
 	if (runtime_audit(ctx, agent.o.audit, &a) < 0)
 		say(LOG_WARNING, "the audit log: %s", first_since(ctx, mark, why, sizeof why));
+	hp_diag_rollback(ctx, mark); /* warnings of a success: the audit line has the result */
 	if (err == 0) {
 		agent.applied++;
 		say(LOG_INFO, "%s: patch %s applied (%u threads stopped for %.0f us)", who, l->e.target,
@@ -378,8 +385,10 @@ static int patch_process(struct hp_ctx *ctx, pid_t pid)
 /* A process that just called execve: if it runs a stored patch's binary, hold
  * it until the loader is done, then patch it. Libraries it maps are found by
  * the sweeps. */
-static void on_exec(struct hp_ctx *ctx, pid_t pid)
+static void on_exec(pid_t pid)
 {
+	struct hp_ctx w, *ctx = &w;
+	hp_ctx_init(&w, "hpd");
 	bool wanted = false;
 	for (size_t i = 0; i < agent.n && !wanted; i++) {
 		size_t mark = ctx->ndiags;
@@ -387,18 +396,20 @@ static void on_exec(struct hp_ctx *ctx, pid_t pid)
 			 runtime_maps_build(ctx, pid, agent.v[i].e.build_id, agent.v[i].e.build_id_size) > 0;
 		hp_diag_rollback(ctx, mark);
 	}
-	if (!wanted)
-		return;
-	size_t mark = ctx->ndiags;
-	char why[512];
-	if (runtime_agent_wait_loaded(ctx, pid, 1000) < 0)
-		say(LOG_WARNING, "process %d: %s; patched when it can be", (int)pid,
-		    first_since(ctx, mark, why, sizeof why));
-	patch_process(ctx, pid);
+	if (wanted) {
+		size_t mark = ctx->ndiags;
+		char why[512];
+		if (runtime_agent_wait_loaded(ctx, pid, 1000) < 0)
+			say(LOG_WARNING, "process %d: %s; patched when it can be", (int)pid,
+			    first_since(ctx, mark, why, sizeof why));
+		patch_process(ctx, pid);
+	}
+	hp_ctx_fini(&w);
 }
 
-/* Every process of every stored patch's binary that lacks it. */
-static int sweep(struct hp_ctx *ctx)
+/* Every process of every stored patch's binary that lacks it. Each piece of
+ * work has a context of its own, freed after it: the agent does not grow. */
+static int sweep(void)
 {
 	int worst = 0;
 	for (size_t i = 0; i < agent.n; i++) {
@@ -407,22 +418,22 @@ static int sweep(struct hp_ctx *ctx)
 			worst = -HP_EVERIFY;
 			continue;
 		}
+		struct hp_ctx w;
+		hp_ctx_init(&w, "hpd");
 		pid_t *pids = NULL;
-		size_t n = 0, mark = ctx->ndiags;
-		if (runtime_find_mapping(ctx, l->e.build_id, l->e.build_id_size, &pids, &n) < 0) {
-			hp_diag_rollback(ctx, mark);
-			continue;
-		}
-		for (size_t k = 0; k < n && !runtime_signal; k++) {
-			int err = attempt(ctx, l, pids[k]);
-			if (err < 0 && !(err == -HP_EMISMATCH && !start_of(pids[k])))
-				worst = err;
-		}
+		size_t n = 0;
+		if (runtime_find_mapping(&w, l->e.build_id, l->e.build_id_size, &pids, &n) == 0)
+			for (size_t k = 0; k < n && !runtime_signal; k++) {
+				int err = attempt(&w, l, pids[k]);
+				if (err < 0 && !(err == -HP_EMISMATCH && !start_of(pids[k])))
+					worst = err;
+			}
 		free(pids);
-		/* Whatever failed said what it had to; the context keeps nothing. */
-		hp_diag_rollback(ctx, mark);
+		hp_ctx_fini(&w);
 	}
 	/* Forget the failures of processes that are gone. */
+	struct hp_ctx w;
+	hp_ctx_init(&w, "hpd");
 	size_t before = agent.nfail;
 	for (size_t i = 0; i < agent.nfail;)
 		if (start_of(agent.fail[i].pid) != agent.fail[i].start)
@@ -430,7 +441,8 @@ static int sweep(struct hp_ctx *ctx)
 		else
 			i++;
 	if (agent.nfail != before)
-		write_failures(ctx);
+		write_failures(&w);
+	hp_ctx_fini(&w);
 	return worst;
 }
 
@@ -465,6 +477,52 @@ static void drop_privileges(void)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+/*
+ * Without process events: the pids that appeared in /proc since the last
+ * look (every 100 ms), each treated as a process that just started.
+ */
+static pid_t *seen;
+static size_t nseen;
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void scan_new(bool first)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	size_t cap = nseen + 64, n = 0;
+	pid_t *now = malloc(cap * sizeof *now);
+	struct dirent *e;
+	while (now && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		if (n == cap) {
+			pid_t *v = realloc(now, (cap *= 2) * sizeof *now);
+			if (!v)
+				break;
+			now = v;
+		}
+		now[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	if (!now)
+		return;
+	qsort(now, n, sizeof *now, cmp_pid);
+	for (size_t i = 0; !first && i < n && !runtime_signal; i++)
+		if (!bsearch(&now[i], seen, nseen, sizeof *seen, cmp_pid))
+			on_exec(now[i]);
+	free(seen);
+	seen = now;
+	nseen = n;
+}
+
 static volatile sig_atomic_t reload;
 static void on_hup(int sig)
 {
@@ -490,7 +548,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->store = runtime_store_default();
 	o->trust = DEFAULT_TRUST;
 	o->require = 1;
-	o->sweep_ms = 1000;
+	o->sweep_ms = 10000;
 	o->timeout_ms = 2000;
 	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
 									   : DEFAULT_AUDIT;
@@ -568,24 +626,27 @@ int main(int argc, char **argv)
 	}
 	drop_privileges();
 	int rc = 0;
-	if (load(&ctx) < 0 && agent.o.once)
+	hp_ctx_init(&agent.lctx, "hpd");
+	if (load() < 0 && agent.o.once)
 		rc = 1;
 	/* At start: the boot and restart path. */
-	int err = sweep(&ctx);
+	int err = sweep();
 	if (agent.o.once) {
 		rc = rc ? rc : err < 0 ? cli_exit_code(err) : 0;
 		goto out;
 	}
 	uint64_t next_sweep = now_ns() + (uint64_t)agent.o.sweep_ms * 1000000ull;
+	if (events < 0)
+		scan_new(true); /* what runs now, the sweep has seen */
 	while (!runtime_signal) {
 		if (reload || store_changed()) {
 			reload = 0;
-			load(&ctx);
+			load();
 			next_sweep = 0;
 		}
 		uint64_t t = now_ns();
 		if (t >= next_sweep) {
-			sweep(&ctx);
+			sweep();
 			next_sweep = now_ns() + (uint64_t)agent.o.sweep_ms * 1000000ull;
 			continue;
 		}
@@ -593,6 +654,11 @@ int main(int argc, char **argv)
 		int wait_ms = (int)((next_sweep - t) / 1000000ull) + 1;
 		if (wait_ms > 200)
 			wait_ms = 200; /* the store's index is looked at this often */
+		if (events < 0) {
+			scan_new(false);
+			if (wait_ms > 100)
+				wait_ms = 100;
+		}
 		int r = poll(&pf, events >= 0 ? 1 : 0, wait_ms);
 		if (r <= 0 || !(pf.revents & POLLIN))
 			continue;
@@ -600,7 +666,7 @@ int main(int argc, char **argv)
 		size_t n;
 		int got = runtime_agent_events_read(events, pids, 256, &n);
 		for (size_t i = 0; i < n && !runtime_signal; i++)
-			on_exec(&ctx, pids[i]);
+			on_exec(pids[i]);
 		if (got == 1) {
 			say(LOG_WARNING, "process events were lost; sweeping now");
 			next_sweep = 0;
@@ -611,6 +677,8 @@ int main(int argc, char **argv)
 out:
 	cli_print_diags(&ctx, stderr);
 	unload();
+	free(seen);
+	hp_ctx_fini(&agent.lctx);
 	hp_ctx_fini(&ctx);
 	closelog();
 	return rc;

@@ -259,6 +259,10 @@ void hp_sha256(const void *data, size_t n, uint8_t out[32]);
  * control characters escaped, and each byte that is not valid UTF-8 as \u00XX.
  */
 void hp_json_string(FILE *f, const char *s);
+/* n bytes as 2n lower-case hex digits and a NUL, into out (2n + 1 bytes). */
+void hp_hex(char *out, const uint8_t *p, size_t n);
+/* 2n hex digits at s into n bytes; false when one is not. */
+bool hp_unhex(const char *s, size_t n, uint8_t *out);
 
 /* ===================================================================== */
 /* file.c: whole files in and out                                        */

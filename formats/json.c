@@ -63,3 +63,28 @@ void hp_json_string(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+void hp_hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+bool hp_unhex(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return false;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] << 4 | d : d);
+	}
+	return true;
+}

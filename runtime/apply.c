@@ -47,12 +47,6 @@
 #include "formats/hpx.h"
 #include "runtime/runtime_internal.h"
 
-static void hex16(char out[33], const uint8_t id[16])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 /* ----- signals -------------------------------------------------------------------- */
 
 volatile sig_atomic_t runtime_signal;
@@ -479,7 +473,7 @@ static int recover(struct session *s, struct rt_result *out)
 	const struct rt_patch *x = &st->patches[idx];
 	bool apply = st->op == RT_OP_APPLY;
 	char id[33];
-	hex16(id, x->patch_id);
+	hp_hex(id, x->patch_id, 16);
 	memcpy(out->recovered_id, x->patch_id, 16);
 	struct entries e;
 	size_t to, from;
@@ -699,7 +693,7 @@ static int check_policy(struct session *s, const struct hpx *h, const struct rt_
 	const struct image *img = ti->img;
 	pid_t pid = s->p.pid;
 	char id[33];
-	hex16(id, h->patch_id);
+	hp_hex(id, h->patch_id, 16);
 	/* By the binary the patch applies to in this process, whether or not the
 	 * patch names its build-id. */
 	uint64_t high = 0;
@@ -739,7 +733,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 	bool recorded = false, mapped = false, created = false;
 	uint32_t idx = 0, nf0 = 0;
 	char id[33];
-	hex16(id, h->patch_id);
+	hp_hex(id, h->patch_id, 16);
 	if ((err = session_open(ctx, pid, h, o, t0, &s, out)) < 0)
 		goto out;
 	struct rt_proc *p = &s.p;
@@ -969,7 +963,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 				break;
 		if (idx == st->npatches) {
 			char id[33];
-			hex16(id, patch_id);
+			hp_hex(id, patch_id, 16);
 			err = hp_err(ctx, HP_EMISMATCH, NULL, NULL,
 				     "process %d: patch %s is not applied", (int)pid, id);
 			goto out;
@@ -977,7 +971,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 	}
 	const struct rt_patch *x = &st->patches[idx];
 	char id[33];
-	hex16(id, x->patch_id);
+	hp_hex(id, x->patch_id, 16);
 	memcpy(out->patch_id, x->patch_id, 16);
 	out->sequence = x->sequence;
 	out->has_patch = true;
@@ -989,7 +983,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 		for (uint32_t k = 0; k < st->nfuncs; k++)
 			if (st->funcs[k].addr == f->addr && st->funcs[k].patch > idx) {
 				char top[33];
-				hex16(top, st->patches[st->funcs[k].patch].patch_id);
+				hp_hex(top, st->patches[st->funcs[k].patch].patch_id, 16);
 				err = hp_err(ctx, HP_EMISMATCH, NULL, f->name,
 					     "patch %s is below patch %s here; revert that one first", id,
 					     top);

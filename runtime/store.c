@@ -42,37 +42,11 @@ const char *runtime_store_default(void)
 	return e && *e ? e : "/var/lib/hotpatch";
 }
 
-static void hex(char *out, const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static bool unhex(const char *s, size_t len, uint8_t *out)
-{
-	for (size_t i = 0; i < len; i++) {
-		int v = 0;
-		for (int k = 0; k < 2; k++) {
-			char c = s[2 * i + k];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-			if (d < 0)
-				return false;
-			v = v * 16 + d;
-		}
-		out[i] = (uint8_t)v;
-	}
-	return true;
-}
-
 /* The container file of patch id, in the store. */
 static void file_of(const struct rt_store *s, const uint8_t id[16], char *out, size_t size)
 {
 	char h[33];
-	hex(h, id, 16);
+	hp_hex(h, id, 16);
 	snprintf(out, size, "%s/%s.hpx", s->dir, h);
 }
 
@@ -83,10 +57,10 @@ static bool parse_line(char *line, struct rt_stored *e)
 	unsigned long long seq, at;
 	memset(e, 0, sizeof *e);
 	if (sscanf(line, "%39s %llu %135s %llu %63s", id, &seq, bid, &at, target) != 5 ||
-	    strlen(id) != 32 || !unhex(id, 16, e->id))
+	    strlen(id) != 32 || !hp_unhex(id, 16, e->id))
 		return false;
 	size_t bl = strlen(bid);
-	if (bl % 2 || bl / 2 > RT_MAX_BUILD_ID || !unhex(bid, bl / 2, e->build_id))
+	if (bl % 2 || bl / 2 > RT_MAX_BUILD_ID || !hp_unhex(bid, bl / 2, e->build_id))
 		return false;
 	e->build_id_size = (uint32_t)(bl / 2);
 	e->sequence = seq;
@@ -136,8 +110,8 @@ static int write_index(struct hp_ctx *ctx, const struct rt_store *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct rt_stored *e = &s->v[i];
 		char id[33], bid[2 * RT_MAX_BUILD_ID + 1];
-		hex(id, e->id, 16);
-		hex(bid, e->build_id, e->build_id_size);
+		hp_hex(id, e->id, 16);
+		hp_hex(bid, e->build_id, e->build_id_size);
 		used += (size_t)snprintf(b + used, size - used, "%s %" PRIu64 " %s %" PRIu64 " %s\n", id,
 					 e->sequence, bid, e->installed_at, e->target[0] ? e->target : "-");
 	}
@@ -158,7 +132,7 @@ static void remove_strays(const struct rt_store *s)
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 		uint8_t id[16];
-		if (l != 36 || strcmp(de->d_name + 32, ".hpx") || !unhex(de->d_name, 16, id))
+		if (l != 36 || strcmp(de->d_name + 32, ".hpx") || !hp_unhex(de->d_name, 16, id))
 			continue;
 		bool named = false;
 		for (size_t i = 0; i < s->n && !named; i++)
@@ -295,7 +269,7 @@ static const char *agent_why(struct hp_ctx *ctx, const struct rt_store *s, pid_t
 	uint64_t start;
 	if (proc_start_time(pid, &start) < 0)
 		return NULL;
-	hex(want, id, 16);
+	hp_hex(want, id, 16);
 	snprintf(path, sizeof path, "%s/agent-failures", s->dir);
 	FILE *f = fopen(path, "re");
 	if (!f)

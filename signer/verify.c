@@ -25,16 +25,6 @@
 #include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
-static void hex(char *out, const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /*
  * The trusted key that made sig over the message msg would be with its own
  * key id in place of the one the block names, or NULL. Only for a block that
@@ -189,7 +179,7 @@ int signer_verify(struct hp_ctx *ctx, const struct signer_trust *trust, const ch
 				snprintf(more + used, sizeof more - used, "%s%zu", used ? ", " : "",
 					 i + 1);
 		}
-		hex(id, first->key_id, 8);
+		hp_hex(id, first->key_id, 8);
 		return hp_err(ctx, HP_EVERIFY, name, NULL, "signature %zu (%s, key %s...%s%s) %s%s%s%s",
 			      nfirst, signer_algorithm_name(first->algorithm), id,
 			      first->trusted ? " in " : ", untrusted",
@@ -203,7 +193,7 @@ int signer_verify(struct hp_ctx *ctx, const struct signer_trust *trust, const ch
 	for (size_t i = 0; i < out->nblocks; i++)
 		trusted += out->blocks[i].trusted;
 	if (trusted == 0) {
-		hex(id, out->blocks[0].key_id, 8);
+		hp_hex(id, out->blocks[0].key_id, 8);
 		return hp_err(ctx, HP_EVERIFY, name, NULL,
 			      "no signature by a trusted key (%zu block%s, the first by key %s...); nothing past the header was parsed",
 			      out->nblocks, out->nblocks == 1 ? "" : "s", id);

@@ -5,7 +5,7 @@
 # refuses a second install, an unbound patch and an older sequence; with hpd
 # running, new servers and a restarted one are patched without anyone asking,
 # and a library patch reaches a program that dlopens the library after the
-# install; hpd killed with SIGKILL during its start-up sweep leaves every
+# install; without the kernel's process events, /proc scans find new ones; hpd killed with SIGKILL during its start-up sweep leaves every
 # process with a record that agrees with its code, and once restarted
 # patches the rest; a tampered stored container is refused by hpd and
 # reported by hpstatus --store (exit 4); a process hpd cannot patch (its
@@ -190,6 +190,17 @@ done
 "$BIN/hpd" $TRUST --sweep-ms 200 -v >> hpd.log 2>&1 &
 HPD=$!
 for p in $NEW; do wait_for 5 patched $p || fail "the restarted hpd did not patch server $p"; done
+
+# --- without the kernel's process events: new processes found by /proc scans -------
+kill -KILL $HPD
+"$BIN/hpd" $TRUST --no-events --sweep-ms 60000 -v > hpd3.log 2>&1 &
+HPD=$!
+wait_for 5 grep -q "stored patches loaded" hpd3.log || fail "hpd --no-events did not start: $(cat hpd3.log)"
+start ./server
+wait_for 5 patched $PID || fail "hpd --no-events did not patch new server $PID"
+kill -KILL $HPD
+"$BIN/hpd" $TRUST --sweep-ms 200 -v >> hpd.log 2>&1 &
+HPD=$!
 
 # --- a process hpd cannot patch: its reason in the compliance view -----------------
 start ./launch --deny=memfd_create:kill -- ./server; C=$PID
