@@ -9,8 +9,8 @@
 # runs (linear growth is 2.00x and 4.00x); the raw bytes of the changed function
 # for the patch; the targets and the best peer measured on this machine
 # (docs/targets.md); start-up for hpverify. Then the rows of
-# bench/sqlite-lines.sh (one line inserted), the apply rows (bench/apply.sh) and
-# the signing rows (bench/verify.sh).
+# bench/sqlite-lines.sh (one line inserted), the apply rows (bench/apply.sh), the
+# agent's rows (bench/agent.sh) and the signing rows (bench/verify.sh).
 #
 # BENCH_RUNS (default 11) timed runs per median; BENCH_CACHE as for sqlite-prep.sh.
 set -euo pipefail
@@ -141,6 +141,12 @@ if out=$("$here/apply.sh" "$BIN" 2>&1); then
 	echo "$out" | grep '^|' | tail -n +3
 else
 	echo "| hpapply rows | n/a | bench/apply.sh failed: $(echo "$out" | tail -n 1 | tr '|' '/') | n/a |"
+fi
+# The agent: exposure window from exec to patched, its CPU, the sweep over 1000 processes.
+if out=$("$here/agent.sh" "$BIN" 2>&1); then
+	echo "$out" | grep '^|'
+else
+	echo "| hpd rows | n/a | bench/agent.sh failed: $(echo "$out" | tail -n 1 | tr '|' '/') | n/a |"
 fi
 if out=$("$here/verify.sh" "$BIN" 2>&1); then
 	echo "$out" | grep '^|' | tail -n +3
