@@ -64,7 +64,7 @@ print("| hpd CPU during the storm (200 starts in 10 s) | %.1f%% | - | n/a |" % (
 PY
 
 # The sweep over 1000 running processes: all needing the patch, then all carrying it.
-for i in $(seq 1000); do ./probe --idle & done
+for i in $(seq 1000); do "$T/probe" --idle & done # named so that cleanup() finds them
 sleep 2
 t0=$(date +%s.%N)
 "$BIN/hpd" --trust trusted --once > sweep1.log 2>&1 || true

@@ -1083,7 +1083,8 @@ int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct r
 	int err;
 	if ((err = home_open(ctx, &home)) < 0)
 		goto out;
-	if ((err = proc_open(ctx, pid, &p)) < 0 || (err = state_read(&p, home.key, out)) < 0)
+	/* The record and the maps it is checked against; the images are not needed. */
+	if ((err = proc_open_maps(ctx, pid, &p)) < 0 || (err = state_read(&p, home.key, out)) < 0)
 		goto out;
 	if (out->op != RT_OP_NONE && !writer_alive(out)) {
 		/* Left unfinished: take the process as a writer would, and finish it. */

@@ -464,7 +464,7 @@ static int check_kind(struct rt_proc *p)
 		      machine);
 }
 
-int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
+static int open_proc(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p, bool images)
 {
 	memset(p, 0, sizeof *p);
 	p->ctx = ctx;
@@ -506,10 +506,21 @@ int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
 	if (p->mem < 0)
 		return hp_err(ctx, HP_ERROR, NULL, NULL, "process %d: cannot open its memory: %s",
 			      (int)pid, strerror(errno));
-	if ((err = check_kind(p)) < 0 || (err = proc_read_maps(p)) < 0 || (err = find_images(p)) < 0)
+	if ((err = check_kind(p)) < 0 || (err = proc_read_maps(p)) < 0 ||
+	    (images && (err = find_images(p)) < 0))
 		return err;
 	/* Everything above was read from the process the pidfd holds. */
 	return proc_alive(p);
+}
+
+int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
+{
+	return open_proc(ctx, pid, p, true);
+}
+
+int proc_open_maps(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p)
+{
+	return open_proc(ctx, pid, p, false);
 }
 
 void proc_close(struct rt_proc *p)

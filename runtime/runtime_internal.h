@@ -64,6 +64,8 @@ struct rt_proc {
  * still the same one.
  */
 int proc_open(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p);
+/* The same without reading its images (nimages 0): enough to read its record. */
+int proc_open_maps(struct hp_ctx *ctx, pid_t pid, struct rt_proc *p);
 int proc_alive(struct rt_proc *p);
 /* Field 22 of /proc/PID/stat; -1 when there is no such process. */
 int proc_start_time(pid_t pid, uint64_t *out);
