@@ -353,7 +353,7 @@ static int attempt(struct hp_ctx *ctx, struct loaded *l, pid_t pid)
 		f->tries++;
 		f->next_ns = now_ns() + wait;
 		/* One line: no newline from a message. */
-		snprintf(f->why, sizeof f->why, "%s", why);
+		snprintf(f->why, sizeof f->why, "%.*s", (int)sizeof f->why - 1, why);
 		for (char *c = f->why; *c; c++)
 			if (*c == '\n')
 				*c = ' ';
