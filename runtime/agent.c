@@ -88,12 +88,16 @@ int runtime_agent_events_read(int fd, pid_t *pids, size_t max, size_t *n)
 			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_NOOP)
 				continue;
 			struct cn_msg *cn = NLMSG_DATA(h);
-			if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
-			    cn->len < sizeof(struct proc_event))
+			struct proc_event ev;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof *cn + sizeof ev) ||
+			    cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
+			    cn->len < sizeof ev)
 				continue;
-			struct proc_event *ev = (struct proc_event *)cn->data;
-			if (ev->what == PROC_EVENT_EXEC && *n < max)
-				pids[(*n)++] = ev->event_data.exec.process_tgid;
+			/* The event sits 4 bytes past an 8-byte boundary (after the
+			 * 20-byte cn_msg), so it is copied out, not cast. */
+			memcpy(&ev, cn->data, sizeof ev);
+			if (ev.what == PROC_EVENT_EXEC && *n < max)
+				pids[(*n)++] = ev.event_data.exec.process_tgid;
 		}
 	}
 }
