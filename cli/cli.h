@@ -6,12 +6,14 @@
 #define HP_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "formats/base.h"
 #include "signer/signer.h" /* struct signer_key_opts only: libcli calls nothing of signer/ */
 
-/* Print every diagnostic as "tool: text", with " [file.c:line]" when -v. */
+/* Print every diagnostic as "tool: text", with " [file.c:line]" when -v;
+ * no warning when -q (ctx->quiet). */
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f);
 /* Print "tool (hotpatch) VERSION" on stdout. */
 void cli_print_version(const char *tool);
@@ -43,6 +45,19 @@ const char *cli_result_name(int err, const char *done);
 void cli_print_hex(FILE *f, const uint8_t *p, size_t n);
 
 /*
+ * Usage errors (docs/cli.md): "tool: what" and a pointer to --help, two lines
+ * on stderr. Each returns CLI_EXIT_ERROR, for `return cli_usage(...)`.
+ */
+int cli_usage(const char *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The usage error getopt_long's return c stands for, with an optstring that
+ * starts with ':' (so that a missing argument is ':', an unknown option '?');
+ * longopts names the options an ambiguous prefix could mean. */
+int cli_bad_option(const char *tool, int c, char *const argv[], const struct option *longopts);
+/* Refuse an option given twice: 0 the first time (and *seen is set), else
+ * the usage error. name as the user would write it ("--pid"). */
+int cli_once(const char *tool, const char *name, bool *seen);
+
+/*
  * The options the tools that sign (hpsign, hpbuild --sign) and the tools that
  * verify (hpverify, hpapply) share, parsed in one place: put CLI_KEY_OPTIONS
  * or CLI_TRUST_OPTIONS in the getopt_long table and hand every option to
@@ -56,13 +71,25 @@ enum { CLI_OPT_MODULE = 0x1000, CLI_OPT_PIN_ENV, CLI_OPT_PIN_FILE, CLI_OPT_TRUST
 #define CLI_TRUST_OPTIONS                                                \
 	{ "trust", required_argument, NULL, CLI_OPT_TRUST },             \
 	{ "require", required_argument, NULL, CLI_OPT_REQUIRE }
-/* 1 when c was --module, --pin-env or --pin-file (kept in *ko); 0 if not. */
-int cli_key_option(int c, const char *arg, struct signer_key_opts *ko);
+/* 1 when c was --module, --pin-env or --pin-file (kept in *ko); 0 if not;
+ * -1 after a usage error (one of them given twice). */
+int cli_key_option(const char *tool, int c, const char *arg, struct signer_key_opts *ko);
 /* After parsing: a problem with the key options as a phrase, or NULL. */
 const char *cli_key_problem(const struct signer_key_opts *ko);
-/* 1 when c was --trust or --require (kept in *trust and *require), 0 if not,
- * -1 after saying on stderr that --require is not a number from 1 to 1000. */
-int cli_trust_option(const char *tool, int c, const char *arg, const char **trust,
-		     size_t *require);
+/* The trust options: --trust given several times accumulates (the keys of
+ * every store are trusted), --require at most once. */
+#define CLI_MAX_TRUST 32
+struct cli_trust {
+	const char *paths[CLI_MAX_TRUST];
+	size_t npaths;
+	size_t require; /* 1 unless --require */
+	bool require_seen;
+};
+/* 1 when c was --trust or --require (kept in *t), 0 if not, -1 after a usage
+ * error on stderr (--require twice or not a number from 1 to 1000, too many
+ * --trust). Set t->require to 1 before the first call. */
+int cli_trust_option(const char *tool, int c, const char *arg, struct cli_trust *t);
+/* The stores to load: those given, or def alone when none was. */
+const char *const *cli_trust_paths(struct cli_trust *t, const char *def, size_t *n);
 
 #endif

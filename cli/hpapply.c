@@ -13,6 +13,7 @@
  * built for (runtime_apply). Every attempt, whatever its outcome, is appended to
  * the audit log.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ static const char usage[] =
 	"                        the store (kept when a process could not be reverted)\n"
 	"  --store DIR           the store (default $HOTPATCH_STORE, else\n"
 	"                        /var/lib/hotpatch); root's, writable by root only\n"
-	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ")\n"
+	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ");\n"
+	"                        several --trust: the keys of each are trusted\n"
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
 	"  --insecure-unsigned   skip signature checks (development only)\n"
 	"  --timeout MS          how long to wait for a safe moment (default 5000)\n"
@@ -81,11 +83,12 @@ static const char usage[] =
 
 struct opts {
 	pid_t pid;
-	const char *exe, *trust, *audit, *file, *revert_id, *store;
+	const char *exe, *audit, *file, *revert_id, *store;
 	bool revert, insecure, quiet, all, allow_downgrade, no_audit, install, uninstall;
 	int verbose;
-	size_t require;
+	struct cli_trust trust;
 	unsigned timeout_ms;
+	bool seen_pid, seen_exe, seen_timeout, seen_audit, seen_store;
 };
 
 /* A patch id: 32 hex digits. */
@@ -125,28 +128,31 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	o->require = 1;
+	o->trust.require = 1;
 	o->timeout_ms = 5000;
-	o->trust = DEFAULT_TRUST;
 	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
 									   : DEFAULT_AUDIT;
 	int c;
 	char *end;
-	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
-		int k = cli_trust_option("hpapply", c, optarg, &o->trust, &o->require);
+	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpapply", c, optarg, &o->trust);
 		if (k < 0)
 			return -1;
 		if (k)
 			continue;
 		switch (c) {
 		case 'p':
-			o->pid = (pid_t)strtol(optarg, &end, 10);
-			if (*end || o->pid <= 0) {
-				fprintf(stderr, "hpapply: --pid: '%s' is not a process id\n", optarg);
+			if (cli_once("hpapply", "--pid", &o->seen_pid))
 				return -1;
-			}
+			errno = 0;
+			long pid = strtol(optarg, &end, 10);
+			if (errno || *end || pid <= 0 || pid > INT_MAX)
+				return cli_usage("hpapply", "--pid: '%s' is not a process id", optarg), -1;
+			o->pid = (pid_t)pid;
 			break;
 		case 'e':
+			if (cli_once("hpapply", "--exe", &o->seen_exe))
+				return -1;
 			o->exe = optarg;
 			break;
 		case 'A':
@@ -159,14 +165,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->insecure = true;
 			break;
 		case 'T':
-			o->timeout_ms = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !o->timeout_ms) {
-				fprintf(stderr, "hpapply: --timeout: '%s' is not a number of milliseconds\n",
-					optarg);
+			if (cli_once("hpapply", "--timeout", &o->seen_timeout))
 				return -1;
-			}
+			errno = 0;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (errno || *end || !ms || ms > 3600000 || optarg[0] == '-')
+				return cli_usage("hpapply",
+						 "--timeout: '%s' is not a number of milliseconds from 1 to 3600000",
+						 optarg),
+				       -1;
+			o->timeout_ms = (unsigned)ms;
 			break;
 		case 'a':
+			if (cli_once("hpapply", "--audit", &o->seen_audit))
+				return -1;
 			o->audit = optarg;
 			break;
 		case 'N':
@@ -188,6 +200,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->uninstall = true;
 			break;
 		case 'S':
+			if (cli_once("hpapply", "--store", &o->seen_store))
+				return -1;
 			o->store = optarg;
 			break;
 		case 'h':
@@ -197,8 +211,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			cli_print_version("hpapply");
 			exit(0);
 		default:
-			fputs(usage, stderr);
-			return -1;
+			return cli_bad_option("hpapply", c, argv, longopts), -1;
 		}
 	}
 	int rest = argc - optind;
@@ -211,10 +224,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			problem = o->install ? "--install takes one patch file" : "--uninstall takes the patch id";
 		else if (o->install && o->insecure)
 			problem = "--install keeps signed patches only (every use verifies them again)";
-		if (problem) {
-			fprintf(stderr, "hpapply: %s\n%s", problem, usage);
-			return -1;
-		}
+		if (problem)
+			return cli_usage("hpapply", "%s", problem), -1;
 		o->all = true;
 		o->revert = o->uninstall;
 		if (o->revert)
@@ -235,10 +246,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		problem = "--revert takes at most one patch id";
 	else if (!o->revert && rest != 1)
 		problem = "expected one patch file";
-	if (problem) {
-		fprintf(stderr, "hpapply: %s\n%s", problem, usage);
-		return -1;
-	}
+	if (problem)
+		return cli_usage("hpapply", "%s", problem), -1;
 	if (o->revert)
 		o->revert_id = rest ? argv[optind] : NULL;
 	else
@@ -438,8 +447,10 @@ int main(int argc, char **argv)
 				o.file);
 		} else {
 			struct signer_verdict v;
-			if ((err = signer_trust_load(&ctx, o.trust, &trust)) < 0 ||
-			    (err = signer_verify(&ctx, trust, o.file, buf, len, o.require, &v)) <
+			size_t ntrust;
+			const char *const *trust_paths = cli_trust_paths(&o.trust, DEFAULT_TRUST, &ntrust);
+			if ((err = signer_trust_load_all(&ctx, trust_paths, ntrust, &trust)) < 0 ||
+			    (err = signer_verify(&ctx, trust, o.file, buf, len, o.trust.require, &v)) <
 				    0) {
 				if (err != -HP_ECORRUPT && err != -HP_EUNSUPPORTED && err != -HP_EVERIFY)
 					err = -HP_EVERIFY;

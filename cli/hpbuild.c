@@ -125,6 +125,15 @@ static int write_json(struct hp_ctx *ctx, const struct opts *o, struct differ_pa
 
 /* ----- main ------------------------------------------------------------------- */
 
+/* Keep optarg in *slot, or refuse the option given twice. */
+static int once(const char **slot, const char *name)
+{
+	if (*slot)
+		return cli_usage("hpbuild", "%s given twice", name), -1;
+	*slot = optarg;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 {
 	static const struct option longopts[] = {
@@ -143,43 +152,53 @@ static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	o->sequence = 1;
+	bool seen_sequence = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:qvh", longopts, NULL)) != -1) {
-		if (cli_key_option(c, optarg, &o->key))
+	while ((c = getopt_long(argc, argv, ":o:qvh", longopts, NULL)) != -1) {
+		int k = cli_key_option("hpbuild", c, optarg, &o->key);
+		if (k < 0)
+			return -1;
+		if (k)
 			continue;
 		switch (c) {
 		case 'o':
-			o->output = optarg;
+			if (once(&o->output, "--output"))
+				return -1;
 			break;
 		case 'O':
-			o->old_dir = optarg;
+			if (once(&o->old_dir, "--old-dir"))
+				return -1;
 			break;
 		case 'N':
-			o->new_dir = optarg;
+			if (once(&o->new_dir, "--new-dir"))
+				return -1;
 			break;
 		case 't':
-			o->target = optarg;
+			if (once(&o->target, "--target"))
+				return -1;
 			break;
 		case 's': {
+			if (cli_once("hpbuild", "--sequence", &seen_sequence))
+				return -1;
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || v == 0 || optarg[0] == '-') {
-				fprintf(stderr, "hpbuild: --sequence: '%s' is not a number from 1 up\n",
-					optarg);
-				return -1;
-			}
+			if (errno || *end || !*optarg || v == 0 || optarg[0] == '-')
+				return cli_usage("hpbuild", "--sequence: '%s' is not a number from 1 up",
+						 optarg), -1;
 			o->sequence = v;
 			break;
 		}
 		case 'j':
-			o->json = optarg;
+			if (once(&o->json, "--json"))
+				return -1;
 			break;
 		case 'S':
-			o->sign = optarg;
+			if (once(&o->sign, "--sign"))
+				return -1;
 			break;
 		case 'q':
-			o->quiet = true;
+			o->quiet = ctx->quiet = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -192,8 +211,7 @@ static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 			cli_print_version("hpbuild");
 			exit(0);
 		default:
-			fputs(usage, stderr);
-			return -1;
+			return cli_bad_option("hpbuild", c, argv, longopts), -1;
 		}
 	}
 	int nfiles = argc - optind;
@@ -206,10 +224,8 @@ static int parse_args(int argc, char **argv, struct opts *o, struct hp_ctx *ctx)
 		problem = "give either object pairs or --old-dir/--new-dir, not both";
 	else if (!o->old_dir && (nfiles == 0 || nfiles % 2))
 		problem = "objects come in pairs: OLD.o NEW.o";
-	if (problem) {
-		fprintf(stderr, "hpbuild: %s\n%s", problem, usage);
-		return -1;
-	}
+	if (problem)
+		return cli_usage("hpbuild", "%s", problem), -1;
 	return 0;
 }
 

@@ -40,7 +40,8 @@ static const char usage[] =
 	"start. Runs in the foreground (systemd: hotpatch.service).\n"
 	"\n"
 	"  --store DIR      the store (default $HOTPATCH_STORE, else /var/lib/hotpatch)\n"
-	"  --trust FILE|DIR trusted public keys (default " DEFAULT_TRUST ")\n"
+	"  --trust FILE|DIR trusted public keys (default " DEFAULT_TRUST ");\n"
+	"                   several --trust: the keys of each are trusted\n"
 	"  --require N      signatures by N distinct trusted keys (default 1)\n"
 	"  --audit FILE     the audit log (default $HOTPATCH_AUDIT, else\n"
 	"                   " DEFAULT_AUDIT ")\n"
@@ -49,8 +50,10 @@ static const char usage[] =
 	"                   from the kernel, this is how soon a new process is found)\n"
 	"  --no-events      do not use the kernel's process events: look for new\n"
 	"                   processes in /proc every 100 ms instead\n"
-	"  --once           one sweep, then exit (0: everything patched)\n"
+	"  --once           one sweep, then exit: 0 everything patched, 4 the trust\n"
+	"                   store cannot be read, else the worst status of an apply\n"
 	"  --timeout MS     how long to wait for a safe moment per process (default 2000)\n"
+	"  -q, --quiet      log to syslog only, nothing on stderr\n"
 	"  -v, --verbose    log every attempt on stderr too\n"
 	"  -h, --help, --version\n"
 	"\n"
@@ -58,10 +61,10 @@ static const char usage[] =
 	"read the store again (it is also read again whenever its index changes).\n";
 
 struct opts {
-	const char *store, *trust, *audit;
-	size_t require;
+	const char *store, *audit;
+	struct cli_trust trust;
 	unsigned sweep_ms, timeout_ms;
-	bool once, no_events;
+	bool once, no_events, quiet;
 	int verbose;
 };
 
@@ -104,7 +107,7 @@ HP_PRINTF(2, 3) static void say(int prio, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	syslog(prio, "%s", line);
-	if (agent.o.verbose || prio <= LOG_WARNING)
+	if (agent.o.verbose || (prio <= LOG_WARNING && !agent.o.quiet))
 		fprintf(stderr, "hpd: %s\n", line);
 }
 
@@ -152,11 +155,13 @@ static int load(void)
 		return err;
 	}
 	struct signer_trust *trust = NULL;
-	if ((err = signer_trust_load(ctx, agent.o.trust, &trust)) < 0) {
+	size_t ntrust;
+	const char *const *trust_paths = cli_trust_paths(&agent.o.trust, DEFAULT_TRUST, &ntrust);
+	if ((err = signer_trust_load_all(ctx, trust_paths, ntrust, &trust)) < 0) {
 		say(LOG_ERR, "the trust store: %s; no stored patch is applied",
 		    first_since(ctx, mark, why, sizeof why));
 		runtime_store_close(&s);
-		return err;
+		return err == -HP_ENOMEM ? err : -HP_EVERIFY; /* exit 4, as hpapply's */
 	}
 	agent.v = calloc(s.n ? s.n : 1, sizeof *agent.v);
 	if (!agent.v) {
@@ -170,7 +175,7 @@ static int load(void)
 		l->e = s.v[i];
 		mark = ctx->ndiags;
 		if (runtime_store_read(ctx, &s, i, &l->buf, &l->len) < 0 ||
-		    signer_verify(ctx, trust, "stored patch", l->buf, l->len, agent.o.require, &v) < 0 ||
+		    signer_verify(ctx, trust, "stored patch", l->buf, l->len, agent.o.trust.require, &v) < 0 ||
 		    hpx_read(ctx, "stored patch", l->buf, l->len, &l->h) < 0) {
 			char id[33];
 			hp_hex(id, l->e.id, 16);
@@ -540,41 +545,48 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "no-events", no_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, '1' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	o->store = runtime_store_default();
-	o->trust = DEFAULT_TRUST;
-	o->require = 1;
+	o->trust.require = 1;
+	bool seen_store = false, seen_audit = false, seen_sweep = false, seen_timeout = false;
 	o->sweep_ms = 10000;
 	o->timeout_ms = 2000;
 	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
 									   : DEFAULT_AUDIT;
 	int c;
 	char *end;
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		int k = cli_trust_option("hpd", c, optarg, &o->trust, &o->require);
+	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpd", c, optarg, &o->trust);
 		if (k < 0)
 			return -1;
 		if (k)
 			continue;
 		switch (c) {
 		case 's':
+			if (cli_once("hpd", "--store", &seen_store))
+				return -1;
 			o->store = optarg;
 			break;
 		case 'a':
+			if (cli_once("hpd", "--audit", &seen_audit))
+				return -1;
 			o->audit = optarg;
 			break;
 		case 'w':
 		case 'T': {
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !v || v > 3600000) {
-				fprintf(stderr, "hpd: --%s: '%s' is not a number of milliseconds\n",
-					c == 'w' ? "sweep-ms" : "timeout", optarg);
+			const char *name = c == 'w' ? "--sweep-ms" : "--timeout";
+			if (cli_once("hpd", name, c == 'w' ? &seen_sweep : &seen_timeout))
 				return -1;
-			}
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || !v || v > 3600000 || optarg[0] == '-')
+				return cli_usage("hpd", "%s: '%s' is not a number of milliseconds from 1 to 3600000",
+						 name, optarg), -1;
 			*(c == 'w' ? &o->sweep_ms : &o->timeout_ms) = (unsigned)v;
 			break;
 		}
@@ -583,6 +595,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case '1':
 			o->once = true;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -594,14 +609,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			cli_print_version("hpd");
 			exit(0);
 		default:
-			fputs(usage, stderr);
-			return -1;
+			return cli_bad_option("hpd", c, argv, longopts), -1;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "hpd: no arguments expected\n%s", usage);
-		return -1;
-	}
+	if (optind != argc)
+		return cli_usage("hpd", "unexpected argument '%s'", argv[optind]), -1;
 	return 0;
 }
 
@@ -627,8 +639,9 @@ int main(int argc, char **argv)
 	drop_privileges();
 	int rc = 0;
 	hp_ctx_init(&agent.lctx, "hpd");
-	if (load() < 0 && agent.o.once)
-		rc = 1;
+	int lerr = load();
+	if (lerr < 0 && agent.o.once)
+		rc = cli_exit_code(lerr);
 	/* At start: the boot and restart path. */
 	int err = sweep();
 	if (agent.o.once) {

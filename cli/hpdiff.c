@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpdiff");
 	int c;
-	while ((c = getopt_long(argc, argv, "aqvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":aqvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 			disasm = true;
 			break;
 		case 'q':
-			quiet = true;
+			quiet = ctx.quiet = true;
 			break;
 		case 'v':
 			ctx.verbose++;
@@ -66,15 +66,11 @@ int main(int argc, char **argv)
 			cli_print_version("hpdiff");
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return EXIT_ERROR;
+			return cli_bad_option("hpdiff", c, argv, longopts);
 		}
 	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "hpdiff: expected two object files, got %d\n%s", argc - optind,
-			usage);
-		return EXIT_ERROR;
-	}
+	if (argc - optind != 2)
+		return cli_usage("hpdiff", "expected two object files, got %d", argc - optind);
 
 	struct obj *old = NULL, *new = NULL;
 	struct differ_report rep;

@@ -22,10 +22,14 @@ static const char usage[] =
 	"  --json         print JSON instead of text\n"
 	"  --trust PATH   check each signature against a PEM public key file or a\n"
 	"                 directory of *.pem files\n"
+	"                 (several --trust: the keys of each)\n"
+	"  -q, --quiet    print nothing; the exit status says whether it is well formed\n"
+	"  -v, --verbose  add to each diagnostic where in hotpatch it was raised\n"
 	"  -h, --help     print this help\n"
 	"  --version      print the version\n"
 	"\n"
-	"Exit status: 0 the container is well formed, 1 it is not (or cannot be read).\n";
+	"Exit status: 0 the container is well formed, 1 it is not (or cannot be read),\n"
+	"4 a --trust store is missing, unreadable or writable by others.\n";
 
 static const char *kind_name(uint8_t k)
 {
@@ -265,21 +269,31 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "trust", required_argument, NULL, 't' },
+		{ "trust", required_argument, NULL, CLI_OPT_TRUST },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false;
-	const char *trust_path = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	bool json = false, quiet = false;
+	struct cli_trust tr = { .require = 1 };
+	int c, verbose = 0;
+	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
+		if (c == CLI_OPT_TRUST) {
+			if (cli_trust_option("hpinspect", c, optarg, &tr) < 0)
+				return 1;
+			continue;
+		}
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 't':
-			trust_path = optarg;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			verbose++;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -288,25 +302,28 @@ int main(int argc, char **argv)
 			cli_print_version("hpinspect");
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return 1;
+			return cli_bad_option("hpinspect", c, argv, longopts);
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "hpinspect: expected one container\n%s", usage);
-		return 1;
-	}
+	if (argc - optind != 1)
+		return cli_usage("hpinspect", "expected one container, got %d", argc - optind);
 	const char *path = argv[optind];
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpinspect");
+	ctx.verbose = verbose;
+	ctx.quiet = quiet;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	struct hpx h;
 	struct signer_trust *trust = NULL;
 	struct signer_verdict v;
 	int rc = 1;
-	if (trust_path && signer_trust_load(&ctx, trust_path, &trust) < 0)
+	int err;
+	if (tr.npaths && (err = signer_trust_load_all(&ctx, tr.paths, tr.npaths, &trust)) < 0) {
+		if (err != -HP_ENOMEM)
+			rc = 4; /* a trust store that cannot be used, as everywhere (docs/cli.md) */
 		goto out;
+	}
 	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
 		goto out;
 	/* Signatures first, from the envelope alone; then the body. */
@@ -315,7 +332,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (hpx_read(&ctx, path, buf, len, &h) < 0)
 		goto out;
-	if (json)
+	if (quiet)
+		; /* -q: the exit status says whether it is well formed */
+	else if (json)
 		print_json(path, len, &h, trust ? &v : NULL);
 	else
 		print_text(path, len, &h, trust ? &v : NULL);

@@ -28,6 +28,7 @@ static const char usage[] =
 	"  --module PATH       PKCS#11 module (default: $PKCS11_MODULE_PATH)\n"
 	"  --pin-env VAR       read the PIN (or a PEM passphrase) from $VAR (default: $HP_PIN)\n"
 	"  --pin-file FILE     read it from FILE (one trailing newline is dropped)\n"
+	"  -q, --quiet         print nothing but errors (the default)\n"
 	"  -v, --verbose       say what was signed\n"
 	"  -h, --help          print this help\n"
 	"  --version           print the version\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
 		CLI_KEY_OPTIONS,
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -51,15 +53,25 @@ int main(int argc, char **argv)
 	struct signer_key_opts ko = { 0 };
 	const char *key_spec = NULL, *output = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "k:o:vh", longopts, NULL)) != -1) {
-		if (cli_key_option(c, optarg, &ko))
+	while ((c = getopt_long(argc, argv, ":k:o:qvh", longopts, NULL)) != -1) {
+		int k = cli_key_option("hpsign", c, optarg, &ko);
+		if (k < 0)
+			return 1;
+		if (k)
 			continue;
 		switch (c) {
 		case 'k':
+			if (key_spec)
+				return cli_usage("hpsign", "--key given twice; a second signature is a second run");
 			key_spec = optarg;
 			break;
 		case 'o':
+			if (output)
+				return cli_usage("hpsign", "--output given twice");
 			output = optarg;
+			break;
+		case 'q':
+			ctx.verbose = 0;
 			break;
 		case 'v':
 			ctx.verbose++;
@@ -71,8 +83,7 @@ int main(int argc, char **argv)
 			cli_print_version("hpsign");
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return 1;
+			return cli_bad_option("hpsign", c, argv, longopts);
 		}
 	}
 	const char *problem = NULL;
@@ -82,10 +93,8 @@ int main(int argc, char **argv)
 		problem = "no key (--key FILE.pem or --key 'pkcs11:...')";
 	else
 		problem = cli_key_problem(&ko);
-	if (problem) {
-		fprintf(stderr, "hpsign: %s\n%s", problem, usage);
-		return 1;
-	}
+	if (problem)
+		return cli_usage("hpsign", "%s", problem);
 	const char *path = argv[optind];
 	if (!output)
 		output = path;

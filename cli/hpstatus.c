@@ -2,9 +2,13 @@
  * hpstatus: what hotpatch has applied to a running process, read from the
  * state block inside it, without stopping it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "formats/base.h"
@@ -16,17 +20,21 @@
 static const char usage[] =
 	"usage: hpstatus [--json] --pid PID\n"
 	"       hpstatus [--json] --all\n"
-	"       hpstatus [--json] --store[=DIR] [--trust FILE|DIR] [--require N]\n"
+	"       hpstatus [--json] --store [DIR] [--trust FILE|DIR] [--require N]\n"
 	"Show the patches applied to a running process, oldest first, and the\n"
 	"functions each one redirects. The process is not stopped.\n"
 	"\n"
 	"  --pid PID      the process\n"
 	"  --all          every process a patch was applied to (a JSON array with --json)\n"
-	"  --store[=DIR]  the compliance view: each patch installed in the store (default\n"
+	"  --store [DIR]  the compliance view: each patch installed in the store (default\n"
 	"                 $HOTPATCH_STORE, else /var/lib/hotpatch), its signatures\n"
 	"                 verified again (--trust, default " DEFAULT_TRUST "), and\n"
 	"                 each process that maps its binary, patched or not and why\n"
+	"  --trust FILE|DIR  with --store; several --trust: the keys of each are trusted\n"
+	"  --require N    with --store: signatures by N distinct trusted keys (default 1)\n"
 	"  --json         print JSON\n"
+	"  -q, --quiet    print nothing but errors; the exit status tells\n"
+	"  -v, --verbose  add to each diagnostic where in hotpatch it was raised\n"
 	"  -h, --help, --version\n"
 	"\n"
 	"An operation a killed hpapply left unfinished is finished or rolled back\n"
@@ -135,12 +143,14 @@ static void print_json(pid_t pid, const struct rt_state *s)
 
 /* ----- --store: the compliance view (docs/hpstatus-store.md) ---------------- */
 
-static void print_store(struct hp_ctx *ctx, const struct rt_store *s, const char *trust_path,
-			size_t require, bool json, int *rc)
+static void print_store(struct hp_ctx *ctx, const struct rt_store *s, struct cli_trust *tr,
+			bool json, int *rc)
 {
 	struct signer_trust *trust = NULL;
-	size_t mark = ctx->ndiags;
-	int terr = signer_trust_load(ctx, trust_path, &trust);
+	size_t mark = ctx->ndiags, ntrust;
+	const char *const *trust_paths = cli_trust_paths(tr, DEFAULT_TRUST, &ntrust);
+	size_t require = tr->require;
+	int terr = signer_trust_load_all(ctx, trust_paths, ntrust, &trust);
 	const char *trust_why = terr < 0 && ctx->ndiags > mark ? hp_arena_strdup(ctx, ctx->diags[mark].text) : NULL;
 	if (terr < 0)
 		hp_diag_rollback(ctx, mark);
@@ -249,31 +259,45 @@ int main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' }, { "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'A' },       { "help", no_argument, NULL, 'h' },
 		{ "store", optional_argument, NULL, 'S' }, CLI_TRUST_OPTIONS,
-		{ "version", no_argument, NULL, 'V' },   { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },   { "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },   { NULL, 0, NULL, 0 },
 	};
 	pid_t pid = 0;
-	bool json = false, all = false, store = false;
-	const char *store_dir = NULL, *trust_path = DEFAULT_TRUST;
-	size_t require = 1;
-	int c;
+	bool json = false, all = false, store = false, quiet = false, seen_pid = false;
+	const char *store_dir = NULL;
+	struct cli_trust tr = { .require = 1 };
+	int c, verbose = 0;
 	char *end;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int k = cli_trust_option("hpstatus", c, optarg, &trust_path, &require);
+	while ((c = getopt_long(argc, argv, ":hqv", longopts, NULL)) != -1) {
+		int k = cli_trust_option("hpstatus", c, optarg, &tr);
 		if (k < 0)
-			return 1;
+			return CLI_EXIT_ERROR;
 		if (k)
 			continue;
 		switch (c) {
 		case 'S':
-			store = true;
+			if (cli_once("hpstatus", "--store", &store))
+				return CLI_EXIT_ERROR;
+			/* --store=DIR, and --store DIR as hpapply and hpd take it (an
+			 * argument is never otherwise expected). */
 			store_dir = optarg;
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				store_dir = argv[optind++];
 			break;
 		case 'p':
-			pid = (pid_t)strtol(optarg, &end, 10);
-			if (*end || pid <= 0) {
-				fprintf(stderr, "hpstatus: --pid: '%s' is not a process id\n", optarg);
-				return 1;
-			}
+			if (cli_once("hpstatus", "--pid", &seen_pid))
+				return CLI_EXIT_ERROR;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > INT_MAX)
+				return cli_usage("hpstatus", "--pid: '%s' is not a process id", optarg);
+			pid = (pid_t)v;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			verbose++;
 			break;
 		case 'j':
 			json = true;
@@ -288,16 +312,25 @@ int main(int argc, char **argv)
 			cli_print_version("hpstatus");
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return 1;
+			return cli_bad_option("hpstatus", c, argv, longopts);
 		}
 	}
-	if ((pid != 0) + all + store != 1 || optind != argc) {
-		fprintf(stderr, "hpstatus: give --pid PID, --all or --store\n%s", usage);
-		return 1;
+	if (optind != argc)
+		return cli_usage("hpstatus", "unexpected argument '%s'", argv[optind]);
+	if ((pid != 0) + all + store != 1)
+		return cli_usage("hpstatus", "give one of --pid PID, --all and --store");
+	if ((tr.npaths || tr.require_seen) && !store)
+		return cli_usage("hpstatus", "--trust and --require go with --store");
+	/* -q: what would be printed goes nowhere; the exit status tells. */
+	int devnull = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
+	if (devnull >= 0) {
+		dup2(devnull, STDOUT_FILENO);
+		close(devnull);
 	}
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpstatus");
+	ctx.verbose = verbose;
+	ctx.quiet = quiet;
 	struct rt_state *s = calloc(1, sizeof *s);
 	struct rt_result r;
 	int rc = CLI_EXIT_ERROR;
@@ -320,7 +353,7 @@ int main(int argc, char **argv)
 			}
 			rc = CLI_EXIT_OK;
 		} else if (err == 0) {
-			print_store(&ctx, &st, trust_path, require, json, &rc);
+			print_store(&ctx, &st, &tr, json, &rc);
 			runtime_store_close(&st);
 		} else {
 			rc = cli_exit_code(err);

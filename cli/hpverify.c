@@ -24,7 +24,8 @@ static const char usage[] =
 	"Check the signatures of a hotpatch container against trusted public keys.\n"
 	"Only the fixed header and the signature blocks are read.\n"
 	"\n"
-	"  -t, --trust PATH    a PEM public key file, or a directory of *.pem files\n"
+	"  -t, --trust PATH    a PEM public key file, or a directory of *.pem files;\n"
+	"                      several --trust: the keys of each are trusted\n"
 	"  --require N         distinct trusted keys whose signature must verify (default 1)\n"
 	"  -q, --quiet         print nothing but errors\n"
 	"  -v, --verbose       add to each error where in hotpatch it was raised\n"
@@ -40,10 +41,10 @@ static const char usage[] =
 	"The trust store, its key files and every directory above it must belong to\n"
 	"root or to you and be writable by their owner only (a sticky directory of\n"
 	"root's, as /tmp, may be above it).\n"
-	"Exit status: 0 verified, 1 usage or I/O error (or a bad trust store),\n"
-	"4 verification failed (too few trusted signatures, a signature that does not\n"
-	"verify, a malformed header or signature block, or a trust store others could\n"
-	"write to).\n";
+	"Exit status: 0 verified, 1 usage or I/O error, 4 verification failed (too\n"
+	"few trusted signatures, a signature that does not verify, a malformed header\n"
+	"or signature block, or a trust store that is missing, unreadable or writable\n"
+	"by others).\n";
 
 int main(int argc, char **argv)
 {
@@ -57,22 +58,20 @@ int main(int argc, char **argv)
 	};
 	struct hp_ctx ctx;
 	hp_ctx_init(&ctx, "hpverify");
-	const char *trust_path = NULL;
-	size_t require = 1;
+	struct cli_trust tr = { .require = 1 };
 	bool quiet = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:qvh", longopts, NULL)) != -1) {
-		int k = cli_trust_option("hpverify", c, optarg, &trust_path, &require);
+	while ((c = getopt_long(argc, argv, ":t:qvh", longopts, NULL)) != -1) {
+		if (c == 't') /* -t, as --trust */
+			c = CLI_OPT_TRUST;
+		int k = cli_trust_option("hpverify", c, optarg, &tr);
 		if (k < 0)
 			return EXIT_ERROR;
 		if (k)
 			continue;
 		switch (c) {
-		case 't': /* -t, as --trust */
-			trust_path = optarg;
-			break;
 		case 'q':
-			quiet = true;
+			quiet = ctx.quiet = true;
 			break;
 		case 'v':
 			ctx.verbose++;
@@ -84,19 +83,14 @@ int main(int argc, char **argv)
 			cli_print_version("hpverify");
 			return EXIT_OK;
 		default:
-			fputs(usage, stderr);
-			return EXIT_ERROR;
+			return cli_bad_option("hpverify", c, argv, longopts);
 		}
 	}
-	const char *problem = NULL;
 	if (argc - optind != 1)
-		problem = "expected one container";
-	else if (!trust_path)
-		problem = "no trust store (--trust FILE|DIR)";
-	if (problem) {
-		fprintf(stderr, "hpverify: %s\n%s", problem, usage);
-		return EXIT_ERROR;
-	}
+		return cli_usage("hpverify", "expected one container, got %d",
+				 argc - optind);
+	if (!tr.npaths)
+		return cli_usage("hpverify", "no trust store (--trust FILE|DIR)");
 	const char *path = argv[optind];
 
 	struct signer_trust *trust = NULL;
@@ -104,16 +98,17 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	struct signer_verdict v;
 	int rc = EXIT_ERROR;
-	int err = signer_trust_load(&ctx, trust_path, &trust);
+	int err = signer_trust_load_all(&ctx, tr.paths, tr.npaths, &trust);
 	if (err < 0) {
-		/* A trust store others could write to is refused as a bad signature is. */
-		if (err == -HP_EVERIFY)
+		/* No trust store, or one others could write to: nothing can be
+		 * verified, as hpapply says it (docs/cli.md). */
+		if (err != -HP_ENOMEM)
 			rc = EXIT_VERIFY;
 		goto out;
 	}
 	if (hp_read_file(&ctx, path, HPX_MAX_PAYLOAD + (1u << 20), &buf, &len) < 0)
 		goto out;
-	err = signer_verify(&ctx, trust, path, buf, len, require, &v);
+	err = signer_verify(&ctx, trust, path, buf, len, tr.require, &v);
 	rc = err < 0 ? EXIT_VERIFY : EXIT_OK;
 	if (err == -HP_ENOMEM || err == -HP_ERROR)
 		rc = EXIT_ERROR;
@@ -137,7 +132,7 @@ int main(int argc, char **argv)
 	}
 	if (rc == EXIT_OK)
 		printf("%s: OK: signed by %zu distinct trusted key%s (%zu required)\n", path,
-		       v.nkeys_ok, v.nkeys_ok == 1 ? "" : "s", require);
+		       v.nkeys_ok, v.nkeys_ok == 1 ? "" : "s", tr.require);
 out:
 	fflush(stdout);
 	cli_print_diags(&ctx, stderr);

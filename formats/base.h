@@ -63,6 +63,7 @@ struct hp_arena_chunk;
 struct hp_ctx {
 	const char *tool;              /* program name, first word of every message */
 	int verbose;                   /* -v count: >0 appends [file.c:line] to messages */
+	bool quiet;                    /* -q: the tool prints errors, not warnings */
 	struct hp_arena_chunk *chunks; /* every model node lives here until hp_ctx_fini */
 	struct hp_diag *diags;         /* diagnostics in the order raised */
 	size_t ndiags, capdiags;

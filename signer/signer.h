@@ -108,6 +108,9 @@ struct signer_trust;
  * signer_trust_free().
  */
 int signer_trust_load(struct hp_ctx *ctx, const char *path, struct signer_trust **out);
+/* The keys of several stores, each checked as above; a key in two is one key. */
+int signer_trust_load_all(struct hp_ctx *ctx, const char *const *paths, size_t n,
+			  struct signer_trust **out);
 void signer_trust_free(struct signer_trust *trust);
 /* Number of distinct keys in the store. */
 size_t signer_trust_count(const struct signer_trust *trust);

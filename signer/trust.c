@@ -296,19 +296,27 @@ out:
 	return err;
 }
 
-int signer_trust_load(struct hp_ctx *ctx, const char *path, struct signer_trust **out)
+int signer_trust_load_all(struct hp_ctx *ctx, const char *const *paths, size_t n,
+			  struct signer_trust **out)
 {
 	*out = NULL;
 	struct signer_trust *t = calloc(1, sizeof *t);
 	if (!t)
 		return hp_nomem(ctx);
-	int err = load_store(ctx, t, path);
-	if (err < 0) {
-		signer_trust_free(t);
-		return err;
+	for (size_t i = 0; i < n; i++) {
+		int err = load_store(ctx, t, paths[i]);
+		if (err < 0) {
+			signer_trust_free(t);
+			return err;
+		}
 	}
 	*out = t;
 	return 0;
+}
+
+int signer_trust_load(struct hp_ctx *ctx, const char *path, struct signer_trust **out)
+{
+	return signer_trust_load_all(ctx, &path, 1, out);
 }
 
 const struct signer_trusted_key *signer_trust_find(const struct signer_trust *t, const uint8_t id[32])

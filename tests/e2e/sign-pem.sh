@@ -18,14 +18,15 @@ expect() { # EXIT PATTERN CMD...: the exit status, and one line of stderr matchi
 	[ "$(wc -l < "$T/err")" -eq 1 ] || fail "$*: not one line: $(cat "$T/err")"
 	grep -q -- "$pat" "$T/err" || fail "$*: message: $(cat "$T/err")"
 }
-usage_error() { # PATTERN CMD...: exit 1, the first line of stderr matching PATTERN, then the usage
+usage_error() { # PATTERN CMD...: exit 1, the first line of stderr matching PATTERN, then where help is
 	pat=$1
 	shift
 	rc=0
 	"$@" 2> "$T/err" || rc=$?
 	[ "$rc" -eq 1 ] || fail "$*: exit $rc, expected 1"
 	head -1 "$T/err" | grep -q -- "$pat" || fail "$*: message: $(head -1 "$T/err")"
-	sed -n 2p "$T/err" | grep -q '^usage: ' || fail "$*: no usage after the message"
+	sed -n 2p "$T/err" | grep -q "^Try '.* --help' for more information.\$" || fail "$*: no pointer to --help after the message"
+	[ "$(wc -l < "$T/err")" -eq 2 ] || fail "$*: more than two lines: $(cat "$T/err")"
 }
 unset HP_PIN
 
@@ -75,6 +76,13 @@ grep -q "signature 2: ecdsa-p256, key $(key_id_of "$T/keys/sec.pub.pem"), truste
 [ -s "$T/out" ] && fail "-q printed: $(cat "$T/out")"
 expect 4 "signed by 1 distinct trusted key, 2 required" "$BIN/hpverify" "$T/two.hpx" --trust "$T/keys/sec.pub.pem" --require 2
 grep -q "signature 1: ed25519, key .*, untrusted, not verified" "$T/stdout" || fail "$(cat "$T/stdout")"
+# --trust given twice: the keys of both stores count (docs/cli.md), and a key
+# in both counts once.
+"$BIN/hpverify" -q "$T/two.hpx" --trust "$T/keys/build.pub.pem" --trust "$T/keys/sec.pub.pem" --require 2 ||
+	fail "two --trust stores, one key each"
+expect 4 "signed by 1 distinct trusted key, 2 required" "$BIN/hpverify" "$T/two.hpx" \
+	--trust "$T/keys/sec.pub.pem" --trust "$T/keys/sec.pub.pem" --require 2
+expect 4 "cannot open the trust store" "$BIN/hpverify" "$T/two.hpx" --trust "$T/trust" --trust "$T/nowhere"
 # One file holding both keys is a trust store too.
 cat "$T/keys/build.pub.pem" "$T/keys/sec.pub.pem" > "$T/both.pem"
 "$BIN/hpverify" -q "$T/two.hpx" --trust "$T/both.pem" --require 2 || fail "a two-key trust file"
@@ -141,17 +149,20 @@ expect 1 "only Ed25519 and ECDSA P-256" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/
 expect 1 "cannot open: No such file" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/none.pem"
 expect 1 "cannot read a PEM private key" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/sec.pub.pem"
 usage_error "no key (--key" "$BIN/hpsign" "$T/m.hpx"
-usage_error "option '--pin' is ambiguous" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/sec.pem" --pin 1234
+usage_error "option '--pin' is ambiguous: --pin-env, --pin-file" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/sec.pem" --pin 1234
 printf 'junk' > "$T/junk.hpx"
 expect 1 "junk.hpx: 4 bytes is shorter than the 64-byte header" "$BIN/hpsign" "$T/junk.hpx" --key "$T/keys/sec.pem"
 cmp -s "$T/m.hpx" "$T/unsigned.hpx" || fail "a failed hpsign changed the file"
 usage_error "no trust store" "$BIN/hpverify" "$T/two.hpx"
-expect 1 "a RSA key" "$BIN/hpverify" "$T/two.hpx" --trust "$T/keys/rsa.pub.pem"
-expect 1 "holds a private key; a trust store holds public keys only" "$BIN/hpverify" "$T/two.hpx" --trust "$T/keys/sec.pem"
+usage_error "--require given twice" "$BIN/hpverify" "$T/two.hpx" --trust "$T/trust" --require 1 --require 2
+usage_error "--key given twice" "$BIN/hpsign" "$T/m.hpx" --key "$T/keys/sec.pem" --key "$T/keys/build.pem"
+usage_error "--output needs an argument" "$BIN/hpbuild" -o x --output
+expect 4 "a RSA key" "$BIN/hpverify" "$T/two.hpx" --trust "$T/keys/rsa.pub.pem"
+expect 4 "holds a private key; a trust store holds public keys only" "$BIN/hpverify" "$T/two.hpx" --trust "$T/keys/sec.pem"
 mkdir "$T/empty"
-expect 1 "no \*.pem public key file in it" "$BIN/hpverify" "$T/two.hpx" --trust "$T/empty"
-expect 1 "cannot open the trust store" "$BIN/hpverify" "$T/two.hpx" --trust "$T/nowhere"
+expect 4 "no \*.pem public key file in it" "$BIN/hpverify" "$T/two.hpx" --trust "$T/empty"
+expect 4 "cannot open the trust store" "$BIN/hpverify" "$T/two.hpx" --trust "$T/nowhere"
 expect 1 "cannot open: No such file" "$BIN/hpverify" "$T/none.hpx" --trust "$T/trust"
-expect 1 "--require: '0' is not a number" "$BIN/hpverify" "$T/two.hpx" --trust "$T/trust" --require 0
+usage_error "--require: '0' is not a number" "$BIN/hpverify" "$T/two.hpx" --trust "$T/trust" --require 0
 expect 4 "not a hotpatch container" "$BIN/hpverify" "$T/keys/sec.pem" --trust "$T/trust"
 echo "ok sign-pem"
