@@ -193,6 +193,11 @@ samples: $(BIN)/hpdiff $(BIN)/hpbuild $(BIN)/hpinspect
 e2e: $(TOOLS:%=$(BIN)/%)
 	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; BIN=$(BIN) sh $$t; done
 
+# The manual pages: mandoc's and groff's lint, and each tool's --help options in its page.
+man-lint: $(TOOLS:%=$(BIN)/%)
+	BIN=$(BIN) sh tests/man.sh
+.PHONY: man-lint
+
 # Known-bad inputs and the one line each must produce (tests/golden-bad/gen.py).
 golden-bad: $(TOOLS:%=$(BIN)/%)
 	sh tests/golden-bad/run.sh $(BIN)
@@ -246,7 +251,7 @@ fuzz: deps
 
 check: deps
 	$(MAKE) all
-	$(MAKE) unit samples e2e fuzz-replay golden-bad $(if $(SAN),,faults-short)
+	$(MAKE) unit samples e2e fuzz-replay golden-bad man-lint $(if $(SAN),,faults-short)
 	@echo "make check: all tests passed"
 
 asan:
@@ -279,7 +284,7 @@ realfix: deps
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
-	libp11-kit-dev python3 ninja-build strace libseccomp-dev
+	libp11-kit-dev python3 ninja-build strace libseccomp-dev mandoc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
