@@ -15,7 +15,10 @@ cd "$T/s"
 make -s HPBUILD="$HPBUILD" > "$T/make.log" 2>&1 || { cat "$T/make.log"; fail "make"; }
 "$HPINSPECT" build/fix.hpx | grep -q '^  counter_hit in object 0' || fail "make: fix.hpx lacks counter_hit"
 "$HPINSPECT" build/patches/counter.hpx | grep -q '^  counter_hit in object 0' || fail "make: counter.hpx"
-[ -f build/patches/main.hpx ] && [ ! -s build/patches/main.hpx ] || fail "make: main.o has no change, expected an empty marker"
+[ "$(cat build/patches/counter.status)" = written ] || fail "make: counter.status"
+[ "$(cat build/patches/main.status)" = "no change" ] || fail "make: main.o has no change: $(cat build/patches/main.status)"
+[ ! -e build/patches/main.hpx ] || fail "make: a .hpx for a pair with no change"
+for p in build/patches/*.hpx; do "$HPINSPECT" -q "$p" || fail "make: $p is not a patch"; done
 make -q HPBUILD="$HPBUILD" || fail "make: not up to date after a build"
 cp build/fix.hpx "$T/first.hpx"
 rm build/fix.hpx
@@ -31,6 +34,8 @@ cmp -s build/fix.hpx "$T/first.hpx" && fail "make: patch not rebuilt after the f
 cp "$OLDPWD/samples/build-system/new/counter.c" new/counter.c
 PATH=$(dirname "$HPBUILD"):$PATH ninja -f build.ninja > "$T/ninja.log" 2>&1 || { cat "$T/ninja.log"; fail "ninja"; }
 "$HPINSPECT" build-ninja/fix.hpx | grep -q '^  counter_hit in object 0' || fail "ninja: fix.hpx lacks counter_hit"
-[ -f build-ninja/patches/main.hpx ] && [ ! -s build-ninja/patches/main.hpx ] || fail "ninja: main marker"
+[ "$(cat build-ninja/patches/main.status)" = "no change" ] && [ ! -e build-ninja/patches/main.hpx ] ||
+	fail "ninja: main.o has no change"
+"$HPINSPECT" build-ninja/patches/counter.hpx | grep -q '^  counter_hit in object 0' || fail "ninja: counter.hpx"
 PATH=$(dirname "$HPBUILD"):$PATH ninja -f build.ninja -n | grep -q 'no work to do' || fail "ninja: not up to date"
 echo "ok build-systems"
