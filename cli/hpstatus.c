@@ -25,7 +25,8 @@ static const char usage[] =
 	"functions each one redirects. The process is not stopped.\n"
 	"\n"
 	"  --pid PID      the process\n"
-	"  --all          every process a patch was applied to (a JSON array with --json)\n"
+	"  --all          every process a patch was applied to (with --json, one object\n"
+	"                 whose \"processes\" holds what --pid prints for each)\n"
 	"  --store [DIR]  the compliance view: each patch installed in the store (default\n"
 	"                 $HOTPATCH_STORE, else /var/lib/hotpatch), its signatures\n"
 	"                 verified again (--trust, default " DEFAULT_TRUST "), and\n"
@@ -375,8 +376,8 @@ int main(int argc, char **argv)
 		size_t n = 0, shown = 0;
 		if (runtime_find_patched(&ctx, &pids, &n) == 0) {
 			rc = CLI_EXIT_OK;
-			if (json)
-				printf("[");
+			if (json) /* an object, not a bare array: [] would carry no version */
+				printf("{\n  \"format\": \"hpstatus-all\",\n  \"version\": 1,\n  \"processes\": [");
 			for (size_t i = 0; i < n; i++) {
 				size_t mark = ctx.ndiags;
 				int err = runtime_status(&ctx, pids[i], s, &r);
@@ -400,7 +401,7 @@ int main(int argc, char **argv)
 				shown++;
 			}
 			if (json)
-				printf("]\n");
+				printf("]\n}\n");
 			else if (!shown)
 				printf("no process has a patch applied\n");
 		}

@@ -227,6 +227,10 @@ void differ_report_json(FILE *f, const struct differ_report *r)
 		fprintf(f, "%s\n    {\"kind\": \"%s\", \"status\": \"%s\", \"name\": ", i ? "," : "",
 			kind_name(e->kind), obj_status_name(e->status));
 		hp_json_string(f, e->name);
+		if (e->old_name) { /* the text report's "was NAME" */
+			fputs(", \"old_name\": ", f);
+			hp_json_string(f, e->old_name);
+		}
 		if (e->old)
 			json_sym(f, "old", e->old);
 		if (e->new)

@@ -44,7 +44,9 @@ int runtime_audit(struct hp_ctx *ctx, const char *path, const struct rt_audit *a
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[40];
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(f, "{\"time\": \"%s.%06ldZ\", \"tool\": ", when, ts.tv_nsec / 1000);
+	/* format and version first, as in every JSON document (docs/json.md) */
+	fprintf(f, "{\"format\": \"hotpatch-audit\", \"version\": 1, \"time\": \"%s.%06ldZ\", \"tool\": ",
+		when, ts.tv_nsec / 1000);
 	hp_json_string(f, a->tool);
 	fputs(", \"action\": ", f);
 	hp_json_string(f, a->action);

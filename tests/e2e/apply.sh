@@ -293,7 +293,8 @@ grep -q "^process $A3:" status && fail "hpstatus --all lists the bystander"
 python3 - status.json $A1 $A2 $A4 <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-pids = {d["pid"] for d in doc if d["patches"]}
+assert doc["format"] == "hpstatus-all" and doc["version"] == 1, doc
+pids = {d["pid"] for d in doc["processes"] if d["patches"]}
 assert {int(p) for p in sys.argv[2:]} <= pids, (pids, sys.argv[2:])
 PY
 # Revert it everywhere, by patch id.

@@ -252,7 +252,7 @@ static void test_differ_report__old_name_and_cold_part(void **state)
 	assert_string_equal(e->part_of, "last");
 
 	char *json = render(&r.rep, json_adapter, true);
-	expect_in(json, "\"name\": \"count.1\"");
+	expect_in(json, "\"name\": \"count.1\", \"old_name\": \"count.0\"");
 	expect_in(json, "\"part_of\": \"last\"");
 	free(json);
 	char *text = render(&r.rep, differ_report_text, true);
