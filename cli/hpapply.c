@@ -278,6 +278,9 @@ static int audit(struct hp_ctx *ctx, const struct opts *o, const char *phase, pi
 	const char *action = o->revert ? "revert" : "apply";
 	const char *result = cli_result_name(err, o->revert ? "reverted" : "applied");
 	const uint8_t *id = h ? h->patch_id : r && r->has_patch ? r->patch_id : NULL;
+	uint8_t named[16]; /* --revert ID, --uninstall ID: known before the process is read */
+	if (!id && o->revert_id && parse_id(o->revert_id, named))
+		id = named;
 	if (!strcmp(phase, "intent")) {
 		result = "intent";
 	} else if (!strcmp(phase, "recovery")) {

@@ -56,7 +56,11 @@ expect 9 'reverting does not lower that mark' $APPLY --pid $PID seq1.hpx
 $APPLY --pid $PID --allow-downgrade seq1.hpx > applied 2> err || fail "--allow-downgrade: $(cat err)"
 grep -q 'a downgrade, as --allow-downgrade asked' applied || fail "downgrade not said: $(cat applied)"
 grep -q '"result": "applied: downgrade allowed"' audit.jsonl || fail "downgrade not audited"
-$REVERT -q --pid $PID --revert || fail "revert the downgrade"
+# Reverted by id: the intent line names the patch before the process is read.
+id1=$(id_of seq1.hpx)
+$REVERT -q --pid $PID --revert "$id1" || fail "revert the downgrade"
+tail -2 audit.jsonl | head -1 | grep -q "\"phase\": \"intent\".*\"patch_id\": \"$id1\"" ||
+	fail "the intent line of --revert ID lacks the id: $(tail -2 audit.jsonl | head -1)"
 
 # --- the audit trail: an intent line before every attempt, a result line after --
 python3 - audit.jsonl <<'PY' || fail "audit trail"
