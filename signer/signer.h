@@ -12,6 +12,7 @@
  * canonical form (named curve, uncompressed point for P-256), so it equals
  * `openssl pkey -pubin -outform DER | sha256sum` of the usual PEM file.
  *
+ *   pubkey.c  key ids, public keys, one signature check: all a verifier links
  *   key.c     keys that sign: a PEM private key, or a token key (pkcs11.c)
  *   pkcs11.c  a private key in an HSM, addressed by a pkcs11: URI (uri.c)
  *   uri.c     RFC 7512 pkcs11: URIs

@@ -16,7 +16,7 @@
 #define SIGNER_ECDSA_P256_DER_MAX 72  /* SEQUENCE { INTEGER r, INTEGER s }, each up to 33 bytes */
 
 /* ===================================================================== */
-/* key.c: public keys, key ids and the primitives                        */
+/* pubkey.c: public keys, key ids and the primitives                     */
 /* ===================================================================== */
 
 /*
@@ -26,6 +26,8 @@
  */
 int signer_pubkey_id(struct hp_ctx *ctx, const char *file, EVP_PKEY *pkey, uint16_t *alg,
 		     uint8_t key_id[32]);
+/* The raw public key of pkey under alg: 32 bytes (Ed25519) or 04||X||Y (P-256, 65 bytes). -1 on failure. */
+int signer_pubkey_raw(EVP_PKEY *pkey, uint16_t alg, uint8_t raw[65]);
 /*
  * Build a public key from its raw form: 32 bytes for Ed25519, the 65-byte
  * uncompressed point 04||X||Y for P-256 (a point not on the curve is
@@ -45,6 +47,11 @@ bool signer_verify_raw(EVP_PKEY *pub, uint16_t alg, const uint8_t *msg, size_t n
 		       const uint8_t *sig, size_t sig_len);
 /* The reason of the first error in OpenSSL's queue ("unknown" when empty); clears the queue. */
 const char *signer_openssl_why(void);
+
+/* ===================================================================== */
+/* key.c: where a PIN comes from                                         */
+/* ===================================================================== */
+
 /*
  * The PIN for a key, from (in this order) opts->pin_file, the URI's
  * pin-source file (may be NULL), or the environment variable opts->pin_env
