@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -73,15 +74,6 @@ static const char *rv_name(CK_RV rv, char buf[32])
 	return buf;
 }
 
-/* A blank-padded PKCS#11 text field equals s (RFC 7512: compare without the padding). */
-static bool padded_eq(const unsigned char *field, size_t size, const char *s)
-{
-	size_t n = size;
-	while (n && (field[n - 1] == ' ' || field[n - 1] == 0))
-		n--;
-	return strlen(s) == n && !memcmp(field, s, n);
-}
-
 static void padded_copy(char *out, const unsigned char *field, size_t size)
 {
 	size_t n = size;
@@ -89,48 +81,6 @@ static void padded_copy(char *out, const unsigned char *field, size_t size)
 		n--;
 	memcpy(out, field, n);
 	out[n] = 0;
-}
-
-/* Does the module's C_GetInfo match the URI's library-* attributes? */
-static bool library_matches(const struct signer_uri *u, const CK_INFO *info)
-{
-	if (u->library_manufacturer &&
-	    !padded_eq(info->manufacturerID, sizeof info->manufacturerID, u->library_manufacturer))
-		return false;
-	if (u->library_description && !padded_eq(info->libraryDescription,
-						  sizeof info->libraryDescription,
-						  u->library_description))
-		return false;
-	if (u->library_version) {
-		char v[16];
-		snprintf(v, sizeof v, "%u.%u", info->libraryVersion.major,
-			 info->libraryVersion.minor);
-		char m[8];
-		snprintf(m, sizeof m, "%u", info->libraryVersion.major);
-		/* "M" means "M.0" (RFC 7512 section 2.3). */
-		if (strcmp(u->library_version, v) &&
-		    !(info->libraryVersion.minor == 0 && !strcmp(u->library_version, m)))
-			return false;
-	}
-	return true;
-}
-
-static bool token_matches(const struct signer_uri *u, const CK_TOKEN_INFO *t)
-{
-	return (!u->token || padded_eq(t->label, sizeof t->label, u->token)) &&
-	       (!u->manufacturer ||
-		padded_eq(t->manufacturerID, sizeof t->manufacturerID, u->manufacturer)) &&
-	       (!u->serial || padded_eq(t->serialNumber, sizeof t->serialNumber, u->serial)) &&
-	       (!u->model || padded_eq(t->model, sizeof t->model, u->model));
-}
-
-static bool slot_matches(const struct signer_uri *u, CK_SLOT_ID id, const CK_SLOT_INFO *s)
-{
-	return (!u->has_slot_id || u->slot_id == id) &&
-	       (!u->slot_description ||
-		padded_eq(s->slotDescription, sizeof s->slotDescription, u->slot_description)) &&
-	       (!u->slot_manufacturer ||
-		padded_eq(s->manufacturerID, sizeof s->manufacturerID, u->slot_manufacturer));
 }
 
 /* Read one attribute of obj into a malloc'd buffer; *out NULL when the object has none. */
@@ -319,11 +269,11 @@ static int pick_token(struct hp_ctx *ctx, struct signer_p11 *p, const struct sig
 		size_t used = strlen(seen);
 		if (used < sizeof seen - 40)
 			snprintf(seen + used, sizeof seen - used, "%s'%s'", used ? ", " : "", label);
-		bool slot_ok = true;
-		if (u->has_slot_id || u->slot_description || u->slot_manufacturer)
-			slot_ok = p->f->C_GetSlotInfo(slots[i], &s) == CKR_OK &&
-				  slot_matches(u, slots[i], &s);
-		if (!slot_ok || !token_matches(u, &t))
+		/* p11-kit compares the URI's token and slot attributes (an absent one matches). */
+		if ((u->has_slot_id && u->slot_id != slots[i]) ||
+		    p->f->C_GetSlotInfo(slots[i], &s) != CKR_OK ||
+		    !p11_kit_uri_match_slot_info(u->kit, &s) ||
+		    !p11_kit_uri_match_token_info(u->kit, &t))
 			continue;
 		if (matches++ == 0) {
 			*slot = slots[i];
@@ -380,19 +330,31 @@ int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key
 	int err = signer_uri_parse(ctx, uri, &u);
 	if (err < 0)
 		return err;
-	if (u.type && strcmp(u.type, "private"))
-		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "type=%s names no private key; only a private key signs", u.type);
+	struct signer_p11 *p = NULL;
+	if (u.type && !u.is_private) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "type=%s names no private key; only a private key signs", u.type);
+		goto fail;
+	}
 	const char *module = opts && opts->module ? opts->module : u.module_path;
+	if (!module && u.module_name) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "module-name= is not supported; give the module with --module, module-path= or PKCS11_MODULE_PATH");
+		goto fail;
+	}
 	if (!module)
 		module = getenv("PKCS11_MODULE_PATH");
-	if (!module || !*module)
-		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "no PKCS#11 module: give --module PATH, module-path= or set PKCS11_MODULE_PATH");
+	if (!module || !*module) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "no PKCS#11 module: give --module PATH, module-path= or set PKCS11_MODULE_PATH");
+		goto fail;
+	}
 
-	struct signer_p11 *p = calloc(1, sizeof *p);
-	if (!p)
-		return hp_nomem(ctx);
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		err = hp_nomem(ctx);
+		goto fail;
+	}
 	p->uri = uri;
 	CK_RV rv;
 	/* RTLD_NODELETE: a module may leave handlers behind (atexit, OpenSSL's
@@ -420,13 +382,12 @@ int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key
 		goto fail;
 	}
 	p->initialized = rv == CKR_OK;
-	if (u.library_manufacturer || u.library_description || u.library_version) {
-		CK_INFO info;
-		if (p->f->C_GetInfo(&info) != CKR_OK || !library_matches(&u, &info)) {
-			err = hp_err(ctx, HP_ERROR, uri, NULL,
-				     "the module %s is not the library the URI names", module);
-			goto fail;
-		}
+	/* The URI's library-* attributes against the module's C_GetInfo (none: any module). */
+	CK_INFO info;
+	if (p->f->C_GetInfo(&info) != CKR_OK || !p11_kit_uri_match_module_info(u.kit, &info)) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL, "the module %s is not the library the URI names",
+			     module);
+		goto fail;
 	}
 	CK_SLOT_ID slot = 0;
 	CK_TOKEN_INFO tinfo;
@@ -491,9 +452,11 @@ int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key
 	if ((err = read_public(ctx, p, *alg, pub)) < 0)
 		goto fail;
 	*out = p;
+	signer_uri_free(&u);
 	return 0;
 fail:
 	signer_p11_free(p);
+	signer_uri_free(&u);
 	return err;
 }
 

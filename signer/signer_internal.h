@@ -93,33 +93,43 @@ const char *signer_sig_form_why(uint16_t alg, const uint8_t *sig, size_t n);
 /* uri.c: RFC 7512 pkcs11: URIs                                          */
 /* ===================================================================== */
 
-/* A parsed pkcs11: URI. NULL (or has_* false) means the attribute is absent. */
+struct p11_kit_uri;
+
+/*
+ * A parsed pkcs11: URI. NULL (or has_* false) means the attribute is absent.
+ * The token (token, manufacturer, serial, model), slot (slot-description,
+ * slot-manufacturer) and library (library-*) attributes stay in p11-kit's
+ * parse, kit, which matches them: p11_kit_uri_match_token_info() and its
+ * siblings in <p11-kit/uri.h>.
+ */
 struct signer_uri {
-	/* token */
-	const char *token, *manufacturer, *serial, *model;
-	/* slot */
-	const char *slot_description, *slot_manufacturer;
-	bool has_slot_id;
-	unsigned long slot_id;
-	/* library (the module) */
-	const char *library_manufacturer, *library_description, *library_version;
+	struct p11_kit_uri *kit; /* p11-kit's parse; signer_uri_free() frees it */
 	/* object */
-	const char *object;     /* CKA_LABEL */
-	const uint8_t *id;      /* CKA_ID bytes, percent-decoded */
+	const char *object;      /* CKA_LABEL */
+	const uint8_t *id;       /* CKA_ID bytes, percent-decoded */
 	size_t id_len;
 	bool has_id;
-	const char *type;       /* "private", "public", "cert", "secret-key", "data" */
-	/* query */
+	const char *type;        /* "private", "public", "cert", "secret-key", "data" */
+	bool is_private;         /* type=private */
+	/* slot */
+	bool has_slot_id;
+	unsigned long slot_id;
+	/* query (module-path and module-name may be in the path too) */
 	const char *module_path;
-	const char *pin_source; /* a file path; "file:" stripped */
+	const char *module_name; /* a module registered with p11-kit (its .module file's name) */
+	const char *pin_source;  /* a file path; "file:" stripped */
 };
 
 /*
- * Parse a pkcs11: URI. Values are percent-decoded into the ctx arena. Unknown
- * or repeated attributes, bad escapes, and pin-value= (a PIN on the command
- * line) are refused with one diagnostic naming the attribute: -HP_ERROR.
+ * Parse a pkcs11: URI with p11-kit. Values are percent-decoded; the strings
+ * live in the ctx arena. Unknown or repeated attributes, bad escapes, values
+ * p11-kit does not take, and pin-value= (a PIN on the command line) are
+ * refused with one diagnostic naming the attribute: -HP_ERROR. On success,
+ * free with signer_uri_free(); on failure nothing is left to free.
  */
 int signer_uri_parse(struct hp_ctx *ctx, const char *uri, struct signer_uri *out);
+/* Free p11-kit's part of a parsed URI. Accepts a URI already freed. */
+void signer_uri_free(struct signer_uri *u);
 
 /* ===================================================================== */
 /* trust.c                                                               */
