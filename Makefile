@@ -105,6 +105,9 @@ $(B)/libsigner.a: $(SIGNER_OBJ)
 $(B)/differ/disasm.o: CPPFLAGS += $(LLVM_CFLAGS)
 # <p11-kit/pkcs11.h>, <p11-kit/uri.h>: PKCS#11 and p11-kit, for signer/ alone.
 $(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
+# p11-kit's proxy module, the last place signer/pkcs11.c looks for a key's module.
+P11_PROXY    := $(shell pkg-config --variable=proxy_module p11-kit-1 2>/dev/null)
+$(B)/signer/pkcs11.o: CPPFLAGS += $(if $(P11_PROXY),-DSIGNER_P11_PROXY='"$(P11_PROXY)"')
 $(B)/libcli.a: $(CLI_LIB_OBJ)
 
 $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libdwarfread.a \

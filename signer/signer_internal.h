@@ -26,7 +26,7 @@
  */
 int signer_pubkey_id(struct hp_ctx *ctx, const char *file, EVP_PKEY *pkey, uint16_t *alg,
 		     uint8_t key_id[32]);
-/* The raw public key of pkey under alg: 32 bytes (Ed25519) or 04||X||Y (P-256, 65 bytes). -1 on failure. */
+/* The raw public key of pkey: 32 bytes (Ed25519) or 04||X||Y (P-256, 65 bytes); -1 on failure. */
 int signer_pubkey_raw(EVP_PKEY *pkey, uint16_t alg, uint8_t raw[65]);
 /*
  * Build a public key from its raw form: 32 bytes for Ed25519, the 65-byte
@@ -153,6 +153,33 @@ const struct signer_trusted_key *signer_trust_key(const struct signer_trust *tru
 /* ===================================================================== */
 
 struct signer_p11;
+
+/* Where the module that holds a key comes from (signer_p11_module()). */
+enum signer_module_from {
+	SIGNER_MODULE_OPTION,   /* --module FILE */
+	SIGNER_MODULE_URI_PATH, /* module-path=FILE in the URI */
+	SIGNER_MODULE_URI_NAME, /* module-name=NAME in the URI: registered with p11-kit */
+	SIGNER_MODULE_ENV,      /* $PKCS11_MODULE_PATH */
+	SIGNER_MODULE_PROXY,    /* p11-kit's proxy module, which reaches every registered one */
+};
+struct signer_module {
+	enum signer_module_from from;
+	const char *value;      /* a file; a name for SIGNER_MODULE_URI_NAME */
+};
+
+/*
+ * Choose the module: --module, else the URI's module-path=, else its
+ * module-name=, else env (the value of $PKCS11_MODULE_PATH; NULL or empty is
+ * unset), else proxy (p11-kit's proxy module, which must exist). Nothing
+ * there: -HP_ERROR, saying what was tried. pkcs11.c says why this order.
+ */
+int signer_p11_module(struct hp_ctx *ctx, const char *uri, const struct signer_uri *u,
+		      const struct signer_key_opts *opts, const char *env, const char *proxy,
+		      struct signer_module *out);
+/* The file of p11-kit's proxy module, as p11-kit's pkg-config file names it. */
+const char *signer_p11_proxy(void);
+/* Why a module was chosen, as a phrase: "given by --module", "the URI's module-path=" ... */
+const char *signer_module_why(enum signer_module_from from);
 
 /*
  * Load the module, find the one token and the one private key the URI

@@ -89,9 +89,9 @@ static int check_seg(struct hp_ctx *ctx, const char *uri, unsigned where, const 
 			      "unknown attribute '%.*s'; a key is named by token, manufacturer, serial, model, slot-id, slot-description, slot-manufacturer, library-manufacturer, library-description, library-version, object, id and type, and module-path, module-name and pin-source after '?'",
 			      (int)name_len, s);
 	if (!(attrs[i].where & where))
-		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' belongs %s",
-			      attrs[i].name,
-			      where == IN_PATH ? "in the query, after '?'" : "in the path, before '?'");
+		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' belongs %s", attrs[i].name,
+			      where == IN_PATH ? "in the query, after '?'"
+					       : "in the path, before '?'");
 	if (seen[i])
 		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' is given twice",
 			      attrs[i].name);
@@ -107,7 +107,7 @@ static int check_seg(struct hp_ctx *ctx, const char *uri, unsigned where, const 
 	return 0;
 }
 
-/* Append to *o the segment, for the path or for the query: '&' in a value moved to the query is escaped. */
+/* Append the segment at o; a '&' in a value moved to the query is escaped there. */
 static char *put_seg(char *o, const struct seg *sg, bool moved)
 {
 	for (size_t k = 0; k < sg->len; k++) {
@@ -158,8 +158,8 @@ static int blame(struct hp_ctx *ctx, const char *uri, const struct seg *segs, si
 			return hp_err(ctx, HP_ERROR, uri, NULL,
 				      "attribute '%s': bad percent escape (%%XX, two hex digits)", name);
 		if (!strcmp(name, "slot-id"))
-			return hp_err(ctx, HP_ERROR, uri, NULL, "slot-id '%.*s' is not a number", vn,
-				      v);
+			return hp_err(ctx, HP_ERROR, uri, NULL, "slot-id '%.*s' is not a number",
+				      vn, v);
 		if (!strcmp(name, "library-version"))
 			return hp_err(ctx, HP_ERROR, uri, NULL,
 				      "library-version '%.*s' is not MAJOR or MAJOR.MINOR", vn, v);

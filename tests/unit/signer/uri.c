@@ -117,8 +117,9 @@ static void test_signer_uri__matching(void **state)
 	assert_true(p11_kit_uri_match_token_info(u.kit, &tok));
 	assert_true(p11_kit_uri_match_slot_info(u.kit, &slot));
 	assert_true(p11_kit_uri_match_module_info(u.kit, &lib));
-	assert_int_equal(parse(&ctx, &u, "pkcs11:token=hp-sec;serial=42;slot-manufacturer=SoftHSM%20project;"
-					 "library-manufacturer=SoftHSM;library-version=2.6"),
+	assert_int_equal(parse(&ctx, &u,
+			       "pkcs11:token=hp-sec;serial=42;slot-manufacturer=SoftHSM%20project;"
+			       "library-manufacturer=SoftHSM;library-version=2.6"),
 			 0);
 	assert_true(p11_kit_uri_match_token_info(u.kit, &tok));
 	assert_true(p11_kit_uri_match_slot_info(u.kit, &slot));
@@ -196,7 +197,8 @@ static void test_signer_uri__refusals(void **state)
 	expect_refusal("pkcs11:id=%01;id=%02", "'id' is given twice");
 	expect_refusal("pkcs11:token=a?module-path=/a.so&module-path=/b.so",
 		       "'module-path' is given twice");
-	expect_refusal("pkcs11:module-path=/a.so?module-path=/b.so", "'module-path' is given twice");
+	expect_refusal("pkcs11:module-path=/a.so?module-path=/b.so",
+		       "'module-path' is given twice");
 	/* p11-kit would ignore these (a path attribute it does not know sets a flag; a query
 	 * attribute becomes a vendor query). */
 	expect_refusal("pkcs11:objekt=x", "unknown attribute 'objekt'; a key is named by token");
@@ -211,7 +213,8 @@ static void test_signer_uri__refusals(void **state)
 	expect_refusal("pkcs11:token=a;object=%4", "attribute 'object': bad percent escape");
 	expect_refusal("pkcs11:object=%zz", "bad percent escape");
 	expect_refusal("pkcs11:object=%", "bad percent escape");
-	expect_refusal("pkcs11:token=a?module-path=/x%2.so", "attribute 'module-path': bad percent");
+	expect_refusal("pkcs11:token=a?module-path=/x%2.so",
+		       "attribute 'module-path': bad percent");
 	expect_refusal("pkcs11:slot-id=x", "slot-id 'x' is not a number");
 	expect_refusal("pkcs11:slot-id=-1", "slot-id '-1' is not a number");
 	expect_refusal("pkcs11:library-version=two", "library-version 'two' is not MAJOR");
