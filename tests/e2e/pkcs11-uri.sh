@@ -93,6 +93,9 @@ for k in ec ed; do
 	signs "proxy-option-$k" $k "pkcs11:$obj" --module "$PROXY"
 	signs "proxy-default-$k" $k "pkcs11:$obj"
 done
+# The library, slot and token attributes are matched (by p11-kit) wherever the module came from.
+signs library-ec ec "pkcs11:library-manufacturer=SoftHSM;library-version=2.6;slot-manufacturer=SoftHSM%20project;manufacturer=SoftHSM%20project;model=SoftHSM%20v2;token=hp-uri;object=uri-ec?module-name=softhsm2"
+signs library-proxy-ed ed "pkcs11:slot-manufacturer=SoftHSM%20project;model=SoftHSM%20v2;token=hp-uri;id=%08"
 # The environment's module, when nothing else names one.
 export PKCS11_MODULE_PATH="$MOD"
 signs env-ec ec "pkcs11:token=hp-uri;id=%07"
@@ -135,6 +138,12 @@ expect "no initialized token matches the URI in $PROXY (p11-kit's proxy, the def
 	"pkcs11:token=no-such-token;object=uri-ec"
 expect "no initialized token matches the URI in softhsm2 (the URI's module-name=, registered with p11-kit)" \
 	"pkcs11:token=no-such-token?module-name=softhsm2"
+expect "the module softhsm2 (the URI's module-name=, registered with p11-kit) is not the library the URI names" \
+	"pkcs11:library-manufacturer=Other;$obj?module-name=softhsm2"
+expect "the module $MOD (the URI's module-path=) is not the library the URI names" \
+	"pkcs11:library-version=2.5;$obj?module-path=$MOD"
+expect "no initialized token matches the URI in $PROXY" "pkcs11:slot-manufacturer=Other;$obj"
+expect "no initialized token matches the URI in $MOD" "pkcs11:model=Other;$obj" --module "$MOD"
 # The environment over the proxy: a wrong one is not passed over for the proxy.
 export PKCS11_MODULE_PATH="$T/no-env.so"
 expect "$T/no-env.so: cannot load the PKCS#11 module (from PKCS11_MODULE_PATH)" "pkcs11:$obj"
