@@ -17,7 +17,8 @@
 # <- DWARF (libdwarfread.a, -ldwarf), and the base <- the container (libhpx.a,
 # -lzstd); each has its header, formats/base.h, elfread.h, dwarfread.h, hpx.h.
 # A tool links only what it uses: the applier no DWARF. Only signer/ uses
-# OpenSSL and PKCS#11, so only what links it takes -lcrypto -ldl.
+# OpenSSL and PKCS#11, so only what links it takes -lcrypto -ldl, and only
+# what signs (hpsign, hpbuild) takes -lp11-kit: verifiers never load a module.
 
 CC       ?= cc
 ifeq ($(origin CC),default)
@@ -39,6 +40,9 @@ LDLIBS_LLVM  := $(shell $(LLVM_CONFIG) --ldflags 2>/dev/null) \
 	$(shell $(LLVM_CONFIG) --link-static --libs x86disassembler x86desc x86info mcdisassembler 2>/dev/null) \
 	$(shell $(LLVM_CONFIG) --link-static --system-libs 2>/dev/null) -lstdc++
 P11_CFLAGS   := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+# libp11-kit: pkcs11: URIs and p11-kit's module registry (signer/uri.c, pkcs11.c),
+# linked only by what signs (hpsign, hpbuild) and signer's unit tests.
+LDLIBS_P11   := $(shell pkg-config --libs p11-kit-1 2>/dev/null || echo -lp11-kit)
 B        := build$(if $(SAN),-asan)
 BIN      := $(B)/bin
 
@@ -99,8 +103,11 @@ $(B)/liblinker.a: $(LINKER_OBJ)
 $(B)/libruntime.a: $(RUNTIME_OBJ)
 $(B)/libsigner.a: $(SIGNER_OBJ)
 $(B)/differ/disasm.o: CPPFLAGS += $(LLVM_CFLAGS)
-# <p11-kit/pkcs11.h>: the PKCS#11 header, for signer/ alone.
+# <p11-kit/pkcs11.h>, <p11-kit/uri.h>: PKCS#11 and p11-kit, for signer/ alone.
 $(B)/signer/%.o: CPPFLAGS += $(P11_CFLAGS)
+# p11-kit's proxy module, the last place signer/pkcs11.c looks for a key's module.
+P11_PROXY    := $(shell pkg-config --variable=proxy_module p11-kit-1 2>/dev/null)
+$(B)/signer/pkcs11.o: CPPFLAGS += $(if $(P11_PROXY),-DSIGNER_P11_PROXY='"$(P11_PROXY)"')
 $(B)/libcli.a: $(CLI_LIB_OBJ)
 
 $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libdwarfread.a \
@@ -113,7 +120,8 @@ $(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer
 		$(B)/libdwarfread.a $(B)/libelfread.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_LLVM)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11) \
+		$(LDLIBS_LLVM)
 
 $(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
@@ -123,7 +131,7 @@ $(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhp
 $(BIN)/hpsign: $(B)/cli/hpsign.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11)
 
 $(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
@@ -166,14 +174,15 @@ $(B)/tests/unit/%: tests/unit/%.c $(UNIT_HELP) $(B)/liblinker.a $(B)/libdiffer.a
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/liblinker.a \
 		$(B)/libdiffer.a $(FORMATS_LIBS) $(LDLIBS_DWARF) -lzstd -lcmocka $(LDLIBS_LLVM)
 
-# signer's tests also link signer/ and OpenSSL (the shorter stem makes this rule win);
-# the helpers read objects, hence ELF.
+# signer's tests also link signer/, OpenSSL and p11-kit (the shorter stem makes this
+# rule win); the helpers read objects, hence ELF.
 $(B)/tests/unit/signer/%: tests/unit/signer/%.c $(UNIT_HELP) $(B)/libsigner.a $(B)/libhpx.a \
 		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) $(B)/libsigner.a \
-		$(B)/libhpx.a $(B)/libelfread.a $(B)/libbase.a $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO) -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) $(P11_CFLAGS) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(UNIT_HELP) \
+		$(B)/libsigner.a $(B)/libhpx.a $(B)/libelfread.a $(B)/libbase.a $(LDLIBS_ELF) -lzstd \
+		$(LDLIBS_CRYPTO) $(LDLIBS_P11) -lcmocka
 
 # runtime's tests link the runtime, and libseccomp to build real filters; no DWARF, as the applier.
 $(B)/tests/unit/runtime/%: tests/unit/runtime/%.c $(UNIT_HELP) $(B)/libruntime.a $(B)/libhpx.a \
@@ -281,10 +290,10 @@ realfix: deps
 # ----- dependencies --------------------------------------------------------
 
 # Why each is needed: docs/dependencies.md (clang: the unversioned driver the tests call).
-DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
+DEB_PACKAGES := build-essential pkg-config libelf-dev libdwarf-dev \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
-	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
-	libp11-kit-dev python3 python3-jsonschema ninja-build strace libseccomp-dev mandoc
+	libclang-rt-14-dev softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev python3 \
+	python3-jsonschema ninja-build strace libseccomp-dev mandoc man-db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

@@ -25,7 +25,7 @@ static const char usage[] =
 	"                      (RFC 7512), e.g. 'pkcs11:token=release;object=patch-key'\n"
 	"  -o, --output FILE   write the signed patch here (default: FIX.hpx in place);\n"
 	"                      written atomically either way\n"
-	"  --module PATH       PKCS#11 module (default: $PKCS11_MODULE_PATH)\n"
+	"  --module FILE       the PKCS#11 module holding the key, over any other (below)\n"
 	"  --pin-env VAR       read the PIN (or a PEM passphrase) from $VAR (default: $HP_PIN)\n"
 	"  --pin-file FILE     read it from FILE (one trailing newline is dropped)\n"
 	"  -q, --quiet         print nothing but errors (the default)\n"
@@ -33,7 +33,15 @@ static const char usage[] =
 	"  -h, --help          print this help\n"
 	"  --version           print the version\n"
 	"\n"
-	"The PIN is never taken from the command line.\n"
+	"A PKCS#11 URI names the token and key with token=, object=, id=, type=private,\n"
+	"serial= ... (';' between them), and may name its module after '?' (or among the\n"
+	"others): module-path=FILE, or module-name=NAME for a module registered with\n"
+	"p11-kit ('p11-kit list-modules'), e.g.\n"
+	"  'pkcs11:token=release;object=patch-key?module-name=softhsm2'\n"
+	"The module is the first of: --module, module-path=, module-name=,\n"
+	"$PKCS11_MODULE_PATH, and p11-kit's proxy module, which reaches every module\n"
+	"registered with p11-kit. An unknown attribute is refused, and so is pin-value=:\n"
+	"the PIN is never taken from the command line.\n"
 	"Exit status: 0 signed, 1 error (usage, I/O, malformed patch, key, token or PIN).\n";
 
 int main(int argc, char **argv)

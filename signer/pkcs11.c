@@ -1,12 +1,15 @@
 /*
- * pkcs11.c: a private key that never leaves an HSM. Raw PKCS#11 through a
- * module loaded with dlopen: the one route found to sign both Ed25519 and
- * P-256 (docs/dependencies.md: the OpenSSL engine and libp11 cannot do Ed25519
- * and fail on any token that holds such a key).
+ * pkcs11.c: a private key that never leaves an HSM. Raw PKCS#11 through the
+ * module's function list: the one route found to sign both Ed25519 and P-256
+ * (docs/dependencies.md: the OpenSSL engine and libp11 cannot do Ed25519 and
+ * fail on any token that holds such a key).
  *
- *   dlopen(module) -> C_GetFunctionList -> C_Initialize(CKF_OS_LOCKING_OK)
- *   -> C_GetSlotList(token present) -> C_GetTokenInfo: the one initialized
- *      token matching the URI
+ *   the module (signer_p11_module() says which): a file, dlopen ->
+ *      C_GetFunctionList -> C_Initialize(CKF_OS_LOCKING_OK); or a name
+ *      registered with p11-kit: p11_kit_modules_load -> p11_kit_module_for_name
+ *      -> p11_kit_module_initialize. p11-kit's proxy module is a file.
+ *   -> C_GetInfo, C_GetSlotList(token present), C_GetSlotInfo, C_GetTokenInfo:
+ *      the one initialized token matching the URI (p11_kit_uri_match_*)
  *   -> C_OpenSession -> C_Login(CKU_USER, PIN)
  *   -> C_FindObjects {CKO_PRIVATE_KEY, CKA_LABEL=object, CKA_ID=id}: exactly one
  *   -> CKA_KEY_TYPE + CKA_EC_PARAMS: CKK_EC on prime256v1, or CKK_EC_EDWARDS
@@ -20,18 +23,23 @@
 #include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "formats/base.h"
 #include "formats/hpx.h"
 #include "signer/signer_internal.h"
 
 struct signer_p11 {
-	void *dl;                   /* dlopen handle of the module */
+	void *dl;                   /* dlopen handle of the module (a file) */
+	CK_FUNCTION_LIST **kit;     /* p11-kit's registered modules (module-name=); f is one */
 	CK_FUNCTION_LIST_PTR f;
-	bool initialized;           /* we called C_Initialize: C_Finalize at the end */
+	bool initialized;           /* we initialized f: finalize it at the end */
+	struct signer_module where; /* which module, and why that one (for messages) */
 	CK_SESSION_HANDLE session;
 	bool has_session, logged_in;
 	CK_OBJECT_HANDLE key;       /* the private key */
@@ -73,15 +81,6 @@ static const char *rv_name(CK_RV rv, char buf[32])
 	return buf;
 }
 
-/* A blank-padded PKCS#11 text field equals s (RFC 7512: compare without the padding). */
-static bool padded_eq(const unsigned char *field, size_t size, const char *s)
-{
-	size_t n = size;
-	while (n && (field[n - 1] == ' ' || field[n - 1] == 0))
-		n--;
-	return strlen(s) == n && !memcmp(field, s, n);
-}
-
 static void padded_copy(char *out, const unsigned char *field, size_t size)
 {
 	size_t n = size;
@@ -89,48 +88,6 @@ static void padded_copy(char *out, const unsigned char *field, size_t size)
 		n--;
 	memcpy(out, field, n);
 	out[n] = 0;
-}
-
-/* Does the module's C_GetInfo match the URI's library-* attributes? */
-static bool library_matches(const struct signer_uri *u, const CK_INFO *info)
-{
-	if (u->library_manufacturer &&
-	    !padded_eq(info->manufacturerID, sizeof info->manufacturerID, u->library_manufacturer))
-		return false;
-	if (u->library_description && !padded_eq(info->libraryDescription,
-						  sizeof info->libraryDescription,
-						  u->library_description))
-		return false;
-	if (u->library_version) {
-		char v[16];
-		snprintf(v, sizeof v, "%u.%u", info->libraryVersion.major,
-			 info->libraryVersion.minor);
-		char m[8];
-		snprintf(m, sizeof m, "%u", info->libraryVersion.major);
-		/* "M" means "M.0" (RFC 7512 section 2.3). */
-		if (strcmp(u->library_version, v) &&
-		    !(info->libraryVersion.minor == 0 && !strcmp(u->library_version, m)))
-			return false;
-	}
-	return true;
-}
-
-static bool token_matches(const struct signer_uri *u, const CK_TOKEN_INFO *t)
-{
-	return (!u->token || padded_eq(t->label, sizeof t->label, u->token)) &&
-	       (!u->manufacturer ||
-		padded_eq(t->manufacturerID, sizeof t->manufacturerID, u->manufacturer)) &&
-	       (!u->serial || padded_eq(t->serialNumber, sizeof t->serialNumber, u->serial)) &&
-	       (!u->model || padded_eq(t->model, sizeof t->model, u->model));
-}
-
-static bool slot_matches(const struct signer_uri *u, CK_SLOT_ID id, const CK_SLOT_INFO *s)
-{
-	return (!u->has_slot_id || u->slot_id == id) &&
-	       (!u->slot_description ||
-		padded_eq(s->slotDescription, sizeof s->slotDescription, u->slot_description)) &&
-	       (!u->slot_manufacturer ||
-		padded_eq(s->manufacturerID, sizeof s->manufacturerID, u->slot_manufacturer));
 }
 
 /* Read one attribute of obj into a malloc'd buffer; *out NULL when the object has none. */
@@ -319,11 +276,11 @@ static int pick_token(struct hp_ctx *ctx, struct signer_p11 *p, const struct sig
 		size_t used = strlen(seen);
 		if (used < sizeof seen - 40)
 			snprintf(seen + used, sizeof seen - used, "%s'%s'", used ? ", " : "", label);
-		bool slot_ok = true;
-		if (u->has_slot_id || u->slot_description || u->slot_manufacturer)
-			slot_ok = p->f->C_GetSlotInfo(slots[i], &s) == CKR_OK &&
-				  slot_matches(u, slots[i], &s);
-		if (!slot_ok || !token_matches(u, &t))
+		/* p11-kit compares the URI's token and slot attributes (an absent one matches). */
+		if ((u->has_slot_id && u->slot_id != slots[i]) ||
+		    p->f->C_GetSlotInfo(slots[i], &s) != CKR_OK ||
+		    !p11_kit_uri_match_slot_info(u->kit, &s) ||
+		    !p11_kit_uri_match_token_info(u->kit, &t))
 			continue;
 		if (matches++ == 0) {
 			*slot = slots[i];
@@ -333,8 +290,9 @@ static int pick_token(struct hp_ctx *ctx, struct signer_p11 *p, const struct sig
 	free(slots);
 	if (matches == 0)
 		return hp_err(ctx, HP_ERROR, p->uri, NULL,
-			      "no initialized token matches the URI (the module has %zu: %s)",
-			      ntokens, ntokens ? seen : "none");
+			      "no initialized token matches the URI in %s (%s); its tokens: %s",
+			      p->where.value, signer_module_why(p->where.from),
+			      ntokens ? seen : "none");
 	if (matches > 1)
 		return hp_err(ctx, HP_ERROR, p->uri, NULL,
 			      "%zu tokens match the URI (%s); name one with token=LABEL", matches,
@@ -370,6 +328,141 @@ static int login(struct hp_ctx *ctx, struct signer_p11 *p, const CK_TOKEN_INFO *
 		      rv_name(rv, rvb));
 }
 
+/* p11-kit's proxy module: its pkg-config variable proxy_module, from the Makefile. */
+#ifndef SIGNER_P11_PROXY
+#define SIGNER_P11_PROXY "p11-kit-proxy.so"
+#endif
+
+const char *signer_p11_proxy(void)
+{
+	return SIGNER_P11_PROXY;
+}
+
+const char *signer_module_why(enum signer_module_from from)
+{
+	switch (from) {
+	case SIGNER_MODULE_OPTION:
+		return "given by --module";
+	case SIGNER_MODULE_URI_PATH:
+		return "the URI's module-path=";
+	case SIGNER_MODULE_URI_NAME:
+		return "the URI's module-name=, registered with p11-kit";
+	case SIGNER_MODULE_ENV:
+		return "from PKCS11_MODULE_PATH";
+	case SIGNER_MODULE_PROXY:
+		return "p11-kit's proxy, the default when no module is named";
+	}
+	return "?";
+}
+
+/*
+ * Which module holds the key; the first of these that is given wins:
+ *   1. --module FILE: the operator's word for this one run, which may send a
+ *      URI written elsewhere through another module (p11-kit's proxy, say).
+ *   2. module-path=FILE in the URI: the URI names the key, and a module it
+ *      names is part of that name. A file is exact, so it comes before
+ *   3. module-name=NAME in the URI: a module registered with p11-kit (its
+ *      NAME.module file in /usr/share/p11-kit/modules, /etc/pkcs11/modules or
+ *      ~/.config/pkcs11/modules), which the platform's configuration maps to
+ *      a file.
+ *   4. $PKCS11_MODULE_PATH: the environment's default, weaker than anything
+ *      written on the command line, the URI included.
+ *   5. p11-kit's proxy module: what the platform offers when nothing names a
+ *      module. It reaches every module registered with p11-kit, so token=
+ *      alone finds the token in whichever module holds it. Last, because it
+ *      loads every registered module, and two modules' tokens of the same
+ *      label are then ambiguous (refused as any two matching tokens are).
+ * A module that is named but cannot be loaded is an error: the search never
+ * goes on to the next, whose token could hold another key of the same label.
+ * env is $PKCS11_MODULE_PATH (NULL or empty: unset); proxy is p11-kit's
+ * proxy module, which must exist when it is the one chosen.
+ */
+int signer_p11_module(struct hp_ctx *ctx, const char *uri, const struct signer_uri *u,
+		      const struct signer_key_opts *opts, const char *env, const char *proxy,
+		      struct signer_module *out)
+{
+	if (opts && opts->module)
+		*out = (struct signer_module){ SIGNER_MODULE_OPTION, opts->module };
+	else if (u->module_path)
+		*out = (struct signer_module){ SIGNER_MODULE_URI_PATH, u->module_path };
+	else if (u->module_name)
+		*out = (struct signer_module){ SIGNER_MODULE_URI_NAME, u->module_name };
+	else if (env && *env)
+		*out = (struct signer_module){ SIGNER_MODULE_ENV, env };
+	else if (proxy && (proxy[0] != '/' || access(proxy, F_OK) == 0))
+		*out = (struct signer_module){ SIGNER_MODULE_PROXY, proxy };
+	else
+		return hp_err(ctx, HP_ERROR, uri, NULL,
+			      "no PKCS#11 module: no --module, no module-path= or module-name= in the URI, PKCS11_MODULE_PATH unset, and p11-kit's proxy module %s is missing (package p11-kit-modules)",
+			      proxy ? proxy : "p11-kit-proxy.so");
+	return 0;
+}
+
+/* Load the module p->where names: a file with dlopen, or a name from p11-kit's registry. */
+static int load_module(struct hp_ctx *ctx, struct signer_p11 *p)
+{
+	char rvb[32];
+	const char *what = p->where.value, *why = signer_module_why(p->where.from);
+	CK_RV rv;
+	if (p->where.from == SIGNER_MODULE_URI_NAME) {
+		/* p11-kit's messages become ours: one line, through the ctx. */
+		p11_kit_be_quiet();
+		p->kit = p11_kit_modules_load(NULL, 0);
+		if (!p->kit)
+			return hp_err(ctx, HP_ERROR, p->uri, NULL,
+				      "p11-kit cannot load its registered modules: %s",
+				      p11_kit_message() ? p11_kit_message() : "unknown error");
+		p->f = p11_kit_module_for_name(p->kit, what);
+		if (!p->f) {
+			char names[256] = "";
+			size_t used = 0;
+			for (size_t i = 0; p->kit[i] && used < sizeof names - 40; i++) {
+				char *name = p11_kit_module_get_name(p->kit[i]);
+				snprintf(names + used, sizeof names - used, "%s%s",
+					 used ? ", " : "", name ? name : "?");
+				used = strlen(names);
+				free(name);
+			}
+			return hp_err(ctx, HP_ERROR, p->uri, NULL,
+				      "module-name=%s: no module of that name is registered with p11-kit (registered: %s)",
+				      what, used ? names : "none");
+		}
+		/* Unloaded with the others at the end, unless pinned as the files are (below). */
+		char *file = p11_kit_module_get_filename(p->f);
+		void *pin = file ? dlopen(file, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) : NULL;
+		if (pin)
+			dlclose(pin);
+		free(file);
+		rv = p11_kit_module_initialize(p->f);
+		if (rv != CKR_OK)
+			return hp_err(ctx, HP_ERROR, p->uri, NULL,
+				      "module-name=%s: p11-kit cannot initialize it: %s", what,
+				      rv_name(rv, rvb));
+		p->initialized = true;
+		return 0;
+	}
+	/* RTLD_NODELETE: a module may leave handlers behind (atexit, OpenSSL's
+	 * thread-locals: SoftHSM links libcrypto); unmapping it under them would
+	 * crash the process later. dlclose then only drops the reference. */
+	p->dl = dlopen(what, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!p->dl)
+		return hp_err(ctx, HP_ERROR, what, NULL, "cannot load the PKCS#11 module (%s): %s",
+			      why, dlerror());
+	CK_C_GetFunctionList get_list;
+	*(void **)&get_list = dlsym(p->dl, "C_GetFunctionList");
+	if (!get_list || get_list(&p->f) != CKR_OK || !p->f)
+		return hp_err(ctx, HP_ERROR, what, NULL,
+			      "not a PKCS#11 module (%s): no usable C_GetFunctionList", why);
+	CK_C_INITIALIZE_ARGS init = { 0 };
+	init.flags = CKF_OS_LOCKING_OK;
+	rv = p->f->C_Initialize(&init);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return hp_err(ctx, HP_ERROR, what, NULL, "C_Initialize failed (%s): %s", why,
+			      rv_name(rv, rvb));
+	p->initialized = rv == CKR_OK;
+	return 0;
+}
+
 int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key_opts *opts,
 		    struct signer_p11 **out, uint16_t *alg, EVP_PKEY **pub)
 {
@@ -380,53 +473,30 @@ int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key
 	int err = signer_uri_parse(ctx, uri, &u);
 	if (err < 0)
 		return err;
-	if (u.type && strcmp(u.type, "private"))
-		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "type=%s names no private key; only a private key signs", u.type);
-	const char *module = opts && opts->module ? opts->module : u.module_path;
-	if (!module)
-		module = getenv("PKCS11_MODULE_PATH");
-	if (!module || !*module)
-		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "no PKCS#11 module: give --module PATH, module-path= or set PKCS11_MODULE_PATH");
-
-	struct signer_p11 *p = calloc(1, sizeof *p);
-	if (!p)
-		return hp_nomem(ctx);
+	struct signer_p11 *p = NULL;
+	if (u.type && !u.is_private) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "type=%s names no private key; only a private key signs", u.type);
+		goto fail;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		err = hp_nomem(ctx);
+		goto fail;
+	}
 	p->uri = uri;
 	CK_RV rv;
-	/* RTLD_NODELETE: a module may leave handlers behind (atexit, OpenSSL's
-	 * thread-locals: SoftHSM links libcrypto); unmapping it under them would
-	 * crash the process later. dlclose then only drops the reference. */
-	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	if (!p->dl) {
-		err = hp_err(ctx, HP_ERROR, module, NULL, "cannot load the PKCS#11 module: %s",
-			     dlerror());
+	if ((err = signer_p11_module(ctx, uri, &u, opts, getenv("PKCS11_MODULE_PATH"),
+				     signer_p11_proxy(), &p->where)) < 0 ||
+	    (err = load_module(ctx, p)) < 0)
 		goto fail;
-	}
-	CK_C_GetFunctionList get_list;
-	*(void **)&get_list = dlsym(p->dl, "C_GetFunctionList");
-	if (!get_list || get_list(&p->f) != CKR_OK || !p->f) {
-		err = hp_err(ctx, HP_ERROR, module, NULL,
-			     "not a PKCS#11 module: no usable C_GetFunctionList");
+	/* The URI's library-* attributes against the module's C_GetInfo (none: any module). */
+	CK_INFO info;
+	if (p->f->C_GetInfo(&info) != CKR_OK || !p11_kit_uri_match_module_info(u.kit, &info)) {
+		err = hp_err(ctx, HP_ERROR, uri, NULL,
+			     "the module %s (%s) is not the library the URI names", p->where.value,
+			     signer_module_why(p->where.from));
 		goto fail;
-	}
-	CK_C_INITIALIZE_ARGS init = { 0 };
-	init.flags = CKF_OS_LOCKING_OK;
-	rv = p->f->C_Initialize(&init);
-	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		err = hp_err(ctx, HP_ERROR, module, NULL, "C_Initialize failed: %s",
-			     rv_name(rv, rvb));
-		goto fail;
-	}
-	p->initialized = rv == CKR_OK;
-	if (u.library_manufacturer || u.library_description || u.library_version) {
-		CK_INFO info;
-		if (p->f->C_GetInfo(&info) != CKR_OK || !library_matches(&u, &info)) {
-			err = hp_err(ctx, HP_ERROR, uri, NULL,
-				     "the module %s is not the library the URI names", module);
-			goto fail;
-		}
 	}
 	CK_SLOT_ID slot = 0;
 	CK_TOKEN_INFO tinfo;
@@ -491,9 +561,11 @@ int signer_p11_open(struct hp_ctx *ctx, const char *uri, const struct signer_key
 	if ((err = read_public(ctx, p, *alg, pub)) < 0)
 		goto fail;
 	*out = p;
+	signer_uri_free(&u);
 	return 0;
 fail:
 	signer_p11_free(p);
+	signer_uri_free(&u);
 	return err;
 }
 
@@ -529,8 +601,12 @@ void signer_p11_free(struct signer_p11 *p)
 		p->f->C_Logout(p->session);
 	if (p->has_session)
 		p->f->C_CloseSession(p->session);
-	if (p->initialized)
+	if (p->initialized && p->kit)
+		p11_kit_module_finalize(p->f);
+	else if (p->initialized)
 		p->f->C_Finalize(NULL);
+	if (p->kit)
+		p11_kit_modules_release(p->kit);
 	if (p->dl)
 		dlclose(p->dl);
 	free(p);

@@ -1,7 +1,8 @@
 /*
  * signer.h: signing and verifying .hpx containers. The one public header of
  * signer/, and the map of it. signer/ is the only module that uses OpenSSL
- * (libcrypto) or talks PKCS#11 (a module loaded with dlopen).
+ * (libcrypto) or talks PKCS#11 (a module loaded with dlopen, or through
+ * p11-kit, which also parses the URIs).
  *
  * A signature block (formats/hpx-format.md, "Signature blocks") signs the
  * 88-byte message hpx_sig_message() builds: a context string, the algorithm,
@@ -12,9 +13,10 @@
  * canonical form (named curve, uncompressed point for P-256), so it equals
  * `openssl pkey -pubin -outform DER | sha256sum` of the usual PEM file.
  *
+ *   pubkey.c  key ids, public keys, one signature check: all a verifier links
  *   key.c     keys that sign: a PEM private key, or a token key (pkcs11.c)
  *   pkcs11.c  a private key in an HSM, addressed by a pkcs11: URI (uri.c)
- *   uri.c     RFC 7512 pkcs11: URIs
+ *   uri.c     RFC 7512 pkcs11: URIs, read by p11-kit
  *   sigform.c the one form each signature may take: P-256 minimal DER, low S
  *   trust.c   the trust store: a PEM public key file or a directory of them
  *   sign.c    appending a signature block to a container
@@ -43,8 +45,9 @@ const char *signer_algorithm_name(uint16_t algorithm);
 
 /* Where a key's secrets come from. Every field may be NULL. */
 struct signer_key_opts {
-	const char *module;   /* PKCS#11 module path; NULL: module-path= in the URI,
-				 then $PKCS11_MODULE_PATH */
+	const char *module;   /* PKCS#11 module file; NULL: the URI's module-path=, its
+				 module-name= (registered with p11-kit), then
+				 $PKCS11_MODULE_PATH, then p11-kit's proxy module */
 	const char *pin_env;  /* name of the environment variable holding the PIN;
 				 NULL: HP_PIN */
 	const char *pin_file; /* file holding the PIN, one trailing newline stripped;
@@ -55,8 +58,9 @@ struct signer_key;
 
 /*
  * Open the private key spec names: a "pkcs11:" URI (RFC 7512: token, object,
- * id, type=private, serial, manufacturer, model, slot-id ...; module-path and
- * pin-source in the query; pin-value is refused), or else the path of a PEM
+ * id, type=private, serial, manufacturer, model, slot-id ...; pin-source in
+ * the query, module-path and module-name in the query or the path; pin-value
+ * and unknown attributes are refused), or else the path of a PEM
  * private key file (an encrypted one takes the PIN as its passphrase). Only
  * Ed25519 and P-256 keys are accepted. A token key stays logged in until
  * signer_key_free(). On success *out belongs to the caller; free it with

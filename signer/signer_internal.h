@@ -16,7 +16,7 @@
 #define SIGNER_ECDSA_P256_DER_MAX 72  /* SEQUENCE { INTEGER r, INTEGER s }, each up to 33 bytes */
 
 /* ===================================================================== */
-/* key.c: public keys, key ids and the primitives                        */
+/* pubkey.c: public keys, key ids and the primitives                     */
 /* ===================================================================== */
 
 /*
@@ -26,6 +26,8 @@
  */
 int signer_pubkey_id(struct hp_ctx *ctx, const char *file, EVP_PKEY *pkey, uint16_t *alg,
 		     uint8_t key_id[32]);
+/* The raw public key of pkey: 32 bytes (Ed25519) or 04||X||Y (P-256, 65 bytes); -1 on failure. */
+int signer_pubkey_raw(EVP_PKEY *pkey, uint16_t alg, uint8_t raw[65]);
 /*
  * Build a public key from its raw form: 32 bytes for Ed25519, the 65-byte
  * uncompressed point 04||X||Y for P-256 (a point not on the curve is
@@ -45,6 +47,11 @@ bool signer_verify_raw(EVP_PKEY *pub, uint16_t alg, const uint8_t *msg, size_t n
 		       const uint8_t *sig, size_t sig_len);
 /* The reason of the first error in OpenSSL's queue ("unknown" when empty); clears the queue. */
 const char *signer_openssl_why(void);
+
+/* ===================================================================== */
+/* key.c: where a PIN comes from                                         */
+/* ===================================================================== */
+
 /*
  * The PIN for a key, from (in this order) opts->pin_file, the URI's
  * pin-source file (may be NULL), or the environment variable opts->pin_env
@@ -86,33 +93,43 @@ const char *signer_sig_form_why(uint16_t alg, const uint8_t *sig, size_t n);
 /* uri.c: RFC 7512 pkcs11: URIs                                          */
 /* ===================================================================== */
 
-/* A parsed pkcs11: URI. NULL (or has_* false) means the attribute is absent. */
+struct p11_kit_uri;
+
+/*
+ * A parsed pkcs11: URI. NULL (or has_* false) means the attribute is absent.
+ * The token (token, manufacturer, serial, model), slot (slot-description,
+ * slot-manufacturer) and library (library-*) attributes stay in p11-kit's
+ * parse, kit, which matches them: p11_kit_uri_match_token_info() and its
+ * siblings in <p11-kit/uri.h>.
+ */
 struct signer_uri {
-	/* token */
-	const char *token, *manufacturer, *serial, *model;
-	/* slot */
-	const char *slot_description, *slot_manufacturer;
-	bool has_slot_id;
-	unsigned long slot_id;
-	/* library (the module) */
-	const char *library_manufacturer, *library_description, *library_version;
+	struct p11_kit_uri *kit; /* p11-kit's parse; signer_uri_free() frees it */
 	/* object */
-	const char *object;     /* CKA_LABEL */
-	const uint8_t *id;      /* CKA_ID bytes, percent-decoded */
+	const char *object;      /* CKA_LABEL */
+	const uint8_t *id;       /* CKA_ID bytes, percent-decoded */
 	size_t id_len;
 	bool has_id;
-	const char *type;       /* "private", "public", "cert", "secret-key", "data" */
-	/* query */
+	const char *type;        /* "private", "public", "cert", "secret-key", "data" */
+	bool is_private;         /* type=private */
+	/* slot */
+	bool has_slot_id;
+	unsigned long slot_id;
+	/* query (module-path and module-name may be in the path too) */
 	const char *module_path;
-	const char *pin_source; /* a file path; "file:" stripped */
+	const char *module_name; /* a module registered with p11-kit (its .module file's name) */
+	const char *pin_source;  /* a file path; "file:" stripped */
 };
 
 /*
- * Parse a pkcs11: URI. Values are percent-decoded into the ctx arena. Unknown
- * or repeated attributes, bad escapes, and pin-value= (a PIN on the command
- * line) are refused with one diagnostic naming the attribute: -HP_ERROR.
+ * Parse a pkcs11: URI with p11-kit. Values are percent-decoded; the strings
+ * live in the ctx arena. Unknown or repeated attributes, bad escapes, values
+ * p11-kit does not take, and pin-value= (a PIN on the command line) are
+ * refused with one diagnostic naming the attribute: -HP_ERROR. On success,
+ * free with signer_uri_free(); on failure nothing is left to free.
  */
 int signer_uri_parse(struct hp_ctx *ctx, const char *uri, struct signer_uri *out);
+/* Free p11-kit's part of a parsed URI. Accepts a URI already freed. */
+void signer_uri_free(struct signer_uri *u);
 
 /* ===================================================================== */
 /* trust.c                                                               */
@@ -136,6 +153,33 @@ const struct signer_trusted_key *signer_trust_key(const struct signer_trust *tru
 /* ===================================================================== */
 
 struct signer_p11;
+
+/* Where the module that holds a key comes from (signer_p11_module()). */
+enum signer_module_from {
+	SIGNER_MODULE_OPTION,   /* --module FILE */
+	SIGNER_MODULE_URI_PATH, /* module-path=FILE in the URI */
+	SIGNER_MODULE_URI_NAME, /* module-name=NAME in the URI: registered with p11-kit */
+	SIGNER_MODULE_ENV,      /* $PKCS11_MODULE_PATH */
+	SIGNER_MODULE_PROXY,    /* p11-kit's proxy module, which reaches every registered one */
+};
+struct signer_module {
+	enum signer_module_from from;
+	const char *value;      /* a file; a name for SIGNER_MODULE_URI_NAME */
+};
+
+/*
+ * Choose the module: --module, else the URI's module-path=, else its
+ * module-name=, else env (the value of $PKCS11_MODULE_PATH; NULL or empty is
+ * unset), else proxy (p11-kit's proxy module, which must exist). Nothing
+ * there: -HP_ERROR, saying what was tried. pkcs11.c says why this order.
+ */
+int signer_p11_module(struct hp_ctx *ctx, const char *uri, const struct signer_uri *u,
+		      const struct signer_key_opts *opts, const char *env, const char *proxy,
+		      struct signer_module *out);
+/* The file of p11-kit's proxy module, as p11-kit's pkg-config file names it. */
+const char *signer_p11_proxy(void);
+/* Why a module was chosen, as a phrase: "given by --module", "the URI's module-path=" ... */
+const char *signer_module_why(enum signer_module_from from);
 
 /*
  * Load the module, find the one token and the one private key the URI

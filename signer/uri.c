@@ -5,173 +5,241 @@
  *   path       = [ attr *( ";" attr ) ]      attr = name "=" value
  *   query      = [ attr *( "&" attr ) ]
  *
- * Values are percent-decoded (%01 is the byte 0x01; id= is bytes, the other
- * values are text). A URI picks one key, so an attribute this reader does not
- * know, or one given twice, is refused rather than ignored: ignoring it could
- * pick another key than the one meant. pin-value= is refused too: it would
- * put the PIN on the command line, visible in ps.
+ * p11-kit parses the URI (p11_kit_uri_parse): it percent-decodes the values
+ * (id= is bytes, the others text) and fills in the token, slot and library
+ * information that pkcs11.c matches with p11_kit_uri_match_*_info(). This
+ * file reads the attribute names first, because p11-kit 0.24 lets through
+ * what a signer must not take: an unknown path attribute only sets a flag
+ * (p11_kit_uri_any_unrecognized, which does not say which), an unknown query
+ * attribute is kept as a "vendor query", an attribute given twice silently
+ * replaces the first, and pin-value= is accepted in the path and the query.
+ * A URI picks one key, so an attribute this reader does not know, or one
+ * given twice, is refused with one line naming it: ignoring it could pick
+ * another key than the one meant. pin-value= is refused too: it would put the
+ * PIN on the command line, visible in ps.
+ *
+ * module-path= and module-name= are query attributes in RFC 7512, but the
+ * path form (pkcs11:token=t;module-path=/x.so) is written often enough, and
+ * means the same, so it is taken too: such an attribute moves to the query
+ * before p11-kit reads the URI (in the path, p11-kit would ignore it).
  */
-#include <errno.h>
+#include <p11-kit/uri.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include "formats/base.h"
 #include "signer/signer_internal.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+enum { IN_PATH = 1, IN_QUERY = 2 };
 
-/* Percent-decode s[0..n) into the arena; *len gets the decoded size. NULL on a bad escape. */
-static uint8_t *decode(struct hp_ctx *ctx, const char *s, size_t n, size_t *len, bool *bad)
-{
-	uint8_t *p = hp_arena_alloc(ctx, n + 1);
-	if (!p)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			p[k++] = (uint8_t)s[i];
-			continue;
-		}
-		int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-		int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-		if (hi < 0 || lo < 0) {
-			*bad = true;
-			return NULL;
-		}
-		p[k++] = (uint8_t)(hi << 4 | lo);
-		i += 2;
-	}
-	p[k] = 0;
-	*len = k;
-	return p;
-}
+static const struct uri_attr {
+	const char *name;
+	unsigned where;  /* IN_PATH, IN_QUERY or both */
+	unsigned field;  /* bytes of the blank-padded PKCS#11 field it fills; 0: none */
+} attrs[] = {
+	{ "token", IN_PATH, 32 },
+	{ "manufacturer", IN_PATH, 32 },
+	{ "serial", IN_PATH, 16 },
+	{ "model", IN_PATH, 16 },
+	{ "slot-id", IN_PATH, 0 },
+	{ "slot-description", IN_PATH, 64 },
+	{ "slot-manufacturer", IN_PATH, 32 },
+	{ "library-manufacturer", IN_PATH, 32 },
+	{ "library-description", IN_PATH, 32 },
+	{ "library-version", IN_PATH, 0 },
+	{ "object", IN_PATH, 0 },
+	{ "id", IN_PATH, 0 },
+	{ "type", IN_PATH, 0 },
+	{ "module-path", IN_PATH | IN_QUERY, 0 },
+	{ "module-name", IN_PATH | IN_QUERY, 0 },
+	{ "pin-source", IN_QUERY, 0 },
+};
+#define NATTRS (sizeof attrs / sizeof attrs[0])
 
-enum where { IN_PATH, IN_QUERY };
+/* One name=value of the URI as written (value still percent-encoded). */
+struct seg {
+	const char *text;  /* name=value */
+	size_t len;
+	size_t name_len;
+	const struct uri_attr *attr;
+	bool to_query;     /* goes to p11-kit in the query */
+};
 
-/* Store one attribute name=value in out. */
-static int set_attr(struct hp_ctx *ctx, struct signer_uri *out, const char *uri, enum where w,
-		    const char *name, size_t name_len, const char *val, size_t val_len)
+/* Check one name=value (where: IN_PATH or IN_QUERY) and fill *sg. */
+static int check_seg(struct hp_ctx *ctx, const char *uri, unsigned where, const char *s,
+		     size_t n, bool seen[NATTRS], struct seg *sg)
 {
-	static const struct {
-		const char *name;
-		enum where where;
-		size_t offset; /* of the const char * field; SIZE_MAX for special ones */
-	} attrs[] = {
-		{ "token", IN_PATH, offsetof(struct signer_uri, token) },
-		{ "manufacturer", IN_PATH, offsetof(struct signer_uri, manufacturer) },
-		{ "serial", IN_PATH, offsetof(struct signer_uri, serial) },
-		{ "model", IN_PATH, offsetof(struct signer_uri, model) },
-		{ "slot-description", IN_PATH, offsetof(struct signer_uri, slot_description) },
-		{ "slot-manufacturer", IN_PATH, offsetof(struct signer_uri, slot_manufacturer) },
-		{ "library-manufacturer", IN_PATH,
-		  offsetof(struct signer_uri, library_manufacturer) },
-		{ "library-description", IN_PATH, offsetof(struct signer_uri, library_description) },
-		{ "library-version", IN_PATH, offsetof(struct signer_uri, library_version) },
-		{ "object", IN_PATH, offsetof(struct signer_uri, object) },
-		{ "type", IN_PATH, offsetof(struct signer_uri, type) },
-		{ "module-path", IN_QUERY, offsetof(struct signer_uri, module_path) },
-		{ "pin-source", IN_QUERY, offsetof(struct signer_uri, pin_source) },
-		{ "id", IN_PATH, SIZE_MAX },
-		{ "slot-id", IN_PATH, SIZE_MAX },
-	};
-	char nm[32];
-	if (name_len == 0 || name_len >= sizeof nm)
+	const char *eq = memchr(s, '=', n);
+	size_t name_len = eq ? (size_t)(eq - s) : n;
+	if (name_len == 0)
 		return hp_err(ctx, HP_ERROR, uri, NULL, "'%.*s' is not an attribute name=value",
-			      (int)(name_len + val_len + (val ? 1 : 0)), name);
-	memcpy(nm, name, name_len);
-	nm[name_len] = 0;
-	if (!val)
-		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' has no '=value'", nm);
-	if (w == IN_QUERY && !strcmp(nm, "pin-value"))
+			      (int)n, s);
+	if (!eq)
+		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%.*s' has no '=value'",
+			      (int)name_len, s);
+	if (name_len == 9 && !memcmp(s, "pin-value", 9))
 		return hp_err(ctx, HP_ERROR, uri, NULL,
 			      "pin-value= would show the PIN on the command line; use HP_PIN, --pin-env or --pin-file");
-	if (w == IN_QUERY && !strcmp(nm, "module-name"))
-		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "module-name= is not supported; give the module with --module, module-path= or PKCS11_MODULE_PATH");
 	size_t i;
-	for (i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
-		if (attrs[i].where == w && !strcmp(attrs[i].name, nm))
+	for (i = 0; i < NATTRS; i++)
+		if (strlen(attrs[i].name) == name_len && !memcmp(attrs[i].name, s, name_len))
 			break;
-	if (i == sizeof attrs / sizeof attrs[0])
-		return hp_err(ctx, HP_ERROR, uri, NULL, "unknown %s attribute '%s'",
-			      w == IN_PATH ? "path" : "query", nm);
-	size_t len = 0;
-	bool bad = false;
-	uint8_t *v = decode(ctx, val, val_len, &len, &bad);
-	if (!v)
-		return bad ? hp_err(ctx, HP_ERROR, uri, NULL,
-				    "attribute '%s': bad percent escape (%%XX, two hex digits)", nm)
-			   : hp_nomem(ctx);
-
-	if (!strcmp(nm, "id")) {
-		if (out->has_id)
-			return hp_err(ctx, HP_ERROR, uri, NULL, "attribute 'id' is given twice");
-		out->id = v;
-		out->id_len = len;
-		out->has_id = true;
-		return 0;
-	}
-	if (memchr(v, 0, len))
-		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' holds a NUL byte", nm);
-	if (!strcmp(nm, "slot-id")) {
-		char *end;
-		errno = 0;
-		unsigned long id = strtoul((char *)v, &end, 10);
-		if (out->has_slot_id)
-			return hp_err(ctx, HP_ERROR, uri, NULL, "attribute 'slot-id' is given twice");
-		if (!len || *end || errno || v[0] < '0' || v[0] > '9')
-			return hp_err(ctx, HP_ERROR, uri, NULL, "slot-id '%s' is not a number", v);
-		out->slot_id = id;
-		out->has_slot_id = true;
-		return 0;
-	}
-	const char **field = (const char **)((char *)out + attrs[i].offset);
-	if (*field)
-		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' is given twice", nm);
-	const char *s = (const char *)v;
-	if (!strcmp(nm, "type") && strcmp(s, "private") && strcmp(s, "public") &&
-	    strcmp(s, "cert") && strcmp(s, "secret-key") && strcmp(s, "data"))
+	if (i == NATTRS)
 		return hp_err(ctx, HP_ERROR, uri, NULL,
-			      "type '%s' is not private, public, cert, secret-key or data", s);
-	if (!strcmp(nm, "pin-source")) {
-		/* RFC 7512 allows any URI here; a file is all a signer needs. */
-		if (!strncmp(s, "file:", 5))
-			s += 5;
-		if (s[0] != '/')
-			return hp_err(ctx, HP_ERROR, uri, NULL,
-				      "pin-source '%s' is not file:/ABSOLUTE/PATH", (const char *)v);
-	}
-	*field = s;
+			      "unknown attribute '%.*s'; a key is named by token, manufacturer, serial, model, slot-id, slot-description, slot-manufacturer, library-manufacturer, library-description, library-version, object, id and type, and module-path, module-name and pin-source after '?'",
+			      (int)name_len, s);
+	if (!(attrs[i].where & where))
+		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' belongs %s", attrs[i].name,
+			      where == IN_PATH ? "in the query, after '?'"
+					       : "in the path, before '?'");
+	if (seen[i])
+		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' is given twice",
+			      attrs[i].name);
+	seen[i] = true;
+	/* Only id= is bytes; a NUL in a text value would cut it short. */
+	const char *v = eq + 1;
+	size_t vn = n - name_len - 1;
+	for (size_t k = 0; strcmp(attrs[i].name, "id") && k + 2 < vn; k++)
+		if (v[k] == '%' && v[k + 1] == '0' && v[k + 2] == '0')
+			return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s' holds a NUL byte",
+				      attrs[i].name);
+	*sg = (struct seg){ s, n, name_len, &attrs[i], (attrs[i].where & IN_QUERY) != 0 };
 	return 0;
 }
 
-/* Split s[0..n) at sep and store each attribute. */
-static int parse_part(struct hp_ctx *ctx, struct signer_uri *out, const char *uri, enum where w,
-		      const char *s, size_t n, char sep)
+/* Append the segment at o; a '&' in a value moved to the query is escaped there. */
+static char *put_seg(char *o, const struct seg *sg, bool moved)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t end = i;
-		while (end < n && s[end] != sep)
-			end++;
-		if (end > i) { /* empty parts (a trailing ';') are harmless */
-			const char *eq = memchr(s + i, '=', end - i);
-			int err = set_attr(ctx, out, uri, w, s + i,
-					   eq ? (size_t)(eq - (s + i)) : end - i, eq ? eq + 1 : NULL,
-					   eq ? (size_t)(s + end - (eq + 1)) : 0);
-			if (err < 0)
-				return err;
+	for (size_t k = 0; k < sg->len; k++) {
+		if (moved && sg->text[k] == '&') {
+			memcpy(o, "%26", 3);
+			o += 3;
+		} else {
+			*o++ = sg->text[k];
 		}
-		i = end + 1;
+	}
+	return o;
+}
+
+/* Parse one attribute alone with p11-kit; rc (negative) or 1 if it is not recognized, else 0. */
+static int parse_alone(struct hp_ctx *ctx, const struct seg *sg)
+{
+	char *one = hp_arena_printf(ctx, "pkcs11:%s%.*s", sg->to_query ? "?" : "", (int)sg->len,
+				    sg->text);
+	P11KitUri *k = p11_kit_uri_new();
+	if (!one || !k) {
+		p11_kit_uri_free(k);
+		return P11_KIT_URI_NO_MEMORY;
+	}
+	int rc = p11_kit_uri_parse(one, P11_KIT_URI_FOR_ANY, k);
+	if (rc == P11_KIT_URI_OK && p11_kit_uri_any_unrecognized(k))
+		rc = 1;
+	p11_kit_uri_free(k);
+	return rc;
+}
+
+/*
+ * p11-kit refused the URI (rc < 0) or did not recognize part of it (rc 1):
+ * find the attribute it stumbles on alone, and say why in our words.
+ */
+static int blame(struct hp_ctx *ctx, const char *uri, const struct seg *segs, size_t nsegs, int rc)
+{
+	for (size_t i = 0; i < nsegs; i++) {
+		const struct seg *sg = &segs[i];
+		int r = parse_alone(ctx, sg);
+		if (r == 0)
+			continue;
+		const char *name = sg->attr->name;
+		const char *v = sg->text + sg->name_len + 1;
+		int vn = (int)(sg->len - sg->name_len - 1);
+		if (r == P11_KIT_URI_NO_MEMORY)
+			return hp_nomem(ctx);
+		if (r == P11_KIT_URI_BAD_ENCODING)
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "attribute '%s': bad percent escape (%%XX, two hex digits)", name);
+		if (!strcmp(name, "slot-id"))
+			return hp_err(ctx, HP_ERROR, uri, NULL, "slot-id '%.*s' is not a number",
+				      vn, v);
+		if (!strcmp(name, "library-version"))
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "library-version '%.*s' is not MAJOR or MAJOR.MINOR", vn, v);
+		if (!strcmp(name, "type"))
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "type '%.*s' is not private, public, cert, secret-key or data", vn,
+				      v);
+		if (r == 1 && sg->attr->field)
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "attribute '%s' is longer than the %u bytes PKCS#11 holds", name,
+				      sg->attr->field);
+		if (r == 1)
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "p11-kit does not recognize attribute '%s' as written", name);
+		return hp_err(ctx, HP_ERROR, uri, NULL, "attribute '%s': %s", name,
+			      p11_kit_uri_message(r));
+	}
+	return hp_err(ctx, HP_ERROR, uri, NULL, "p11-kit cannot read the URI: %s",
+		      rc == 1 ? "an attribute it does not recognize" : p11_kit_uri_message(rc));
+}
+
+/* A CKA_CLASS as the type= that names it. */
+static const char *class_name(CK_OBJECT_CLASS c)
+{
+	switch (c) {
+	case CKO_PRIVATE_KEY:
+		return "private";
+	case CKO_PUBLIC_KEY:
+		return "public";
+	case CKO_CERTIFICATE:
+		return "cert";
+	case CKO_SECRET_KEY:
+		return "secret-key";
+	case CKO_DATA:
+		return "data";
+	}
+	return "?";
+}
+
+/* Copy what pkcs11.c and the messages need out of p11-kit's parse. */
+static int extract(struct hp_ctx *ctx, const char *uri, struct signer_uri *out)
+{
+	P11KitUri *k = out->kit;
+	CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(k, CKA_LABEL);
+	if (a && !(out->object = hp_arena_strndup(ctx, a->pValue, a->ulValueLen)))
+		return hp_nomem(ctx);
+	if ((a = p11_kit_uri_get_attribute(k, CKA_ID))) {
+		uint8_t *id = hp_arena_alloc(ctx, a->ulValueLen + 1);
+		if (!id)
+			return hp_nomem(ctx);
+		memcpy(id, a->pValue, a->ulValueLen);
+		out->id = id;
+		out->id_len = a->ulValueLen;
+		out->has_id = true;
+	}
+	if ((a = p11_kit_uri_get_attribute(k, CKA_CLASS)) &&
+	    a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
+		CK_OBJECT_CLASS c;
+		memcpy(&c, a->pValue, sizeof c);
+		out->type = class_name(c);
+		out->is_private = c == CKO_PRIVATE_KEY;
+	}
+	CK_SLOT_ID slot = p11_kit_uri_get_slot_id(k);
+	if (slot != (CK_SLOT_ID)-1) {
+		out->has_slot_id = true;
+		out->slot_id = slot;
+	}
+	const char *s;
+	if ((s = p11_kit_uri_get_module_path(k)) && !(out->module_path = hp_arena_strdup(ctx, s)))
+		return hp_nomem(ctx);
+	if ((s = p11_kit_uri_get_module_name(k)) && !(out->module_name = hp_arena_strdup(ctx, s)))
+		return hp_nomem(ctx);
+	if ((s = p11_kit_uri_get_pin_source(k))) {
+		/* RFC 7512 allows any URI here; a file is all a signer needs. */
+		const char *f = strncmp(s, "file:", 5) ? s : s + 5;
+		if (f[0] != '/')
+			return hp_err(ctx, HP_ERROR, uri, NULL,
+				      "pin-source '%s' is not file:/ABSOLUTE/PATH", s);
+		if (!(out->pin_source = hp_arena_strdup(ctx, f)))
+			return hp_nomem(ctx);
 	}
 	return 0;
 }
@@ -184,8 +252,71 @@ int signer_uri_parse(struct hp_ctx *ctx, const char *uri, struct signer_uri *out
 	const char *path = uri + 7;
 	const char *q = strchr(path, '?');
 	size_t plen = q ? (size_t)(q - path) : strlen(path);
-	int err = parse_part(ctx, out, uri, IN_PATH, path, plen, ';');
-	if (!err && q)
-		err = parse_part(ctx, out, uri, IN_QUERY, q + 1, strlen(q + 1), '&');
+	size_t n = strlen(uri);
+
+	/* Every name=value, path then query; empty ones (a trailing ';') are harmless. */
+	struct seg *segs = hp_arena_array(ctx, n / 2 + 1, sizeof *segs);
+	if (!segs)
+		return hp_nomem(ctx);
+	size_t nsegs = 0;
+	bool seen[NATTRS] = { false };
+	for (int part = 0; part < 2; part++) {
+		const char *s = part ? (q ? q + 1 : "") : path;
+		size_t len = part ? strlen(s) : plen;
+		char sep = part ? '&' : ';';
+		for (size_t i = 0; i < len;) {
+			size_t end = i;
+			while (end < len && s[end] != sep)
+				end++;
+			if (end > i) {
+				int err = check_seg(ctx, uri, part ? IN_QUERY : IN_PATH, s + i,
+						    end - i, seen, &segs[nsegs]);
+				if (err < 0)
+					return err;
+				nsegs++;
+			}
+			i = end + 1;
+		}
+	}
+
+	/* The URI p11-kit reads: module-path= and module-name= in the query. */
+	char *norm = hp_arena_alloc(ctx, 3 * n + 16), *o = norm;
+	if (!norm)
+		return hp_nomem(ctx);
+	o += sprintf(o, "pkcs11:");
+	bool first = true;
+	for (size_t i = 0; i < nsegs; i++)
+		if (!segs[i].to_query) {
+			if (!first)
+				*o++ = ';';
+			o = put_seg(o, &segs[i], false);
+			first = false;
+		}
+	first = true;
+	for (size_t i = 0; i < nsegs; i++)
+		if (segs[i].to_query) {
+			*o++ = first ? '?' : '&';
+			o = put_seg(o, &segs[i], true);
+			first = false;
+		}
+	*o = 0;
+
+	out->kit = p11_kit_uri_new();
+	if (!out->kit)
+		return hp_nomem(ctx);
+	int rc = p11_kit_uri_parse(norm, P11_KIT_URI_FOR_ANY, out->kit);
+	if (rc == P11_KIT_URI_OK && p11_kit_uri_any_unrecognized(out->kit))
+		rc = 1;
+	int err = rc ? blame(ctx, uri, segs, nsegs, rc) : extract(ctx, uri, out);
+	if (err < 0)
+		signer_uri_free(out);
 	return err;
+}
+
+void signer_uri_free(struct signer_uri *u)
+{
+	if (u && u->kit) {
+		p11_kit_uri_free(u->kit);
+		u->kit = NULL;
+	}
 }

@@ -161,7 +161,7 @@ static void test_signer_key__pem_keys_sign(void **state)
 	assert_int_equal(signer_key_open(&ctx, "PKCS11:token=t;object=k", &mo, &key), -HP_ERROR);
 	assert_non_null(strstr(th_last_diag(&ctx), "cannot load the PKCS#11 module"));
 	assert_int_equal(signer_key_open(&ctx, "pkcs11:token=t;objekt=k", &mo, &key), -HP_ERROR);
-	assert_non_null(strstr(th_last_diag(&ctx), "unknown path attribute 'objekt'"));
+	assert_non_null(strstr(th_last_diag(&ctx), "unknown attribute 'objekt'"));
 	hp_ctx_fini(&ctx);
 }
 
