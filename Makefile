@@ -279,7 +279,7 @@ realfix: deps
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdw-dev elfutils libdwarf-dev dwarfdump \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev lld-14 softhsm2 opensc libp11-dev libengine-pkcs11-openssl p11-kit \
-	libp11-kit-dev python3 ninja-build strace libseccomp-dev
+	libp11-kit-dev python3 ninja-build strace libseccomp-dev bash-completion
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
