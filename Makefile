@@ -280,7 +280,8 @@ realfix: deps
 # prefix (/etc/hotpatch/trusted.d, /var/lib/hotpatch, /var/log/hotpatch, and
 # /run/hotpatch); SYSCONFDIR and LOCALSTATEDIR only say where install makes
 # those directories. make deb builds the Debian package into build/deb/ and
-# runs lintian on it.
+# runs lintian on it; make package-check installs it here and tests it
+# (tests/package.sh).
 
 PREFIX        ?= /usr/local
 BINDIR        ?= $(PREFIX)/bin
@@ -372,7 +373,11 @@ deb: deps
 	lintian --fail-on error $(DEB_DIR)/*.changes
 	@ls -l $(DEB_DIR)/*.deb
 
-.PHONY: tools install uninstall deb
+# Installs the package on this machine, checks it, purges it (root).
+package-check:
+	MAKE="$(MAKE)" sh tests/package.sh
+
+.PHONY: tools install uninstall deb package-check
 
 # ----- dependencies --------------------------------------------------------
 
