@@ -16,7 +16,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)/cli/completion.bash
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-exec bash -s "$BC" "$SRC" "$BIN" "$T" <<'BASH'
+bash -s "$BC" "$SRC" "$BIN" "$T" <<'BASH'
 set -u
 BC=$1 SRC=$2 BIN=$3 T=$4
 fail() { echo "FAIL: $*"; exit 1; }
@@ -107,6 +107,7 @@ expect 'hpbuild --sign pk' 'pkcs11:'
 
 # --pid: the pids of running processes.
 sleep 30 & sleeper=$!
+trap 'kill $sleeper 2> /dev/null' EXIT
 got=$(comp 'hpapply --pid ')
 [[ " $got " == *" $sleeper "* ]] || fail "hpapply --pid: $sleeper (a running sleep) not offered"
 [[ $got =~ ^[0-9\ ]+$ ]] || fail "hpapply --pid offers more than pids: $got"
