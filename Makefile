@@ -287,13 +287,119 @@ realfix: deps
 	$(MAKE) all
 	tests/realfix.sh bin
 
+# ----- install and package -----------------------------------------------------
+# make install / make uninstall, GNU style: PREFIX (/usr/local) and the
+# directories below can be set on the command line, DESTDIR stages the install
+# in another root. The tools look for their files at fixed places whatever the
+# prefix (/etc/hotpatch/trusted.d, /var/lib/hotpatch, /var/log/hotpatch, and
+# /run/hotpatch); SYSCONFDIR and LOCALSTATEDIR only say where install makes
+# those directories. make deb builds the Debian package into build/deb/ and
+# runs lintian on it; make package-check installs it here and tests it
+# (tests/package.sh).
+
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+SBINDIR       ?= $(PREFIX)/sbin
+DATADIR       ?= $(PREFIX)/share
+MANDIR        ?= $(DATADIR)/man
+DOCDIR        ?= $(DATADIR)/doc/hotpatch
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+INSTALL       ?= install
+
+# hpd is the administrator's (sbin); the rest are everyone's.
+USER_TOOLS := hpdiff hpbuild hpinspect hpsign hpverify hpapply hpstatus
+ifneq ($(sort $(TOOLS)),$(sort $(USER_TOOLS) hpd))
+$(error TOOLS and USER_TOOLS + hpd differ: say where a new tool is installed)
+endif
+MAN_PAGES := $(wildcard man/*.[1-8])
+# The documents keep their folders, so that their links to each other work.
+DOCS := README.md formats/hpx-format.md differ/report-format.md $(wildcard docs/*.md) \
+	$(wildcard docs/json/*.json)
+DOC_DIRS := docs/json docs formats differ
+
+# The tools alone (all also points bin/ at them).
+tools: $(TOOLS:%=$(BIN)/%)
+
+install: $(TOOLS:%=$(BIN)/%)
+	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(SBINDIR)'
+	$(INSTALL) -m 0755 $(USER_TOOLS:%=$(BIN)/%) '$(DESTDIR)$(BINDIR)'
+	$(INSTALL) -m 0755 $(BIN)/hpd '$(DESTDIR)$(SBINDIR)'
+	@set -e; for p in $(MAN_PAGES); do \
+		d='$(DESTDIR)$(MANDIR)'/man$${p##*.}; \
+		echo "$(INSTALL) -m 0644 $$p $$d"; \
+		$(INSTALL) -d "$$d"; $(INSTALL) -m 0644 "$$p" "$$d"; \
+	done
+	$(INSTALL) -d '$(DESTDIR)$(COMPLETIONDIR)'
+	$(INSTALL) -m 0644 cli/completion.bash '$(DESTDIR)$(COMPLETIONDIR)/hpdiff'
+	for t in $(filter-out hpdiff,$(TOOLS)); do ln -sf hpdiff '$(DESTDIR)$(COMPLETIONDIR)'/$$t; done
+	$(INSTALL) -d '$(DESTDIR)$(UNITDIR)'
+	sed -e 's|^ExecStart=[^ ]*/hpd\b|ExecStart=$(SBINDIR)/hpd|' \
+	    -e 's|^Documentation=file://.*/README.md|Documentation=file://$(DOCDIR)/README.md|' \
+	    cli/hotpatch.service > '$(DESTDIR)$(UNITDIR)/hotpatch.service'
+	chmod 0644 '$(DESTDIR)$(UNITDIR)/hotpatch.service'
+	grep -q '^ExecStart=$(SBINDIR)/hpd' '$(DESTDIR)$(UNITDIR)/hotpatch.service'
+	@set -e; for f in $(DOCS); do \
+		d='$(DESTDIR)$(DOCDIR)'/$$(dirname $$f); \
+		$(INSTALL) -d "$$d"; $(INSTALL) -m 0644 "$$f" "$$d"; \
+	done
+	$(INSTALL) -d -m 0755 '$(DESTDIR)$(SYSCONFDIR)/hotpatch' '$(DESTDIR)$(SYSCONFDIR)/hotpatch/trusted.d'
+	$(INSTALL) -d -m 0700 '$(DESTDIR)$(LOCALSTATEDIR)/lib/hotpatch'
+	$(INSTALL) -d -m 0750 '$(DESTDIR)$(LOCALSTATEDIR)/log/hotpatch'
+
+# What install put, but the store's contents and the logs: their folders and
+# the trust store's go only when empty.
+uninstall:
+	rm -f $(USER_TOOLS:%='$(DESTDIR)$(BINDIR)'/%) '$(DESTDIR)$(SBINDIR)/hpd'
+	rm -f $(foreach p,$(MAN_PAGES),'$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))')
+	rm -f $(TOOLS:%='$(DESTDIR)$(COMPLETIONDIR)'/%) '$(DESTDIR)$(UNITDIR)/hotpatch.service'
+	rm -f $(DOCS:%='$(DESTDIR)$(DOCDIR)'/%)
+	rmdir $(DOC_DIRS:%='$(DESTDIR)$(DOCDIR)'/%) '$(DESTDIR)$(DOCDIR)' 2>/dev/null || true
+	rmdir '$(DESTDIR)$(SYSCONFDIR)/hotpatch/trusted.d' '$(DESTDIR)$(SYSCONFDIR)/hotpatch' \
+		'$(DESTDIR)$(LOCALSTATEDIR)/lib/hotpatch' '$(DESTDIR)$(LOCALSTATEDIR)/log/hotpatch' \
+		2>/dev/null || true
+
+# The package: built with dpkg-buildpackage in a copy of the tree under
+# build/deb/ (it writes into the tree it builds and the .deb beside it), the
+# .deb, .buildinfo and .changes left in build/deb/, then lintian, which must
+# find no error. Its tools are installed here, not by make deps: make check
+# needs none of them.
+DEB_TOOLS := debhelper lintian dpkg-dev fakeroot
+DEB_DIR   := build/deb
+
+deb: deps
+	$(MAKE) deps DEB_PACKAGES="$(DEB_TOOLS)"
+	@v=$$(sed -n 's/^#define HP_VERSION "\(.*\)"$$/\1/p' formats/base.h); \
+	c=$$(dpkg-parsechangelog -S Version); \
+	[ "$$v" = "$$c" ] || { echo "make deb: debian/changelog is at $$c, HP_VERSION at $$v"; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then \
+		git ls-files -co --exclude-standard | while IFS= read -r f; do \
+			[ -e "$$f" ] && printf '%s\n' "$$f"; done | tar -cf - -T -; \
+	else \
+		tar --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+			--exclude=./bin --exclude=./.git -cf - .; \
+	fi | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_DIR)/src
+	lintian --fail-on error $(DEB_DIR)/*.changes
+	@ls -l $(DEB_DIR)/*.deb
+
+# Installs the package on this machine, checks it, purges it (root).
+package-check:
+	MAKE="$(MAKE)" sh tests/package.sh
+
+.PHONY: tools install uninstall deb package-check
+
 # ----- dependencies --------------------------------------------------------
 
 # Why each is needed: docs/dependencies.md (clang: the unversioned driver the tests call).
 DEB_PACKAGES := build-essential pkg-config libelf-dev libdwarf-dev \
 	libzstd-dev zstd libssl-dev openssl libcmocka-dev llvm-14-dev clang-14 clang \
 	libclang-rt-14-dev softhsm2 opensc p11-kit p11-kit-modules libp11-kit-dev python3 \
-	python3-jsonschema ninja-build strace libseccomp-dev mandoc man-db
+	python3-jsonschema ninja-build strace libseccomp-dev mandoc man-db bash-completion
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
