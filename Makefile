@@ -114,29 +114,29 @@ $(BIN)/hpdiff: $(B)/cli/hpdiff.o $(B)/libcli.a $(B)/libdiffer.a $(B)/libdwarfrea
 		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) $(LDLIBS_LLVM)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DWARF) $(LDLIBS_LLVM)
 
 $(BIN)/hpbuild: $(B)/cli/hpbuild.o $(B)/libcli.a $(B)/liblinker.a $(B)/libdiffer.a $(B)/libsigner.a \
 		$(B)/libdwarfread.a $(B)/libelfread.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DWARF) -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11) \
 		$(LDLIBS_LLVM)
 
 $(BIN)/hpinspect: $(B)/cli/hpinspect.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
 
 $(BIN)/hpsign: $(B)/cli/hpsign.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO) $(LDLIBS_P11)
 
 $(BIN)/hpverify: $(B)/cli/hpverify.o $(B)/libcli.a $(B)/libsigner.a $(B)/libhpx.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lzstd $(LDLIBS_CRYPTO)
 
 # The applier links formats without DWARF, signer and runtime only: no differ,
 # LLVM or DWARF (nm build/bin/hpapply shows no dw_ symbol).
@@ -144,20 +144,20 @@ $(BIN)/hpapply: $(B)/cli/hpapply.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigne
 		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
 # hpd and hpstatus link as hpapply does (they verify the stored patches again).
 $(BIN)/hpd: $(B)/cli/hpd.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libhpx.a \
 		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
 $(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsigner.a $(B)/libhpx.a \
 		$(B)/libelfread.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
 
 # ----- tests ---------------------------------------------------------------
 

@@ -12,6 +12,12 @@
 #include "formats/base.h"
 #include "signer/signer.h" /* struct signer_key_opts only: libcli calls nothing of signer/ */
 
+/* The defaults the tools share; make install creates their folders
+ * (SYSCONFDIR, LOCALSTATEDIR: keep them /etc and /var, or pass --trust and
+ * --audit). The store's default is runtime_store_default(). */
+#define CLI_DEFAULT_TRUST "/etc/hotpatch/trusted.d"
+#define CLI_DEFAULT_AUDIT "/var/log/hotpatch/audit.jsonl"
+
 /* Print every diagnostic as "tool: text", with " [file.c:line]" when -v;
  * no warning when -q (ctx->quiet). */
 void cli_print_diags(const struct hp_ctx *ctx, FILE *f);

@@ -25,8 +25,6 @@
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 
-#define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
-#define DEFAULT_AUDIT "/var/log/hotpatch/audit.jsonl"
 
 static const char usage[] =
 	"usage: hpapply [options] --pid PID FIX.hpx\n"
@@ -54,7 +52,7 @@ static const char usage[] =
 	"                        the store (kept when a process could not be reverted)\n"
 	"  --store DIR           the store (default $HOTPATCH_STORE, else\n"
 	"                        /var/lib/hotpatch); root's, writable by root only\n"
-	"  --trust FILE|DIR      trusted public keys (default " DEFAULT_TRUST ");\n"
+	"  --trust FILE|DIR      trusted public keys (default " CLI_DEFAULT_TRUST ");\n"
 	"                        several --trust: the keys of each are trusted\n"
 	"  --require N           signatures by N distinct trusted keys (default 1)\n"
 	"  --insecure-unsigned   skip signature checks (development only)\n"
@@ -62,7 +60,7 @@ static const char usage[] =
 	"  --allow-downgrade     apply a patch older (by sequence) than one applied\n"
 	"                        before to the same binary in the process (audited)\n"
 	"  --audit FILE          the audit log (default $HOTPATCH_AUDIT, else\n"
-	"                        " DEFAULT_AUDIT "); nothing is done when it\n"
+	"                        " CLI_DEFAULT_AUDIT "); nothing is done when it\n"
 	"                        cannot be written\n"
 	"  --no-audit            run without an audit log\n"
 	"  -q, --quiet           print nothing but errors\n"
@@ -131,7 +129,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->trust.require = 1;
 	o->timeout_ms = 5000;
 	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
-									   : DEFAULT_AUDIT;
+									   : CLI_DEFAULT_AUDIT;
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {
@@ -451,7 +449,7 @@ int main(int argc, char **argv)
 		} else {
 			struct signer_verdict v;
 			size_t ntrust;
-			const char *const *trust_paths = cli_trust_paths(&o.trust, DEFAULT_TRUST, &ntrust);
+			const char *const *trust_paths = cli_trust_paths(&o.trust, CLI_DEFAULT_TRUST, &ntrust);
 			if ((err = signer_trust_load_all(&ctx, trust_paths, ntrust, &trust)) < 0 ||
 			    (err = signer_verify(&ctx, trust, o.file, buf, len, o.trust.require, &v)) <
 				    0) {

@@ -29,8 +29,6 @@
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 
-#define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
-#define DEFAULT_AUDIT "/var/log/hotpatch/audit.jsonl"
 #define MAX_TRACKED 4096
 
 static const char usage[] =
@@ -40,11 +38,11 @@ static const char usage[] =
 	"start. Runs in the foreground (systemd: hotpatch.service).\n"
 	"\n"
 	"  --store DIR      the store (default $HOTPATCH_STORE, else /var/lib/hotpatch)\n"
-	"  --trust FILE|DIR trusted public keys (default " DEFAULT_TRUST ");\n"
+	"  --trust FILE|DIR trusted public keys (default " CLI_DEFAULT_TRUST ");\n"
 	"                   several --trust: the keys of each are trusted\n"
 	"  --require N      signatures by N distinct trusted keys (default 1)\n"
 	"  --audit FILE     the audit log (default $HOTPATCH_AUDIT, else\n"
-	"                   " DEFAULT_AUDIT ")\n"
+	"                   " CLI_DEFAULT_AUDIT ")\n"
 	"  --sweep-ms MS    how often to sweep for what is missing: libraries mapped\n"
 	"                   later, retries (default 10000; with no process events\n"
 	"                   from the kernel, this is how soon a new process is found)\n"
@@ -156,7 +154,7 @@ static int load(void)
 	}
 	struct signer_trust *trust = NULL;
 	size_t ntrust;
-	const char *const *trust_paths = cli_trust_paths(&agent.o.trust, DEFAULT_TRUST, &ntrust);
+	const char *const *trust_paths = cli_trust_paths(&agent.o.trust, CLI_DEFAULT_TRUST, &ntrust);
 	if ((err = signer_trust_load_all(ctx, trust_paths, ntrust, &trust)) < 0) {
 		say(LOG_ERR, "the trust store: %s; no stored patch is applied",
 		    first_since(ctx, mark, why, sizeof why));
@@ -557,7 +555,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->sweep_ms = 10000;
 	o->timeout_ms = 2000;
 	o->audit = getenv("HOTPATCH_AUDIT") && *getenv("HOTPATCH_AUDIT") ? getenv("HOTPATCH_AUDIT")
-									   : DEFAULT_AUDIT;
+									   : CLI_DEFAULT_AUDIT;
 	int c;
 	char *end;
 	while ((c = getopt_long(argc, argv, ":qvh", longopts, NULL)) != -1) {

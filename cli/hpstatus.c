@@ -15,7 +15,6 @@
 #include "runtime/runtime.h"
 #include "signer/signer.h"
 
-#define DEFAULT_TRUST "/etc/hotpatch/trusted.d"
 
 static const char usage[] =
 	"usage: hpstatus [--json] --pid PID\n"
@@ -29,7 +28,7 @@ static const char usage[] =
 	"                 whose \"processes\" holds what --pid prints for each)\n"
 	"  --store [DIR]  the compliance view: each patch installed in the store (default\n"
 	"                 $HOTPATCH_STORE, else /var/lib/hotpatch), its signatures\n"
-	"                 verified again (--trust, default " DEFAULT_TRUST "), and\n"
+	"                 verified again (--trust, default " CLI_DEFAULT_TRUST "), and\n"
 	"                 each process that maps its binary, patched or not and why\n"
 	"  --trust FILE|DIR  with --store; several --trust: the keys of each are trusted\n"
 	"  --require N    with --store: signatures by N distinct trusted keys (default 1)\n"
@@ -149,7 +148,7 @@ static void print_store(struct hp_ctx *ctx, const struct rt_store *s, struct cli
 {
 	struct signer_trust *trust = NULL;
 	size_t mark = ctx->ndiags, ntrust;
-	const char *const *trust_paths = cli_trust_paths(tr, DEFAULT_TRUST, &ntrust);
+	const char *const *trust_paths = cli_trust_paths(tr, CLI_DEFAULT_TRUST, &ntrust);
 	size_t require = tr->require;
 	int terr = signer_trust_load_all(ctx, trust_paths, ntrust, &trust);
 	const char *trust_why = terr < 0 && ctx->ndiags > mark ? hp_arena_strdup(ctx, ctx->diags[mark].text) : NULL;
