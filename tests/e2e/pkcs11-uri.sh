@@ -13,6 +13,7 @@ set -eu
 BIN=${BIN:-bin}
 HERE=$(dirname "$0")
 . "$HERE/lib/sigblock.sh"
+. "$HERE/lib/clamp.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -53,19 +54,7 @@ ecid=$(key_id_of "$T/trust/uri-ec.pem")
 edid=$(key_id_of "$T/trust/uri-ed.pem")
 
 # ----- a patch ------------------------------------------------------------------------------
-mkdir -p "$T/old" "$T/new"
-cat > "$T/old/clamp.c" <<'C'
-int clamp_len(const char *s, int max)
-{
-	int n = 0;
-	while (s[n] && n < 4096)
-		n++;
-	return n > max ? max : n;
-}
-C
-sed 's/n > max ? max/n >= max ? max - 1/' "$T/old/clamp.c" > "$T/new/clamp.c"
-for v in old new; do gcc -O2 -g -ffunction-sections -fdata-sections -c "$T/$v/clamp.c" -o "$T/$v/clamp.o"; done
-"$BIN/hpbuild" "$T/old/clamp.o" "$T/new/clamp.o" -o "$T/fix.hpx"
+clamp_objects "$T"
 
 # ----- sign with each form, verify each signature ---------------------------------------------
 n=0
