@@ -9,8 +9,8 @@
 # The options come from the tool's own --help, run when completing, so they
 # are those of the build being completed: each line of the help that starts
 # with blanks and a dash names one or more (`-o, --output FILE`), and a name
-# followed by an upper-case word (`--pid PID`) or by `[=` (`--store[=DIR]`)
-# takes an argument. What kind of argument is known here, by option name.
+# followed by an upper-case word (`--pid PID`, or `--store [DIR]` where the
+# argument may be left out) or by `[=` (`--store[=DIR]`) takes an argument. What kind of argument is known here, by option name.
 
 # Options of the tool $1 as "NAME KIND" lines, KIND none, arg or optional:
 # the aliases at the start of each line of its help that starts with blanks
@@ -23,7 +23,7 @@ _hotpatch_options()
 	function opt(s) {
 		if (match(s, /^\[=[^]]*\]/))
 			return "optional"
-		return match(s, /^ [A-Z][A-Z|_]*/) ? "arg" : "none"
+		return match(s, /^ \[?[A-Z][A-Z|_]*/) ? "arg" : "none"
 	}
 	/^[ \t]+-/ {
 		s = $0
@@ -33,7 +33,7 @@ _hotpatch_options()
 			name[++n] = substr(s, 1, RLENGTH)
 			s = substr(s, RLENGTH + 1)
 			kind = opt(s)
-			sub(/^(\[=[^]]*\]| [A-Z][A-Z|_]*)/, "", s)
+			sub(/^(\[=[^]]*\]| \[?[A-Z][A-Z|_]*\]?)/, "", s)
 			if (substr(s, 1, 2) != ", ")
 				break
 			s = substr(s, 3)

@@ -69,8 +69,8 @@ expect 'hpdiff --d' '--disasm'
 expect 'hpsign x.hpx --k' '--key'
 expect 'hpverify --tr' '--trust'
 expect 'hpd --no' '--no-events'
-expect 'hpstatus --st' '--store --store='
-expect 'hpstatus --tr' '--trust' # only in its usage line
+expect 'hpstatus --st' '--store'
+expect 'hpstatus --tr' '--trust'
 expect 'hpbuild --pin' '--pin-env --pin-file' # only in a sentence of its help
 expect 'hpbuild --mod' '--module'
 
