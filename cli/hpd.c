@@ -185,6 +185,19 @@ static int load(void)
 		}
 		l->ok = true;
 	}
+	/* What verified is what the preload library may apply (docs/preload.md). */
+	struct rt_verified *ver = calloc(agent.n ? agent.n : 1, sizeof *ver);
+	size_t nver = 0;
+	for (size_t i = 0; ver && i < agent.n; i++)
+		if (agent.v[i].ok) {
+			memcpy(ver[nver].id, agent.v[i].e.id, 16);
+			hp_sha256(agent.v[i].buf, agent.v[i].len, ver[nver++].sha256);
+		}
+	mark = ctx->ndiags;
+	if (!ver || runtime_store_write_verified(ctx, &s, ver, nver) < 0)
+		say(LOG_WARNING, "the store's verified list was not rewritten: %s; hotpatch-load goes by the old one",
+		    ver ? first_since(ctx, mark, why, sizeof why) : "out of memory");
+	free(ver);
 	char path[4200];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/index", s.dir);

@@ -290,6 +290,9 @@ int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t
  * on return. Only SIGKILL can leave a PATH.tmpXXXXXX behind.
  */
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len);
+/* The same with the file's mode given (the umask does not apply). */
+int hp_write_file_mode(struct hp_ctx *ctx, const char *path, const void *buf, size_t len,
+		       unsigned mode);
 
 struct stat;
 /*

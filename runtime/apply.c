@@ -410,44 +410,6 @@ struct session {
 	struct rt_result *out;
 };
 
-/* Drop patch idx from the record; later patches move down one. */
-static void drop_patch(struct rt_state *st, uint32_t idx)
-{
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < st->nfuncs; i++) {
-		if (st->funcs[i].patch == idx)
-			continue;
-		st->funcs[k] = st->funcs[i];
-		if (st->funcs[k].patch > idx)
-			st->funcs[k].patch--;
-		k++;
-	}
-	st->nfuncs = k;
-	memmove(&st->patches[idx], &st->patches[idx + 1],
-		(st->npatches - idx - 1) * sizeof st->patches[0]);
-	st->npatches--;
-}
-
-/* Raise the high-water mark of x's binary to x's sequence. */
-static void raise_high(struct rt_state *st, const struct rt_patch *x)
-{
-	struct rt_high *hw = NULL;
-	for (uint32_t i = 0; i < st->nhigh && !hw; i++)
-		if (st->high[i].build_id_size == x->build_id_size &&
-		    !memcmp(st->high[i].build_id, x->build_id, x->build_id_size))
-			hw = &st->high[i];
-	if (!hw) {
-		if (st->nhigh == RT_MAX_HIGH) /* the oldest binary's mark gives way */
-			memmove(&st->high[0], &st->high[1], --st->nhigh * sizeof st->high[0]);
-		hw = &st->high[st->nhigh++];
-		memset(hw, 0, sizeof *hw);
-		memcpy(hw->build_id, x->build_id, x->build_id_size);
-		hw->build_id_size = x->build_id_size;
-	}
-	if (x->sequence > hw->sequence)
-		hw->sequence = x->sequence;
-}
-
 static bool writer_alive(const struct rt_state *st)
 {
 	uint64_t t;
@@ -537,9 +499,9 @@ static int recover(struct session *s, struct rt_result *out)
 				return err;
 			unmapped = true;
 		}
-		drop_patch(st, idx);
+		state_drop_patch(st, idx);
 	} else if (apply) {
-		raise_high(st, x);
+		state_raise_high(st, x);
 	}
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
@@ -894,7 +856,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 	 * next tool completes (every entry holds its jump). */
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
-	raise_high(st, x);
+	state_raise_high(st, x);
 	if ((err = state_write(p, s.home.key, st)) < 0)
 		hp_warn(ctx, NULL, NULL,
 			"process %d: patch %s applied; its record still says the apply is under way (the next hotpatch tool finishes it)",
@@ -1025,7 +987,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 			(int)pid, id, x->image_addr);
 	}
 	out->image_addr = x->image_addr;
-	drop_patch(st, idx);
+	state_drop_patch(st, idx);
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
 	if (state_write(p, s.home.key, st) < 0)

@@ -252,6 +252,23 @@ int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t
 int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, uint8_t **buf,
 		       size_t *len);
 
+/*
+ * STORE/verified: the SHA-256 of each stored container whose signatures a
+ * verifier accepted, for the preload library, which checks no signature
+ * itself (docs/preload.md). Root's (the store's owner's), mode 0644, renamed
+ * into place.
+ */
+struct rt_verified {
+	uint8_t sha256[32];     /* of ID.hpx, byte for byte */
+	uint8_t id[16];
+};
+/* Add stored patch id, whose len bytes at file the caller verified. */
+int runtime_store_mark_verified(struct hp_ctx *ctx, const struct rt_store *s, const uint8_t id[16],
+				const uint8_t *file, size_t len);
+/* Replace the list with v (a verifier's verdicts on the whole store: hpd). */
+int runtime_store_write_verified(struct hp_ctx *ctx, const struct rt_store *s,
+				 const struct rt_verified *v, size_t n);
+
 /* ----- agent.c: what hpd needs beyond hpapply ------------------------------- */
 
 /* A socket on the kernel's process-event connector (needs CAP_NET_ADMIN), or
