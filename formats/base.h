@@ -250,6 +250,9 @@ void hp_sha256_update(struct hp_sha256 *s, const void *data, size_t n);
 void hp_sha256_final(struct hp_sha256 *s, uint8_t out[32]);
 /* SHA-256 of n bytes at data, in one call. */
 void hp_sha256(const void *data, size_t n, uint8_t out[32]);
+/* For tests: use the CPU's SHA instructions when it has them (on, the
+ * default) or the portable code; whether they are used now. */
+bool hp_sha256_use_cpu(bool on);
 
 /* ===================================================================== */
 /* json.c: writing JSON                                                  */
