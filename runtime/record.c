@@ -163,7 +163,12 @@ int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t 
 
 void state_encode(const struct rt_state *s, const uint8_t *key, uint8_t *b)
 {
-	memset(b, 0, SLOT_USED);
+	/* Only the bytes a reader and the MAC look at: the header and the entries
+	 * in use, each cleared first. The rest of the slot is left as it is. */
+	memset(b, 0, HIGH_AT);
+	memset(b + HIGH_AT, 0, (size_t)s->nhigh * HIGH_SIZE);
+	memset(b + PATCHES_AT, 0, (size_t)s->npatches * PATCH_SIZE);
+	memset(b + FUNCS_AT, 0, (size_t)s->nfuncs * FUNC_SIZE);
 	hp_store_le32(b, s->npatches);
 	hp_store_le32(b + 4, s->nfuncs);
 	hp_store_le32(b + 8, s->op);

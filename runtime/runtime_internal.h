@@ -225,7 +225,8 @@ uint64_t state_slot_at(uint64_t generation);
 int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t *key,
 		 struct rt_state *s);
 /* Encode s into one slot (state_slot_size() bytes at b), with its MAC under
- * key; key NULL leaves the MAC zero: an unsigned record. */
+ * key; key NULL leaves the MAC zero: an unsigned record. Writes the header and
+ * the entries in use only: the rest of b is left as it was. */
 void state_encode(const struct rt_state *s, const uint8_t *key, uint8_t *b);
 /* Whether slot b carries no MAC (written unsigned, by hotpatch-load). */
 bool state_slot_unsigned(const uint8_t *b);

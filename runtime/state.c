@@ -105,7 +105,7 @@ int state_read(struct rt_proc *p, const uint8_t *key, struct rt_state *s)
 int state_write(struct rt_proc *p, const uint8_t *key, struct rt_state *s)
 {
 	size_t used = state_slot_size();
-	uint8_t *b = malloc(used);
+	uint8_t *b = calloc(1, used); /* zero past the entries in use: nothing of ours goes over */
 	if (!b)
 		return hp_nomem(p->ctx);
 	uint64_t next = s->generation + 1;

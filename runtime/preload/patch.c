@@ -12,12 +12,15 @@
  *      old bytes (the masked hash); each symbol the new code needs; any doubt
  *      and nothing at all is applied
  *   3. each patch in install order: its image mapped within rel32 reach of the
- *      target with its final protections (code r-x from the start), the
- *      intent recorded, its bytes and then the 5-byte jump at each entry
- *      written through /proc/self/mem, which writes past page protections as
- *      hpapply's writes through /proc/PID/mem do: no page is ever writable
- *      and executable, nothing becomes executable later (MDWE allows it),
- *      and the record marked done. A failure undoes every patch of this call.
+ *      target with its final protections (code r-x from the start), its bytes
+ *      and then the 5-byte jump at each entry written through /proc/self/mem,
+ *      which writes past page protections as hpapply's writes through
+ *      /proc/PID/mem do: no page is ever writable and executable, nothing
+ *      becomes executable later (MDWE allows it). Then the record, once,
+ *      with every patch in (crash-safe as hpapply writes it: the slot not in
+ *      use, then one store that switches). No intent is recorded first, as
+ *      hpapply does: this process is the writer, and what it leaves half-done
+ *      dies with it. A failure undoes every patch of this call.
  *
  * Threads: from the constructor, the program has run none of its own code;
  * from dlopen, the new library has not been handed to the program yet. Its
@@ -250,16 +253,11 @@ static int record_write(struct session *s)
 		st->addr = (uint64_t)(uintptr_t)p;
 		st->generation = 0;
 	}
-	size_t used = state_slot_size();
-	uint8_t *b = malloc(used);
-	if (!b)
-		return hp_nomem(s->ctx);
 	uint64_t next = st->generation + 1;
 	st->writer_pid = (uint32_t)getpid();
 	st->writer_start = s->start;
-	state_encode(st, s->sign ? s->key : NULL, b);
-	memcpy(s->block + state_slot_at(next), b, used);
-	free(b);
+	/* In place: no reader looks at the slot not in use until the switch. */
+	state_encode(st, s->sign ? s->key : NULL, s->block + state_slot_at(next));
 	if (st->generation == 0) {
 		/* A new block: no switch armed (runtime/apply.c), then the magic. */
 		uint8_t h[RT_STATE_HEADER];
@@ -423,10 +421,9 @@ static int plan(struct session *s, const struct pl_patch *p, struct plan *pl)
 
 /* What one applied patch changed, to undo it. */
 struct applied {
-	uint32_t idx;             /* its patch in the record */
-	uint64_t base, size;      /* its image */
-	bool recorded;
-	size_t nwritten;          /* entries written, in the record's order from its first */
+	uint64_t base, size;      /* its image; size 0: none mapped */
+	uint32_t func0, nfuncs;   /* its functions in the record */
+	size_t nwritten;          /* entries written, in the record's order */
 };
 
 static void jump_to(uint8_t out[5], uint64_t at, uint64_t dest)
@@ -445,47 +442,51 @@ static int write_mem(struct session *s, uint64_t addr, const void *b, size_t n)
 	return 0;
 }
 
-/* Undo a: its entries, its image, its line in the record. */
-static void undo(struct session *s, struct applied *a)
+/* Undo a: the entries it wrote, its image. */
+static void undo(struct session *s, const struct applied *a)
 {
-	struct rt_state *st = s->st;
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < st->nfuncs && a->recorded; i++) {
+	const struct rt_state *st = s->st;
+	size_t k = 0;
+	for (uint32_t i = a->func0; i < a->func0 + a->nfuncs; i++) {
 		const struct rt_func *f = &st->funcs[i];
-		if (f->patch != a->idx || !f->new_size)
-			continue;
-		if (k++ < a->nwritten)
+		if (f->new_size && k++ < a->nwritten)
 			write_mem(s, f->addr, f->saved, 5);
 	}
 	if (a->size)
 		munmap((void *)(uintptr_t)a->base, a->size);
-	if (a->recorded) {
-		state_drop_patch(st, a->idx);
-		st->op = RT_OP_NONE;
-		st->op_patch = 0;
-		record_write(s);
-	}
+}
+
+/* Insert [start, end) into the sorted maps (the reservation just made). */
+static int add_map(struct session *s, struct rt_map **maps, size_t *n, size_t *cap,
+		   uint64_t start, uint64_t end)
+{
+	int err = hp_arena_grow(s->ctx, maps, cap, *n, sizeof **maps, 64);
+	if (err < 0)
+		return err;
+	size_t i = 0;
+	while (i < *n && (*maps)[i].start < start)
+		i++;
+	memmove(&(*maps)[i + 1], &(*maps)[i], (*n - i) * sizeof **maps);
+	(*maps)[i] = (struct rt_map){ .start = start, .end = end, .prot = PROT_READ, .path = "" };
+	++*n;
+	return 0;
 }
 
 /* Map h's image within rel32 reach of the target, read-only: *base. */
-static int reserve(struct session *s, const struct pl_patch *p, uint64_t *base)
+static int reserve(struct session *s, const struct pl_patch *p, struct rt_map **maps, size_t *n,
+		   size_t *cap, uint64_t *base)
 {
 	const struct pl_image *ti = p->target;
-	struct rt_map *maps;
-	size_t nmaps;
-	int err = maps_read(s->ctx, "/proc/self/maps", &maps, &nmaps);
-	if (err < 0)
-		return err;
 	uint64_t brk = (uint64_t)(uintptr_t)sbrk(0);
 	for (unsigned skip = 0; skip < 16; skip++) {
 		uint64_t a;
-		if (maps_find_gap(maps, nmaps, brk, ti->lo, ti->hi, p->h.image_size, skip, &a) < 0)
+		if (maps_find_gap(*maps, *n, brk, ti->lo, ti->hi, p->h.image_size, skip, &a) < 0)
 			break;
 		void *m = mmap((void *)(uintptr_t)a, p->h.image_size, PROT_READ,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (m == (void *)(uintptr_t)a) {
 			*base = a;
-			return 0;
+			return add_map(s, maps, n, cap, a, a + p->h.image_size);
 		}
 		if (m != MAP_FAILED) /* a kernel without NOREPLACE put it elsewhere */
 			munmap(m, p->h.image_size);
@@ -493,7 +494,13 @@ static int reserve(struct session *s, const struct pl_patch *p, uint64_t *base)
 	return doubt(s->ctx, p, NULL, "no free range within reach of the image for the patch's code");
 }
 
+/*
+ * Apply p: its image mapped and written, its entries switched, and its line
+ * added to s->st (written by the caller once every patch is in). *a says what
+ * to undo, whatever the outcome.
+ */
 static int apply_one(struct session *s, const struct pl_patch *p, const struct plan *pl,
+		     struct rt_map **maps, size_t *nmaps, size_t *capmaps, const char *exe,
 		     struct applied *a)
 {
 	const struct hpx *h = &p->h;
@@ -502,12 +509,12 @@ static int apply_one(struct session *s, const struct pl_patch *p, const struct p
 	if (st->npatches >= RT_MAX_PATCHES || st->nfuncs + h->nfuncs > RT_MAX_FUNCS)
 		return doubt(s->ctx, p, NULL, "the record is full");
 	uint64_t base = 0;
-	int err = reserve(s, p, &base);
+	int err = reserve(s, p, maps, nmaps, capmaps, &base);
 	if (err < 0)
 		return err;
 	a->base = base;
 	a->size = h->image_size;
-	/* Each segment with its final protections: never written from inside. */
+	/* Each segment with its final protections: code is never writable. */
 	for (size_t i = 0; i < h->nsegments; i++) {
 		const struct hpx_segment *sg = &h->segments[i];
 		int prot = (sg->prot & HPX_PROT_R ? PROT_READ : 0) |
@@ -525,7 +532,7 @@ static int apply_one(struct session *s, const struct pl_patch *p, const struct p
 	if ((err = link_image(s->ctx, h, base, pl->symaddr, pl->tls, img, &write_end)) < 0)
 		return err;
 
-	/* The intent: the patch, its image, what each entry holds now. */
+	/* Its line in the record: the patch, its image, what each entry holds now. */
 	uint32_t idx = st->npatches, nf0 = st->nfuncs;
 	struct rt_patch *x = &st->patches[idx];
 	memset(x, 0, sizeof *x);
@@ -540,13 +547,7 @@ static int apply_one(struct session *s, const struct pl_patch *p, const struct p
 	uint8_t d[32];
 	hp_sha256(img, (size_t)h->image_size, d);
 	x->image_hash = hp_load_le64(d);
-	char exe[4096];
-	const char *path = p->target->name;
-	if (!path[0]) { /* the executable: the file /proc names, as hpapply has it */
-		ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		exe[l > 0 ? l : 0] = 0;
-		path = exe;
-	}
+	const char *path = p->target->name[0] ? p->target->name : exe;
 	const char *slash = strrchr(path, '/');
 	snprintf(x->target, sizeof x->target, "%.63s", slash ? slash + 1 : path);
 	for (size_t k = 0; k < h->nfuncs; k++) {
@@ -561,18 +562,11 @@ static int apply_one(struct session *s, const struct pl_patch *p, const struct p
 		snprintf(f->name, sizeof f->name, "%s", hf->name);
 		memcpy(f->saved, (const void *)(uintptr_t)f->addr, f->old_size < 8 ? f->old_size : 8);
 	}
+	a->func0 = nf0;
+	a->nfuncs = (uint32_t)h->nfuncs;
 	st->npatches = idx + 1;
 	st->nfuncs = nf0 + (uint32_t)h->nfuncs;
-	st->op = RT_OP_APPLY;
-	st->op_patch = idx;
-	st->op_time = (uint64_t)time(NULL);
-	a->idx = idx;
-	if ((err = record_write(s)) < 0) {
-		st->npatches = idx;
-		st->nfuncs = nf0;
-		return err;
-	}
-	a->recorded = true;
+	state_raise_high(st, x);
 
 	/* The code, then the entries. */
 	if ((err = write_mem(s, base, img, (size_t)write_end)) < 0)
@@ -593,11 +587,7 @@ static int apply_one(struct session *s, const struct pl_patch *p, const struct p
 			return err;
 		a->nwritten++;
 	}
-	/* Done. */
-	st->op = RT_OP_NONE;
-	st->op_patch = 0;
-	state_raise_high(st, x);
-	return record_write(s);
+	return 0;
 }
 
 int pl_apply(struct hp_ctx *ctx, const struct pl_env *env, const struct pl_patch *v, size_t n)
@@ -611,9 +601,9 @@ int pl_apply(struct hp_ctx *ctx, const struct pl_env *env, const struct pl_patch
 	s.st = calloc(1, sizeof *s.st);
 	struct plan *pl = hp_arena_array(ctx, n ? n : 1, sizeof *pl);
 	struct applied *done = hp_arena_array(ctx, n ? n : 1, sizeof *done);
-	size_t ndone = 0;
-	struct rt_map *maps;
-	size_t nmaps;
+	size_t ndone = 0, nmaps = 0, capmaps = 0;
+	struct rt_map *maps = NULL;
+	char exe[4096] = "";
 	int err;
 	if (!s.st || !pl || !done) {
 		err = hp_nomem(ctx);
@@ -630,25 +620,37 @@ int pl_apply(struct hp_ctx *ctx, const struct pl_env *env, const struct pl_patch
 		err = hp_err(ctx, HP_ERROR, "/proc/self/stat", NULL, "cannot read the start time");
 		goto out;
 	}
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1); /* as hpapply names it */
+	exe[l > 0 ? l : 0] = 0;
 	if ((err = open_home(&s)) < 0 ||
 	    (err = maps_read(ctx, "/proc/self/maps", &maps, &nmaps)) < 0 ||
 	    (err = record_read(&s, maps, nmaps)) < 0)
 		goto out;
+	capmaps = nmaps;
 	for (size_t i = 0; i < n; i++)
 		if ((err = plan(&s, &v[i], &pl[i])) < 0)
 			goto out;
-	for (size_t i = 0; i < n; i++) {
+	/* Then each in install order; the record once they are all in. */
+	uint32_t np0 = s.st->npatches, nf0 = s.st->nfuncs, nh0 = s.st->nhigh;
+	struct rt_high high0[RT_MAX_HIGH];
+	memcpy(high0, s.st->high, sizeof high0);
+	for (size_t i = 0; i < n && !err; i++) {
 		if (pl[i].skip)
 			continue;
-		if ((err = apply_one(&s, &v[i], &pl[i], &done[ndone])) < 0) {
-			undo(&s, &done[ndone]);
-			break;
-		}
-		ndone++;
+		err = apply_one(&s, &v[i], &pl[i], &maps, &nmaps, &capmaps, exe, &done[ndone++]);
 	}
-	if (err < 0)
+	if (!err) {
+		s.st->op = RT_OP_NONE;
+		err = record_write(&s);
+	}
+	if (err < 0) {
 		while (ndone)
 			undo(&s, &done[--ndone]);
+		s.st->npatches = np0;
+		s.st->nfuncs = nf0;
+		s.st->nhigh = nh0;
+		memcpy(s.st->high, high0, sizeof high0);
+	}
 out:
 	if (s.mem >= 0)
 		close(s.mem);

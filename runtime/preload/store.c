@@ -72,40 +72,55 @@ static const struct pl_image *wanted(const struct pl_images *imgs, const struct 
  * Nothing in it is trusted yet: when a line concerns this process, the store
  * and the index are checked (a process no stored patch concerns says nothing,
  * whatever the store's state: with /etc/ld.so.preload, that is most of them).
+ * The cheap path first: one open, one read, no allocation but the candidates.
  */
 static int read_index(struct hp_ctx *ctx, const char *dir, const struct pl_images *imgs,
-		      struct pl_patch **out, size_t *n)
+		      struct pl_patch **out, size_t *n, int *fd)
 {
-	char path[PATH_MAX + 16], line[512];
+	char path[PATH_MAX + 16], small[8192], *text = small;
 	snprintf(path, sizeof path, "%s/index", dir);
-	int err;
-	FILE *f = open_list(ctx, path, "store's index", &err);
-	if (!f)
-		return err; /* none (0): nothing was ever installed */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
+		return errno == ENOENT ? 0 /* no store, or nothing was ever installed */
+				       : hp_err(ctx, HP_ERROR, path, NULL,
+						"cannot open the store's index: %s", strerror(errno));
+	struct stat st;
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 24))
+		return hp_err(ctx, HP_EVERIFY, path, NULL,
+			      "the store's index is not a regular file of at most 16 MB");
+	size_t len = (size_t)st.st_size;
+	if (len >= sizeof small && !(text = hp_arena_alloc(ctx, len + 1)))
+		return hp_nomem(ctx);
+	size_t got = 0;
+	ssize_t r;
+	while (got < len && (r = read(*fd, text + got, len - got)) > 0)
+		got += (size_t)r;
+	text[got] = 0;
+	if (strncmp(text, STORE_INDEX_MAGIC "\n", sizeof STORE_INDEX_MAGIC))
+		return hp_err(ctx, HP_ECORRUPT, path, NULL,
+			      "not a hotpatch store index (its first line is not \"" STORE_INDEX_MAGIC "\")");
 	size_t cap = 0;
-	if (!fgets(line, sizeof line, f) || strcmp(line, STORE_INDEX_MAGIC "\n"))
-		err = hp_err(ctx, HP_ECORRUPT, path, NULL,
-			     "not a hotpatch store index (its first line is not \"" STORE_INDEX_MAGIC "\")");
-	for (unsigned no = 2; !err && fgets(line, sizeof line, f); no++) {
+	unsigned no = 2;
+	for (char *line = text + sizeof STORE_INDEX_MAGIC; *line; no++) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
 		struct rt_stored e;
-		if (!store_parse_index_line(line, &e)) {
-			err = hp_err(ctx, HP_ECORRUPT, path, NULL, "line %u is not a stored patch", no);
-			break;
-		}
+		if (!store_parse_index_line(line, &e))
+			return hp_err(ctx, HP_ECORRUPT, path, NULL, "line %u is not a stored patch", no);
+		line = nl ? nl + 1 : line + strlen(line);
 		const struct pl_image *img = wanted(imgs, &e);
 		if (!img)
 			continue;
-		if ((err = hp_arena_grow(ctx, out, &cap, *n, sizeof **out, 8)) < 0)
-			break;
+		int err = hp_arena_grow(ctx, out, &cap, *n, sizeof **out, 8);
+		if (err < 0)
+			return err;
 		struct pl_patch *p = &(*out)[(*n)++];
 		memset(p, 0, sizeof *p);
 		p->e = e;
 		p->target = img;
 	}
-	if (!err && *n && (err = hp_check_private(ctx, dir, "patch store")) == 0)
-		err = check_list(ctx, f, path, "store's index");
-	fclose(f);
-	return err;
+	return 0;
 }
 
 static int read_verified(struct hp_ctx *ctx, const char *dir, struct rt_verified **out, size_t *n)
@@ -187,15 +202,25 @@ int pl_store_read(struct hp_ctx *ctx, const char *dir, const struct pl_images *i
 {
 	*out = NULL;
 	*n = 0;
-	char real[PATH_MAX];
-	if (!realpath(dir, real)) {
-		if (errno == ENOENT)
-			return 0; /* no store: nothing was ever installed */
-		return hp_err(ctx, HP_ERROR, dir, NULL, "cannot open the patch store: %s",
-			      strerror(errno));
+	int fd = -1;
+	int err = read_index(ctx, dir, imgs, out, n, &fd);
+	if (err < 0 || !*n) {
+		if (fd >= 0)
+			close(fd);
+		return err;
 	}
-	int err = read_index(ctx, real, imgs, out, n);
-	if (err < 0 || !*n)
+	/* A stored patch concerns this process: now the store must be one to trust. */
+	char real[PATH_MAX], path[PATH_MAX + 16];
+	struct stat st;
+	if (!realpath(dir, real))
+		err = hp_err(ctx, HP_ERROR, dir, NULL, "cannot open the patch store: %s",
+			     strerror(errno));
+	else if ((err = hp_check_private(ctx, real, "patch store")) == 0 && fstat(fd, &st) == 0) {
+		snprintf(path, sizeof path, "%s/index", real);
+		err = hp_check_owner(ctx, path, &st, "store's index", false);
+	}
+	close(fd);
+	if (err < 0)
 		return err;
 	struct rt_verified *ver = NULL;
 	size_t nver = 0;
