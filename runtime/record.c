@@ -102,6 +102,7 @@ int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t 
 	s->npatches = np;
 	s->nfuncs = nf;
 	s->nhigh = nh;
+	s->unsigned_slot = state_slot_unsigned(b);
 	for (uint32_t i = 0; i < nh; i++) {
 		const uint8_t *q = b + HIGH_AT + i * HIGH_SIZE;
 		struct rt_high *x = &s->high[i];

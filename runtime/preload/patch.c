@@ -181,6 +181,11 @@ static void close_home(struct session *s)
 
 /* ----- the record ----------------------------------------------------------------------- */
 
+/*
+ * The process's record, if it has one, into s->st: checked with this user's
+ * key (root's processes), or, unsigned, as this library wrote it. 1: signed by
+ * a tool while this process cannot sign (not root): not to be written here.
+ */
 static int record_read(struct session *s, const struct rt_map *maps, size_t nmaps)
 {
 	static const char name[] = "/memfd:" RT_STATE_NAME;
@@ -217,8 +222,9 @@ static int record_read(struct session *s, const struct rt_map *maps, size_t nmap
 			break;
 		}
 		if (!s->sign && !state_slot_unsigned(b)) {
-			err = hp_err(s->ctx, HP_ERECORD, NULL, NULL,
-				     "this process's record was signed by a hotpatch tool, and this process cannot read the key to sign it again (not root); left to hpd");
+			/* Signed by a tool (hpd signs what this library wrote): this process
+			 * cannot sign it again. What is new waits for hpd; nothing to say. */
+			err = 1;
 			break;
 		}
 		if ((err = state_decode(s->ctx, getpid(), b, s->sign ? s->key : NULL, st)) < 0)
@@ -228,7 +234,9 @@ static int record_read(struct session *s, const struct rt_map *maps, size_t nmap
 	}
 	free(b);
 	st->addr = (uint64_t)(uintptr_t)s->block;
-	if (!err && st->op != RT_OP_NONE)
+	if (err)
+		return err;
+	if (st->op != RT_OP_NONE)
 		err = hp_err(s->ctx, HP_ELOCKED, NULL, NULL,
 			     "an operation of another hotpatch tool on this process is under way");
 	return err;
@@ -624,8 +632,11 @@ int pl_apply(struct hp_ctx *ctx, const struct pl_env *env, const struct pl_patch
 	exe[l > 0 ? l : 0] = 0;
 	if ((err = open_home(&s)) < 0 ||
 	    (err = maps_read(ctx, "/proc/self/maps", &maps, &nmaps)) < 0 ||
-	    (err = record_read(&s, maps, nmaps)) < 0)
+	    (err = record_read(&s, maps, nmaps)) != 0) {
+		if (err > 0)
+			err = 0; /* a signed record this process cannot sign: left to hpd */
 		goto out;
+	}
 	capmaps = nmaps;
 	for (size_t i = 0; i < n; i++)
 		if ((err = plan(&s, &v[i], &pl[i])) < 0)

@@ -6,8 +6,8 @@
 # executable's own constructor already gets the fix. hpstatus --pid shows the
 # patches like any other, and hpapply reverts and applies them again; a
 # process running as nobody is patched too, its record unsigned, which
-# hpstatus says (exit 7); under MDWE (the kernel's, and systemd's seccomp
-# form) the same. A library dlopen()ed
+# hpstatus says (exit 7) until hpd has checked it against the process and
+# signed it; under MDWE (the kernel's, and systemd's seccomp form) the same. A library dlopen()ed
 # by a bare name along the program's RUNPATH is found as without the library
 # (the call goes to the real dlopen untouched) and patched at the next dlopen.
 # A flipped byte in a stored container, a store others can write: the program
@@ -90,7 +90,7 @@ LD_PRELOAD="$LIB" ./prog wait "$T/libplug.so" > wait.out 2>&1 &
 P=$!
 PIDS="$PIDS $P"
 i=0
-until grep -q waiting wait.out; do
+until grep -qs waiting wait.out; do
 	i=$((i + 1)); [ $i -lt 250 ] || fail "prog wait did not start: $(cat wait.out)"; sleep 0.02
 done
 no_marker "prog wait"
@@ -112,19 +112,30 @@ if [ "$(id -u)" = 0 ]; then
 	chmod 755 "$T"
 	rm -f "$T/m/marker"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env MARKER="$T/m/marker" LD_PRELOAD="$LIB" \
-		./prog wait "$T/libplug.so" > wait.out 2>&1 &
+		./prog wait "$T/libplug.so" > nobody.out 2>&1 &
 	P=$!
 	PIDS="$PIDS $P"
 	i=0
-	until grep -q waiting wait.out; do
-		i=$((i + 1)); [ $i -lt 250 ] || fail "prog wait as nobody did not start: $(cat wait.out)"; sleep 0.02
+	until grep -qs waiting nobody.out; do
+		i=$((i + 1)); [ $i -lt 250 ] || fail "prog wait as nobody did not start: $(cat nobody.out)"; sleep 0.02
 	done
-	[ "$(head -n 3 wait.out)" = "$NEW" ] || fail "as nobody: $(cat wait.out)"
+	[ "$(head -n 3 nobody.out)" = "$NEW" ] || fail "as nobody: $(cat nobody.out)"
 	[ ! -e "$T/m/marker" ] || fail "as nobody: the old code ran"
 	rc=0; "$BIN/hpstatus" --pid $P > status 2>&1 || rc=$?
 	[ $rc -eq 7 ] && grep -q "record is unsigned: hotpatch-load wrote it" status ||
 		fail "hpstatus --pid of a process not root's: exit $rc: $(cat status)"
-	kill -KILL $P
+	# hpd checks it against the process and the store, and signs it.
+	"$BIN/hpd" --trust "$T/trusted" --sweep-ms 200 -v > hpd.log 2>&1 &
+	HPD=$!
+	PIDS="$PIDS $HPD"
+	i=0
+	until "$BIN/hpstatus" --pid $P > status 2>&1; do
+		i=$((i + 1)); [ $i -lt 250 ] || fail "hpd did not sign the record: $(cat status hpd.log)"; sleep 0.02
+	done
+	grep -q "2 patches applied" status || fail "the signed record: $(cat status)"
+	grep -q "process $P: the record hotpatch-load wrote in it, unsigned, agrees" hpd.log ||
+		fail "hpd did not say it signed the record: $(cat hpd.log)"
+	kill -KILL $HPD $P
 	chmod 700 "$T"
 fi
 
@@ -202,7 +213,7 @@ cp $MARKER marker2 2> /dev/null || true
 \$AS_NOBODY env HOTPATCH_STORE=$T/no-such-store /run/suid/prog wait /run/suid/libplug.so > suid.wait 2>&1 &
 P=\$!
 i=0
-until grep -q waiting suid.wait; do i=\$((i + 1)); [ \$i -lt 250 ] || break; sleep 0.02; done
+until grep -qs waiting suid.wait; do i=\$((i + 1)); [ \$i -lt 250 ] || break; sleep 0.02; done
 grep -E '^(Uid|Gid):' /proc/\$P/status > suid.ids
 $BIN/hpstatus --pid \$P > suid.status 2>&1 || true
 kill -KILL \$P

@@ -3,9 +3,10 @@
 # agent (hpd) and the compliance view (hpstatus --store), on real processes.
 # A store others can write is refused; install patches the servers running and
 # refuses a second install, an unbound patch and an older sequence; with hpd
-# running, new servers and a restarted one are patched without anyone asking,
-# and a library patch reaches a program that dlopens the library after the
-# install; without the kernel's process events, /proc scans find new ones; hpd killed with SIGKILL during its start-up sweep leaves every
+# running, new servers, a restarted one and one running as nobody are patched
+# without anyone asking, and a library patch reaches a program that dlopens
+# the library after the install; without the kernel's process events, /proc
+# scans find new ones; hpd killed with SIGKILL during its start-up sweep leaves every
 # process with a record that agrees with its code, and once restarted
 # patches the rest; a tampered stored container is refused by hpd, dropped
 # from the store's verified list (what hotpatch-load trusts: each installed
@@ -166,6 +167,11 @@ done
 kill -KILL $A
 start ./server; A=$PID
 wait_for 5 patched $A || fail "hpd did not patch the restarted server"
+# A service that is not root's (User= in its unit): its /proc/PID/mem is its
+# user's, which hpd opens with the capabilities it keeps.
+chmod 755 "$T"
+start setpriv --reuid=65534 --regid=65534 --clear-groups ./server; N=$PID
+wait_for 5 patched $N || fail "hpd did not patch a server running as nobody: $(tail -n 3 hpd.log)"
 # A library mapped after the install, by dlopen.
 ./late > out.late 2>&1 &
 L=$!
