@@ -109,9 +109,10 @@ static int one(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-int pl_images_read(struct hp_ctx *ctx, const struct pl_images *seen, struct pl_images *out)
+int pl_images_read(struct hp_ctx *ctx, const struct pl_images *seen, struct pl_image *buf,
+		   size_t cap, struct pl_images *out)
 {
-	struct walk w = { ctx, seen, NULL, 0, 0, 0 };
+	struct walk w = { ctx, seen, buf, 0, cap, 0 };
 	dl_iterate_phdr(one, &w);
 	if (w.err < 0)
 		return w.err;

@@ -41,8 +41,13 @@
 #define DEFAULT_STORE "/var/lib/hotpatch"
 #define DEFAULT_RUN_DIR "/run/hotpatch"
 
+/* Under the lock: the images of the last event, and room for this one's. A
+ * process with no more than SMALL images allocates nothing for them (with no
+ * store, an event allocates nothing at all). */
+#define SMALL 128
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pl_images seen; /* the images of the last event (malloc'ed) */
+static struct pl_image seen_buf[SMALL], scan_buf[SMALL];
+static struct pl_images seen; /* in seen_buf, or malloc'ed */
 static bool quiet;            /* a doubt was said: the process runs on unchanged */
 
 static void environment(struct pl_env *env)
@@ -72,7 +77,7 @@ static void say(const struct hp_ctx *ctx)
 /* Keep what this event saw: the next one patches only what is new. */
 static void remember(const struct pl_images *now)
 {
-	struct pl_image *v = malloc((now->n ? now->n : 1) * sizeof *v);
+	struct pl_image *v = now->n <= SMALL ? seen_buf : malloc(now->n * sizeof *v);
 	if (!v)
 		return; /* the next event looks at everything again: checked again, no harm */
 	memcpy(v, now->v, now->n * sizeof *v);
@@ -80,7 +85,8 @@ static void remember(const struct pl_images *now)
 		v[i].name = ""; /* the dynamic linker's string; not needed to compare */
 		v[i].phdr = NULL;
 	}
-	free(seen.v);
+	if (seen.v != seen_buf)
+		free(seen.v);
 	seen.v = v;
 	seen.n = now->n;
 }
@@ -100,7 +106,7 @@ static void event(void)
 	struct pl_images now;
 	struct pl_patch *v = NULL;
 	size_t n = 0;
-	int err = pl_images_read(&ctx, &seen, &now);
+	int err = pl_images_read(&ctx, &seen, scan_buf, SMALL, &now);
 	bool fresh = false;
 	for (size_t i = 0; err == 0 && i < now.n; i++)
 		fresh |= !now.v[i].seen;

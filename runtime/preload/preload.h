@@ -53,9 +53,11 @@ struct pl_images {
 	size_t n;
 };
 
-/* Every image mapped now (the arena holds them), each marked seen when an
- * earlier event had it (seen: what the last call returned, or NULL). */
-int pl_images_read(struct hp_ctx *ctx, const struct pl_images *seen, struct pl_images *out);
+/* Every image mapped now, each marked seen when an earlier event had it (seen:
+ * what the last call returned, or NULL): in buf (cap of them) while they fit,
+ * then in the arena. */
+int pl_images_read(struct hp_ctx *ctx, const struct pl_images *seen, struct pl_image *buf,
+		   size_t cap, struct pl_images *out);
 /* Whether [addr, addr + size) lies in one executable segment of img. */
 bool pl_image_code(const struct pl_image *img, uint64_t addr, uint64_t size);
 /*
