@@ -152,10 +152,17 @@ static int open_home(struct session *s)
 	for (int ms = 0; ms < 2000; ms++) {
 		int fd = openat(s->dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
-			break;
+			return 0; /* a read-only directory: no tool can lock it either */
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			s->lock = fd;
-			return 0;
+			/* Still the file of that name? Its holder removes it when done. */
+			struct stat a, b;
+			if (fstat(fd, &a) == 0 && fstatat(s->dir, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+				s->lock = fd;
+				return 0;
+			}
+			close(fd);
+			continue;
 		}
 		close(fd);
 		struct timespec t = { 0, 1000000 };
