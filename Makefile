@@ -71,7 +71,14 @@ RUNTIME_OBJ := $(patsubst %.S,$(B)/%.o,$(RUNTIME_SRC:%.c=$(B)/%.o))
 SIGNER_OBJ  := $(SIGNER_SRC:%.c=$(B)/%.o)
 CLI_LIB_OBJ := $(CLI_LIB_SRC:%.c=$(B)/%.o)
 
-all: $(TOOLS:%=$(BIN)/%) bin
+# The preload library (runtime/preload/; its rules are below).
+PRELOAD_SRC := $(BASE_SRC) $(HPX_SRC) runtime/record.c runtime/link.c runtime/maps.c \
+	runtime/index.c $(wildcard runtime/preload/*.c runtime/preload/*.S)
+PRELOAD_OBJ := $(patsubst %.S,$(B)/pic/%.o,$(PRELOAD_SRC:%.c=$(B)/pic/%.o))
+PRELOAD     := $(B)/lib/libhotpatch-load.so
+PIC_CFLAGS  := $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections
+
+all: $(TOOLS:%=$(BIN)/%) $(PRELOAD) bin
 
 # bin/ always points at the last plain build, for the README's commands.
 bin: $(TOOLS:%=$(BIN)/%)
@@ -158,6 +165,36 @@ $(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsig
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ELF) -lzstd $(LDLIBS_CRYPTO)
+
+# ----- the preload library -------------------------------------------------
+# libhotpatch-load.so (runtime/preload/, docs/preload.md) applies stored patches
+# inside each process as its images load. It links formats/ base and hpx and
+# the parts of runtime/ that touch no process, compiled position-independent
+# with hidden symbols, and zstd statically: libc is its only dependency
+# (readelf -d), and it exports dlopen and dlmopen only (exports.map). No
+# sanitizer: it is loaded into processes that are not built for one. Proposed
+# install path: /usr/lib/x86_64-linux-gnu/hotpatch/libhotpatch-load.so.
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(PIC_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/pic/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call say,AS,$@)
+	$(Q)$(CC) $(CPPFLAGS) -fPIC -c $< -o $@
+
+$(PRELOAD): $(PRELOAD_OBJ) runtime/preload/exports.map
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(PIC_CFLAGS) -shared -o $@ $(PRELOAD_OBJ) \
+		-Wl,--version-script=runtime/preload/exports.map -Wl,--exclude-libs,ALL \
+		-Wl,--gc-sections -Wl,-z,defs -Wl,-z,now -Wl,-z,relro -Wl,--build-id \
+		-Wl,-Bstatic -lzstd -Wl,-Bdynamic
+
+preload: $(PRELOAD)
+.PHONY: preload
 
 # ----- tests ---------------------------------------------------------------
 

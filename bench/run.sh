@@ -10,7 +10,8 @@
 # for the patch; the targets and the best peer measured on this machine
 # (docs/targets.md); start-up for hpverify. Then the rows of
 # bench/sqlite-lines.sh (one line inserted), the apply rows (bench/apply.sh), the
-# agent's rows (bench/agent.sh) and the signing rows (bench/verify.sh).
+# agent's rows (bench/agent.sh), the preload library's (bench/preload.sh) and the
+# signing rows (bench/verify.sh).
 #
 # BENCH_RUNS (default 11) timed runs per median; BENCH_CACHE as for sqlite-prep.sh.
 set -euo pipefail
@@ -147,6 +148,12 @@ if out=$("$here/agent.sh" "$BIN" 2>&1); then
 	echo "$out" | grep '^|'
 else
 	echo "| hpd rows | n/a | bench/agent.sh failed: $(echo "$out" | tail -n 1 | tr '|' '/') | n/a |"
+fi
+# The preload library: what it adds to each process's start, and the exposure window.
+if out=$("$here/preload.sh" "$BIN" 2>&1); then
+	echo "$out" | grep '^|'
+else
+	echo "| hotpatch-load rows | n/a | bench/preload.sh failed: $(echo "$out" | tail -n 1 | tr '|' '/') | n/a |"
 fi
 if out=$("$here/verify.sh" "$BIN" 2>&1); then
 	echo "$out" | grep '^|' | tail -n +3

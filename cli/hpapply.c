@@ -380,6 +380,9 @@ static int install(struct hp_ctx *ctx, const struct opts *o, const struct hpx *h
 	}
 	if (!err)
 		err = runtime_store_add(ctx, s, h, file, len);
+	/* Verified above: the preload library may trust these bytes (docs/preload.md). */
+	if (!err)
+		err = runtime_store_mark_verified(ctx, s, h->patch_id, file, len);
 	if (err < 0)
 		runtime_store_close(s);
 	return err;

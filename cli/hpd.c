@@ -183,6 +183,19 @@ static int load(void)
 		}
 		l->ok = true;
 	}
+	/* What verified is what the preload library may apply (docs/preload.md). */
+	struct rt_verified *ver = calloc(agent.n ? agent.n : 1, sizeof *ver);
+	size_t nver = 0;
+	for (size_t i = 0; ver && i < agent.n; i++)
+		if (agent.v[i].ok) {
+			memcpy(ver[nver].id, agent.v[i].e.id, 16);
+			hp_sha256(agent.v[i].buf, agent.v[i].len, ver[nver++].sha256);
+		}
+	mark = ctx->ndiags;
+	if (!ver || runtime_store_write_verified(ctx, &s, ver, nver) < 0)
+		say(LOG_WARNING, "the store's verified list was not rewritten: %s; hotpatch-load goes by the old one",
+		    ver ? first_since(ctx, mark, why, sizeof why) : "out of memory");
+	free(ver);
 	char path[4200];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/index", s.dir);
@@ -275,6 +288,31 @@ static bool carries(struct hp_ctx *ctx, pid_t pid, const uint8_t id[16])
 	return yes;
 }
 
+/*
+ * The record hotpatch-load wrote inside a process that is not root's is
+ * unsigned: checked against the process's code and the store's verified
+ * patches, it is signed (runtime_adopt()). -HP_EMISMATCH: no such record.
+ */
+static int adopt(struct hp_ctx *ctx, pid_t pid)
+{
+	const struct hpx **known = calloc(agent.n ? agent.n : 1, sizeof *known);
+	size_t n = 0;
+	if (!known)
+		return hp_nomem(ctx);
+	for (size_t i = 0; i < agent.n; i++)
+		if (agent.v[i].ok)
+			known[n++] = &agent.v[i].h;
+	int err = runtime_adopt(ctx, pid, known, n);
+	free(known);
+	if (err == 0) {
+		char who[64];
+		runtime_process_name(pid, who, sizeof who);
+		say(LOG_INFO, "%s: the record hotpatch-load wrote in it, unsigned, agrees with its code and the store; signed",
+		    who);
+	}
+	return err;
+}
+
 static int attempt(struct hp_ctx *ctx, struct loaded *l, pid_t pid)
 {
 	/* Read without stopping it: most processes a sweep meets are patched. */
@@ -301,8 +339,24 @@ static int attempt(struct hp_ctx *ctx, struct loaded *l, pid_t pid)
 	}
 	struct rt_opts ro = { agent.o.timeout_ms, agent.o.verbose, false };
 	struct rt_result r;
+	memset(&r, 0, sizeof r);
 	size_t mark = ctx->ndiags;
-	int err = runtime_apply(ctx, pid, &l->h, &ro, &r);
+	/* hotpatch-load may have patched it already, from inside, and left its
+	 * record unsigned (it could not read the key): checked, then signed. */
+	int err = adopt(ctx, pid);
+	if (err == 0 && carries(ctx, pid, l->e.id)) {
+		if (lfd >= 0)
+			close(lfd);
+		if (f) {
+			*f = agent.fail[--agent.nfail];
+			write_failures(ctx);
+		}
+		return 0;
+	}
+	if (err == 0 || err == -HP_EMISMATCH) {
+		hp_diag_rollback(ctx, mark); /* not such a record: an apply as ever */
+		err = runtime_apply(ctx, pid, &l->h, &ro, &r);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	if (err == -HP_EALREADY) {
@@ -452,13 +506,17 @@ static int sweep(void)
 /*
  * Keep only what the work needs once the event socket is open: tracing
  * (CAP_SYS_PTRACE), reading seccomp filters and /proc/PID/map_files
- * (CAP_SYS_ADMIN), staying out of the OOM killer's way during a stop window
- * (CAP_SYS_RESOURCE), the real-time priority of the window (CAP_SYS_NICE).
- * Everything else is dropped from the bounding set too.
+ * (CAP_SYS_ADMIN), opening another user's /proc/PID/mem (that user's, mode
+ * 0600) and entering its /proc/PID/map_files (mode 0500) (CAP_DAC_OVERRIDE:
+ * the kernel checks the file's mode before ptrace's rules, so without it
+ * only root's processes can be patched), staying out of the OOM killer's way
+ * during a stop window (CAP_SYS_RESOURCE), the real-time priority of the
+ * window (CAP_SYS_NICE). Everything else is dropped from the bounding set too.
  */
 static void drop_privileges(void)
 {
-	static const int keep[] = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_SYS_NICE };
+	static const int keep[] = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_DAC_OVERRIDE,
+				    CAP_SYS_RESOURCE, CAP_SYS_NICE };
 	uint64_t mask = 0;
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
 		mask |= 1ull << keep[i];

@@ -250,6 +250,9 @@ void hp_sha256_update(struct hp_sha256 *s, const void *data, size_t n);
 void hp_sha256_final(struct hp_sha256 *s, uint8_t out[32]);
 /* SHA-256 of n bytes at data, in one call. */
 void hp_sha256(const void *data, size_t n, uint8_t out[32]);
+/* For tests: use the CPU's SHA instructions when it has them (on, the
+ * default) or the portable code; whether they are used now. */
+bool hp_sha256_use_cpu(bool on);
 
 /* ===================================================================== */
 /* json.c: writing JSON                                                  */
@@ -290,6 +293,9 @@ int hp_read_fd(struct hp_ctx *ctx, int fd, const char *path, size_t max, uint8_t
  * on return. Only SIGKILL can leave a PATH.tmpXXXXXX behind.
  */
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len);
+/* The same with the file's mode given (the umask does not apply). */
+int hp_write_file_mode(struct hp_ctx *ctx, const char *path, const void *buf, size_t len,
+		       unsigned mode);
 
 struct stat;
 /*

@@ -85,6 +85,15 @@ static bool ending_signal_pending(void)
 
 int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, size_t len)
 {
+	/* What open(0666) would give under the umask. */
+	mode_t mask = umask(0);
+	umask(mask);
+	return hp_write_file_mode(ctx, path, buf, len, 0666 & ~mask);
+}
+
+int hp_write_file_mode(struct hp_ctx *ctx, const char *path, const void *buf, size_t len,
+		       unsigned mode)
+{
 	size_t n = strlen(path) + 16;
 	char *tmp = malloc(n);
 	if (!tmp)
@@ -102,13 +111,11 @@ int hp_write_file_atomic(struct hp_ctx *ctx, const char *path, const void *buf, 
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return hp_err(ctx, HP_ERROR, path, NULL, "cannot create: %s", strerror(e));
 	}
-	/* mkstemp makes the file 0600; give it what open(0666) would under the umask. */
-	mode_t mask = umask(0);
-	umask(mask);
+	/* mkstemp makes the file 0600. */
 	int err = 0;
 	const uint8_t *p = buf;
 	size_t done = 0;
-	if (fchmod(fd, 0666 & ~mask) < 0)
+	if (fchmod(fd, (mode_t)mode) < 0)
 		err = hp_err(ctx, HP_ERROR, path, NULL, "cannot set mode: %s", strerror(errno));
 	while (!err && done < len) {
 		ssize_t w = write(fd, p + done, len - done);

@@ -410,44 +410,6 @@ struct session {
 	struct rt_result *out;
 };
 
-/* Drop patch idx from the record; later patches move down one. */
-static void drop_patch(struct rt_state *st, uint32_t idx)
-{
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < st->nfuncs; i++) {
-		if (st->funcs[i].patch == idx)
-			continue;
-		st->funcs[k] = st->funcs[i];
-		if (st->funcs[k].patch > idx)
-			st->funcs[k].patch--;
-		k++;
-	}
-	st->nfuncs = k;
-	memmove(&st->patches[idx], &st->patches[idx + 1],
-		(st->npatches - idx - 1) * sizeof st->patches[0]);
-	st->npatches--;
-}
-
-/* Raise the high-water mark of x's binary to x's sequence. */
-static void raise_high(struct rt_state *st, const struct rt_patch *x)
-{
-	struct rt_high *hw = NULL;
-	for (uint32_t i = 0; i < st->nhigh && !hw; i++)
-		if (st->high[i].build_id_size == x->build_id_size &&
-		    !memcmp(st->high[i].build_id, x->build_id, x->build_id_size))
-			hw = &st->high[i];
-	if (!hw) {
-		if (st->nhigh == RT_MAX_HIGH) /* the oldest binary's mark gives way */
-			memmove(&st->high[0], &st->high[1], --st->nhigh * sizeof st->high[0]);
-		hw = &st->high[st->nhigh++];
-		memset(hw, 0, sizeof *hw);
-		memcpy(hw->build_id, x->build_id, x->build_id_size);
-		hw->build_id_size = x->build_id_size;
-	}
-	if (x->sequence > hw->sequence)
-		hw->sequence = x->sequence;
-}
-
 static bool writer_alive(const struct rt_state *st)
 {
 	uint64_t t;
@@ -537,9 +499,9 @@ static int recover(struct session *s, struct rt_result *out)
 				return err;
 			unmapped = true;
 		}
-		drop_patch(st, idx);
+		state_drop_patch(st, idx);
 	} else if (apply) {
-		raise_high(st, x);
+		state_raise_high(st, x);
 	}
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
@@ -894,7 +856,7 @@ int runtime_apply(struct hp_ctx *ctx, pid_t pid, const struct hpx *h, const stru
 	 * next tool completes (every entry holds its jump). */
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
-	raise_high(st, x);
+	state_raise_high(st, x);
 	if ((err = state_write(p, s.home.key, st)) < 0)
 		hp_warn(ctx, NULL, NULL,
 			"process %d: patch %s applied; its record still says the apply is under way (the next hotpatch tool finishes it)",
@@ -1025,7 +987,7 @@ int runtime_revert(struct hp_ctx *ctx, pid_t pid, const uint8_t *patch_id,
 			(int)pid, id, x->image_addr);
 	}
 	out->image_addr = x->image_addr;
-	drop_patch(st, idx);
+	state_drop_patch(st, idx);
 	st->op = RT_OP_NONE;
 	st->op_patch = 0;
 	if (state_write(p, s.home.key, st) < 0)
@@ -1071,6 +1033,184 @@ static int check_record(struct rt_proc *p, const struct rt_state *st)
 				      (int)p->pid, f->addr);
 	}
 	return 0;
+}
+
+/* ----- adopting a record hotpatch-load wrote ------------------------------------------- */
+
+static int disagrees(struct rt_proc *p, const uint8_t id[16], const char *sym, const char *what)
+{
+	char h[33];
+	hp_hex(h, id, 16);
+	return hp_err(p->ctx, HP_ERECORD, NULL, sym,
+		      "process %d: patch %s as its unsigned record has it: %s; not signed", (int)p->pid,
+		      h, what);
+}
+
+/* Patch idx of st against h, as runtime_apply() would have applied it. */
+static int adopt_patch(struct rt_proc *p, const struct rt_state *st, uint32_t idx,
+		       const struct hpx *h)
+{
+	const struct rt_patch *x = &st->patches[idx];
+	struct hp_ctx *ctx = p->ctx;
+	if (x->sequence != h->sequence || x->image_size != h->image_size ||
+	    x->nfuncs != h->nfuncs || x->build_id_size != h->build_id_size ||
+	    memcmp(x->build_id, h->build_id, h->build_id_size))
+		return disagrees(p, x->patch_id, NULL, "its sequence, image size, functions or build-id are not the stored patch's");
+	uint64_t *faddr = calloc(h->nfuncs ? h->nfuncs : 1, sizeof *faddr);
+	uint64_t *symaddr = calloc(h->nsyms ? h->nsyms : 1, sizeof *symaddr);
+	struct rt_tls *tls = calloc(h->nsyms ? h->nsyms : 1, sizeof *tls);
+	uint8_t *want = malloc(h->image_size), *have = malloc(h->image_size);
+	const struct rt_image *ti;
+	uint64_t end;
+	int err = 0;
+	if (!faddr || !symaddr || !tls || !want || !have) {
+		err = hp_nomem(ctx);
+		goto out;
+	}
+	/* Found and checked as an apply finds them: the old bytes, through the
+	 * bytes the record's bottom layer saved; each symbol where it is. */
+	if ((err = resolve_patch(p, h, st, faddr, symaddr, tls, &ti)) < 0)
+		goto out;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < st->nfuncs && !err; i++) {
+		const struct rt_func *f = &st->funcs[i];
+		if (f->patch != idx)
+			continue;
+		const struct hpx_func *hf = &h->funcs[k];
+		bool check_only = hf->flags & HPX_FUNC_CHECK_ONLY;
+		if (f->addr != faddr[k] || f->old_size != hf->old_size ||
+		    f->new_size != (check_only ? 0 : hf->new_size) ||
+		    f->new_addr != (check_only ? 0 : x->image_addr + hf->new_offset) ||
+		    strncmp(f->name, hf->name, sizeof f->name - 1)) {
+			err = disagrees(p, x->patch_id, hf->name, "not where, or not what, the patch replaces");
+			break;
+		}
+		/* Above another layer, it saved that layer's jump. */
+		for (uint32_t j = 0; j < i; j++)
+			if (st->funcs[j].addr == f->addr) {
+				uint8_t jmp[5];
+				jump_to(jmp, f->addr, st->funcs[j].new_addr);
+				for (uint32_t l = j + 1; l < i; l++)
+					if (st->funcs[l].addr == f->addr)
+						jump_to(jmp, f->addr, st->funcs[l].new_addr);
+				if (memcmp(f->saved, jmp, 5))
+					err = disagrees(p, x->patch_id, hf->name,
+							"the bytes its entry saved are not the jump of the layer below");
+				break;
+			}
+		k++;
+	}
+	if (err)
+		goto out;
+	/* The image: that patch, linked there, mapped with its protections. An
+	 * import reached through a lazily bound GOT slot may have been linked
+	 * before the slot was bound (its value then was the file's, plus the
+	 * bias: the PLT's way back into the dynamic linker): either value is
+	 * taken in that field. */
+	if ((err = link_image(ctx, h, x->image_addr, symaddr, tls, want, &end)) < 0 ||
+	    (err = proc_read(p, x->image_addr, have, h->image_size)) < 0)
+		goto out;
+	if (memcmp(want, have, h->image_size)) {
+		uint8_t *lazy = malloc(h->image_size);
+		bool any = false;
+		for (size_t i = 0; i < h->nsyms; i++) {
+			const struct hpx_sym *y = &h->syms[i];
+			const struct image_got *g = y->addr || y->kind == HPX_SYM_TLS ? NULL
+						    : image_find_got(ti->img, y->name);
+			const uint8_t *v = g && g->plt ? image_bytes(ti->img, g->slot, 8) : NULL;
+			if (v && hp_load_le64(v)) {
+				symaddr[i] = ti->bias + hp_load_le64(v);
+				any = true;
+			}
+		}
+		if (lazy && any &&
+		    link_image(ctx, h, x->image_addr, symaddr, tls, lazy, &end) == 0) {
+			for (size_t i = 0; i < h->nfixups; i++) {
+				uint64_t o = h->fixups[i].offset, w = hpx_fix_width(h->fixups[i].type);
+				if (h->fixups[i].target != HPX_TARGET_IMAGE && o + w <= h->image_size &&
+				    !memcmp(lazy + o, have + o, w))
+					memcpy(want + o, lazy + o, w);
+			}
+		}
+		free(lazy);
+	}
+	if (memcmp(want, have, h->image_size) || image_hash(have, h->image_size) != x->image_hash) {
+		err = disagrees(p, x->patch_id, NULL, "its image is not the patch linked at its address");
+		goto out;
+	}
+	for (size_t i = 0; i < h->nsegments; i++) {
+		const struct hpx_segment *sg = &h->segments[i];
+		uint32_t prot = (sg->prot & HPX_PROT_R ? PROT_READ : 0) |
+				(sg->prot & HPX_PROT_W ? PROT_WRITE : 0) |
+				(sg->prot & HPX_PROT_X ? PROT_EXEC : 0);
+		for (uint64_t a = x->image_addr + sg->offset; a < x->image_addr + sg->offset + sg->size;) {
+			const struct rt_map *m = proc_map_at(p, a);
+			if (!m || m->path[0] || m->prot != prot || m->shared) {
+				err = disagrees(p, x->patch_id, NULL, "its image is not mapped as the patch's segments are");
+				goto out;
+			}
+			a = m->end;
+		}
+	}
+out:
+	free(faddr);
+	free(symaddr);
+	free(tls);
+	free(want);
+	free(have);
+	return err;
+}
+
+int runtime_adopt(struct hp_ctx *ctx, pid_t pid, const struct hpx *const *known, size_t nknown)
+{
+	struct rt_opts o = { 0 };
+	struct session s;
+	memset(&s, 0, sizeof s);
+	s.ctx = ctx;
+	s.lock = -1;
+	s.o = &o;
+	s.home.dir = -1;
+	s.p.mem = s.p.pidfd = -1;
+	s.st = calloc(1, sizeof *s.st);
+	int err;
+	if (!s.st) {
+		err = hp_nomem(ctx);
+		goto out;
+	}
+	struct rt_state *st = s.st;
+	if ((err = home_open(ctx, &s.home)) < 0 || (err = proc_open(ctx, pid, &s.p)) < 0 ||
+	    (err = home_lock(ctx, &s.home, pid, s.p.start, &s.lock)) < 0 ||
+	    (err = state_read(&s.p, NULL, st)) < 0)
+		goto out;
+	if (!st->addr || !st->unsigned_slot || !st->npatches) {
+		err = hp_err(ctx, HP_EMISMATCH, NULL, NULL,
+			     "process %d: no unsigned record of hotpatch-load to sign", (int)pid);
+		goto out;
+	}
+	if (st->op != RT_OP_NONE) {
+		err = hp_err(ctx, HP_ERECORD, NULL, NULL,
+			     "process %d: its unsigned record says an operation is under way; not signed",
+			     (int)pid);
+		goto out;
+	}
+	for (uint32_t i = 0; i < st->npatches && !err; i++) {
+		const struct hpx *h = NULL;
+		for (size_t k = 0; k < nknown && !h; k++)
+			if (!memcmp(known[k]->patch_id, st->patches[i].patch_id, 16))
+				h = known[k];
+		err = h ? adopt_patch(&s.p, st, i, h)
+			: disagrees(&s.p, st->patches[i].patch_id, NULL, "not a patch of the store");
+	}
+	if (err || (err = check_record(&s.p, st)) < 0)
+		goto out;
+	st->nhigh = 0;
+	for (uint32_t i = 0; i < st->npatches; i++)
+		state_raise_high(st, &st->patches[i]);
+	err = state_write(&s.p, s.home.key, st);
+out:
+	s.o = NULL; /* nothing was placed: no stub to remove */
+	session_close(&s);
+	return err;
 }
 
 int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct rt_result *r)

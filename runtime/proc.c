@@ -27,62 +27,12 @@
 #include "formats/elfread.h"
 #include "runtime/runtime_internal.h"
 
-#define REL32_REACH 0x7fff0000ull /* a little under 2 GiB, for the instruction's own length */
 
 int proc_read_maps(struct rt_proc *p)
 {
 	char path[64];
 	snprintf(path, sizeof path, "%s/maps", p->dir);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return hp_err(p->ctx, HP_ERROR, path, NULL, "cannot open: %s", strerror(errno));
-	size_t cap = 64, n = 0;
-	struct rt_map *v = hp_arena_array(p->ctx, cap, sizeof *v);
-	char line[4096 + 256];
-	int err = 0;
-	while (v && fgets(line, sizeof line, f)) {
-		unsigned long long start, end, off, inode;
-		char perms[8];
-		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &off,
-			   &inode, &pos) < 5) {
-			err = hp_err(p->ctx, HP_ERROR, path, NULL, "unreadable line: %s", line);
-			break;
-		}
-		if (n == cap) {
-			struct rt_map *w = hp_arena_array(p->ctx, cap * 2, sizeof *w);
-			if (!w) {
-				v = NULL;
-				break;
-			}
-			memcpy(w, v, n * sizeof *v);
-			v = w;
-			cap *= 2;
-		}
-		char *name = line + pos;
-		name[strcspn(name, "\n")] = 0;
-		struct rt_map *m = &v[n++];
-		m->start = start;
-		m->end = end;
-		m->offset = off;
-		m->inode = inode;
-		m->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-			  (perms[2] == 'x' ? PROT_EXEC : 0);
-		m->shared = perms[3] == 's';
-		m->path = hp_arena_strdup(p->ctx, name);
-		if (!m->path) {
-			v = NULL;
-			break;
-		}
-	}
-	fclose(f);
-	if (!v)
-		return hp_nomem(p->ctx);
-	if (err)
-		return err;
-	p->maps = v;
-	p->nmaps = n;
-	return 0;
+	return maps_read(p->ctx, path, &p->maps, &p->nmaps);
 }
 
 const struct rt_map *proc_map_at(const struct rt_proc *p, uint64_t addr)
@@ -539,58 +489,11 @@ void proc_close(struct rt_proc *p)
 int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t size,
 		  unsigned skip, uint64_t *out)
 {
-	/* Every byte of [a, a + size) must reach and be reached from all of [lo, hi). */
-	uint64_t min = hi > REL32_REACH ? hi - REL32_REACH : 0x10000;
-	uint64_t max = lo + REL32_REACH; /* a + size <= max */
-	if (min < 0x10000)
-		min = 0x10000;
-	/* Candidates: just above each mapping's end and just below each start,
-	 * one page away from neighbours; sorted by distance to the image. */
-	struct cand {
-		uint64_t a, dist;
-	} c[512];
-	size_t n = 0;
-	for (size_t i = 0; i <= p->nmaps && n + 2 <= sizeof c / sizeof c[0]; i++) {
-		uint64_t gap_lo = i ? p->maps[i - 1].end + 4096 : 0x10000;
-		uint64_t gap_hi = i < p->nmaps ? p->maps[i].start - 4096 : 0x7ffffffff000ull;
-		if (i < p->nmaps && p->maps[i].start < 4096)
-			continue;
-		if (gap_hi <= gap_lo || gap_hi - gap_lo < size)
-			continue;
-		/* Leave room above a heap so brk can grow. */
-		if (i && !strcmp(p->maps[i - 1].path, "[heap]"))
-			gap_lo += 64ull << 20;
-		if (gap_hi <= gap_lo || gap_hi - gap_lo < size)
-			continue;
-		uint64_t above = gap_lo, below = (gap_hi - size) & ~4095ull;
-		uint64_t cands[2] = { above, below };
-		for (int k = 0; k < 2; k++) {
-			uint64_t a = cands[k];
-			if (a < min || a + size > max)
-				continue;
-			uint64_t mid = lo + (hi - lo) / 2;
-			c[n].a = a;
-			c[n].dist = a > mid ? a - mid : mid - a;
-			n++;
-		}
-	}
-	/* Selection by distance, skipping the first skip ones. */
-	for (unsigned round = 0; round <= skip; round++) {
-		size_t best = n;
-		for (size_t i = 0; i < n; i++)
-			if (c[i].dist != UINT64_MAX && (best == n || c[i].dist < c[best].dist))
-				best = i;
-		if (best == n)
-			return hp_err(p->ctx, HP_ERROR, NULL, NULL,
-				      "process %d: no free %" PRIu64 "-byte range within reach of %#" PRIx64 "-%#" PRIx64,
-				      (int)p->pid, size, lo, hi);
-		if (round == skip) {
-			*out = c[best].a;
-			return 0;
-		}
-		c[best].dist = UINT64_MAX;
-	}
-	return -HP_ERROR;
+	if (maps_find_gap(p->maps, p->nmaps, 0, lo, hi, size, skip, out) < 0)
+		return hp_err(p->ctx, HP_ERROR, NULL, NULL,
+			      "process %d: no free %" PRIu64 "-byte range within reach of %#" PRIx64 "-%#" PRIx64,
+			      (int)p->pid, size, lo, hi);
+	return 0;
 }
 
 /*

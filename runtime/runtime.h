@@ -125,6 +125,7 @@ struct rt_state {
 	uint64_t writer_start;    /* and its start time (clock ticks since boot) */
 	uint64_t op_time;         /* when op was begun, seconds since the epoch */
 	uint32_t nhigh;
+	bool unsigned_slot;       /* its MAC is zero: written by hotpatch-load, unsigned */
 	struct rt_high high[RT_MAX_HIGH];
 	struct rt_patch patches[RT_MAX_PATCHES];
 	struct rt_func funcs[RT_MAX_FUNCS];
@@ -138,6 +139,21 @@ struct rt_state {
  * (NULL: nothing to do). -HP_ERECORD: untrusted or disagreeing with the code.
  */
 int runtime_status(struct hp_ctx *ctx, pid_t pid, struct rt_state *out, struct rt_result *r);
+
+/*
+ * Sign the record hotpatch-load wrote, unsigned, inside process pid (one that
+ * could not read this user's key: docs/preload.md), once it is shown to say
+ * what the process holds: every patch it lists is one of known (verified by
+ * the caller: the store's), applied where this applier would have put it
+ * (each function found and checked as runtime_apply() finds it, the bytes
+ * each entry saved the function's old ones or the jump of the layer below),
+ * its image exactly that patch linked at its address with the symbols
+ * resolved in the process, mapped with the segments' protections, and every
+ * top entry holding its jump. The high-water marks are made anew from the
+ * patches. 0: signed; -HP_ERECORD and one line saying what does not agree;
+ * -HP_EMISMATCH when the record is not an unsigned one.
+ */
+int runtime_adopt(struct hp_ctx *ctx, pid_t pid, const struct hpx *const *known, size_t nknown);
 
 /* ===================================================================== */
 /* find.c: the processes a command is about                              */
@@ -251,6 +267,23 @@ int runtime_store_processes(struct hp_ctx *ctx, const struct rt_store *s, size_t
 /* The stored bytes of entry i (free()); verify them before use. */
 int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, uint8_t **buf,
 		       size_t *len);
+
+/*
+ * STORE/verified: the SHA-256 of each stored container whose signatures a
+ * verifier accepted, for the preload library, which checks no signature
+ * itself (docs/preload.md). Root's (the store's owner's), mode 0644, renamed
+ * into place.
+ */
+struct rt_verified {
+	uint8_t sha256[32];     /* of ID.hpx, byte for byte */
+	uint8_t id[16];
+};
+/* Add stored patch id, whose len bytes at file the caller verified. */
+int runtime_store_mark_verified(struct hp_ctx *ctx, const struct rt_store *s, const uint8_t id[16],
+				const uint8_t *file, size_t len);
+/* Replace the list with v (a verifier's verdicts on the whole store: hpd). */
+int runtime_store_write_verified(struct hp_ctx *ctx, const struct rt_store *s,
+				 const struct rt_verified *v, size_t n);
 
 /* ----- agent.c: what hpd needs beyond hpapply ------------------------------- */
 

@@ -3,9 +3,16 @@
  *
  *   proc.c    a process seen from outside: its mappings, its images, reading
  *             and writing its memory
+ *   maps.c    a maps file read, and a free range near an image (no process)
  *   ptrace.c  stopping and resuming all its threads; running a system call in it
  *   state.c   the state block kept inside it
+ *   record.c  the record's bytes: encoded with its MAC, checked and decoded
+ *   link.c    a patch's image linked at an address (no process)
+ *   index.c   the store's index and verified list, line by line (no file)
  *   apply.c   runtime_apply() and runtime_revert(), built on the above
+ *
+ * record.c, link.c, maps.c and index.c touch no process: the preload library
+ * (runtime/preload/) links them too, with formats/ base and hpx.
  */
 #ifndef HP_RUNTIME_INTERNAL_H
 #define HP_RUNTIME_INTERNAL_H
@@ -95,12 +102,23 @@ const struct rt_map *proc_map_at(const struct rt_proc *p, uint64_t addr);
  */
 int proc_find_gap(const struct rt_proc *p, uint64_t lo, uint64_t hi, uint64_t size,
 		  unsigned skip, uint64_t *out);
+
 /* Unused executable room of size bytes for the stub (runtime/stub.S), and
  * the bytes its file holds there (what to put back). */
 int proc_find_cave(struct rt_proc *p, size_t size, uint64_t *out, const uint8_t **orig);
 
 /* CLOCK_MONOTONIC in nanoseconds (ptrace.c). */
 uint64_t rt_now_ns(void);
+
+/* ----- maps.c ------------------------------------------------------------------ */
+
+#define RT_REL32_REACH 0x7fff0000ull /* a little under 2 GiB, for the instruction's own length */
+/* Read a maps file (/proc/PID/maps) into an arena array. */
+int maps_read(struct hp_ctx *ctx, const char *path, struct rt_map **out, size_t *n);
+/* The pure part of proc_find_gap(): -1 when there is no such range. brk: the
+ * program break when known (0: not), kept clear of as a heap's room to grow. */
+int maps_find_gap(const struct rt_map *maps, size_t n, uint64_t brk, uint64_t lo, uint64_t hi,
+		  uint64_t size, unsigned skip, uint64_t *out);
 
 /* ----- ptrace.c -------------------------------------------------------------- */
 
@@ -193,11 +211,34 @@ int proc_calls(struct rt_proc *p, struct rt_call *c, size_t n, const void *data,
  * the record is damaged or its MAC does not verify.
  */
 int state_read(struct rt_proc *p, const uint8_t *key, struct rt_state *s);
+
+/* ----- record.c: the record's bytes (no process involved) -------------------- */
+
+#define RT_STATE_HEADER 24      /* magic, version, size, generation */
 /* The bytes of one slot that hold a record. */
 size_t state_slot_size(void);
-/* Check and decode one slot (state_slot_size() bytes at b). */
+/* Where in the block the slot that generation names starts. */
+uint64_t state_slot_at(uint64_t generation);
+/* Check and decode one slot (state_slot_size() bytes at b). key NULL: no MAC
+ * check; a slot whose MAC is all zero is an unsigned one (hotpatch-load, not
+ * root) and is told apart in the message. */
 int state_decode(struct hp_ctx *ctx, pid_t pid, const uint8_t *b, const uint8_t *key,
 		 struct rt_state *s);
+/* Encode s into one slot (state_slot_size() bytes at b), with its MAC under
+ * key; key NULL leaves the MAC zero: an unsigned record. Writes the header and
+ * the entries in use only: the rest of b is left as it was. */
+void state_encode(const struct rt_state *s, const uint8_t *key, uint8_t *b);
+/* Whether slot b carries no MAC (written unsigned, by hotpatch-load). */
+bool state_slot_unsigned(const uint8_t *b);
+/* Drop patch idx from s; later patches move down one. */
+void state_drop_patch(struct rt_state *s, uint32_t idx);
+/* Raise the high-water mark of x's binary to x's sequence. */
+void state_raise_high(struct rt_state *s, const struct rt_patch *x);
+/* The block's header naming generation. */
+void state_header(uint64_t generation, uint8_t out[RT_STATE_HEADER]);
+/* 0: a header this version reads (*generation set); 1: all zero (made, never
+ * written: an empty record); -1: not one this version reads. */
+int state_check_header(const uint8_t h[RT_STATE_HEADER], uint64_t *generation);
 /*
  * The commit area, after both slots: the commit word (u32), the count of
  * entries (u32), "/proc/self/mem" at +8, the entries at +32, 24 bytes each
@@ -311,5 +352,19 @@ int seccomp_verdict(const struct rt_seccomp *s, const struct seccomp_data *d, ui
  */
 int seccomp_check(struct hp_ctx *ctx, pid_t pid, pid_t tid, const struct rt_seccomp *s,
 		  const struct rt_call *c, size_t n, uint64_t ip, long result_guess);
+
+/* ----- index.c: the store's lists (store.c) ------------------------------- */
+
+#define STORE_INDEX_MAGIC "hotpatch-store 1"
+#define STORE_VERIFIED_MAGIC "hotpatch-verified 1"
+#define STORE_VERIFIED_NAME "verified"
+#define STORE_VERIFIED_LINE 99  /* 64 + 1 + 32 hex digits, a newline, a NUL */
+
+/* One line of the index into e; false when it is not one. */
+bool store_parse_index_line(const char *line, struct rt_stored *e);
+/* One line of the verified list into v; false when it is not one. */
+bool store_parse_verified_line(const char *line, struct rt_verified *v);
+/* v as a line of the verified list, with its newline; its length. */
+size_t store_format_verified_line(const struct rt_verified *v, char out[STORE_VERIFIED_LINE]);
 
 #endif

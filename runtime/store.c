@@ -11,13 +11,19 @@
  *                was installed: id, sequence, build-id, install time, target
  *   ID.hpx       the signed container as installed, byte for byte
  *   .lock        flock()ed: exclusively to change the store, shared to read it
+ *   verified     "hotpatch-verified 1", then the SHA-256 of each container a
+ *                verifier accepted (hpapply --install, hpd; index.c): what the
+ *                preload library trusts instead of checking signatures
  *   agent-failures  written by hpd: each process it could not patch, and why
  *
  * Every change is a new file renamed over the old one, the container before
  * the index that names it: a crash at any instant leaves the index as it was
  * or as it was meant to be, and at worst a container no index line names,
  * which the next change removes. The store keeps bytes; whoever uses a stored
- * patch verifies its signatures again (the store is not a trust anchor).
+ * patch verifies its signatures again (the store is not a trust anchor), but
+ * for the preload library, which trusts the verified list of root's verifiers.
+ * The index, the containers and the verified list are 0644 whatever the
+ * umask: services that are not root's read them (runtime/preload/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +39,6 @@
 
 #include "runtime/runtime_internal.h"
 
-#define INDEX_MAGIC "hotpatch-store 1"
 #define STORE_MAX_FILE (HPX_MAX_PAYLOAD + (1u << 20))
 
 const char *runtime_store_default(void)
@@ -50,25 +55,6 @@ static void file_of(const struct rt_store *s, const uint8_t id[16], char *out, s
 	snprintf(out, size, "%s/%s.hpx", s->dir, h);
 }
 
-/* One index line into e; false when it is not one. */
-static bool parse_line(char *line, struct rt_stored *e)
-{
-	char id[40], bid[2 * RT_MAX_BUILD_ID + 8], target[64];
-	unsigned long long seq, at;
-	memset(e, 0, sizeof *e);
-	if (sscanf(line, "%39s %llu %135s %llu %63s", id, &seq, bid, &at, target) != 5 ||
-	    strlen(id) != 32 || !hp_unhex(id, 16, e->id))
-		return false;
-	size_t bl = strlen(bid);
-	if (bl % 2 || bl / 2 > RT_MAX_BUILD_ID || !hp_unhex(bid, bl / 2, e->build_id))
-		return false;
-	e->build_id_size = (uint32_t)(bl / 2);
-	e->sequence = seq;
-	e->installed_at = at;
-	snprintf(e->target, sizeof e->target, "%s", target);
-	return true;
-}
-
 static int read_index(struct hp_ctx *ctx, struct rt_store *s)
 {
 	char path[4200];
@@ -83,12 +69,12 @@ static int read_index(struct hp_ctx *ctx, struct rt_store *s)
 	char line[512];
 	int err = 0;
 	size_t cap = 0;
-	if (!fgets(line, sizeof line, f) || strncmp(line, INDEX_MAGIC "\n", sizeof INDEX_MAGIC))
+	if (!fgets(line, sizeof line, f) || strncmp(line, STORE_INDEX_MAGIC "\n", sizeof STORE_INDEX_MAGIC))
 		err = hp_err(ctx, HP_ECORRUPT, path, NULL,
-			     "not a hotpatch store index (its first line is not \"" INDEX_MAGIC "\")");
+			     "not a hotpatch store index (its first line is not \"" STORE_INDEX_MAGIC "\")");
 	for (unsigned no = 2; !err && fgets(line, sizeof line, f); no++) {
 		struct rt_stored e;
-		if (!parse_line(line, &e)) {
+		if (!store_parse_index_line(line, &e)) {
 			err = hp_err(ctx, HP_ECORRUPT, path, NULL, "line %u is not a stored patch", no);
 			break;
 		}
@@ -102,11 +88,11 @@ static int read_index(struct hp_ctx *ctx, struct rt_store *s)
 
 static int write_index(struct hp_ctx *ctx, const struct rt_store *s)
 {
-	size_t size = sizeof INDEX_MAGIC + 1 + s->n * 256, used = 0;
+	size_t size = sizeof STORE_INDEX_MAGIC + 1 + s->n * 256, used = 0;
 	char *b = malloc(size);
 	if (!b)
 		return hp_nomem(ctx);
-	used += (size_t)snprintf(b, size, "%s\n", INDEX_MAGIC);
+	used += (size_t)snprintf(b, size, "%s\n", STORE_INDEX_MAGIC);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct rt_stored *e = &s->v[i];
 		char id[33], bid[2 * RT_MAX_BUILD_ID + 1];
@@ -117,7 +103,7 @@ static int write_index(struct hp_ctx *ctx, const struct rt_store *s)
 	}
 	char path[4200];
 	snprintf(path, sizeof path, "%s/index", s->dir);
-	int err = hp_write_file_atomic(ctx, path, b, used);
+	int err = hp_write_file_mode(ctx, path, b, used, 0644);
 	free(b);
 	return err;
 }
@@ -218,7 +204,7 @@ int runtime_store_add(struct hp_ctx *ctx, struct rt_store *s, const struct hpx *
 			*c = '_';
 	char path[4200];
 	file_of(s, h->patch_id, path, sizeof path);
-	int err = hp_write_file_atomic(ctx, path, file, len);
+	int err = hp_write_file_mode(ctx, path, file, len, 0644);
 	if (err < 0)
 		return err;
 	size_t cap = s->n;
@@ -231,6 +217,9 @@ int runtime_store_add(struct hp_ctx *ctx, struct rt_store *s, const struct hpx *
 	}
 	return err;
 }
+
+static int read_verified(struct hp_ctx *ctx, const struct rt_store *s, struct rt_verified **out,
+			 size_t *n);
 
 int runtime_store_remove(struct hp_ctx *ctx, struct rt_store *s, const uint8_t id[16])
 {
@@ -250,7 +239,97 @@ int runtime_store_remove(struct hp_ctx *ctx, struct rt_store *s, const uint8_t i
 	char path[4200];
 	file_of(s, id, path, sizeof path);
 	unlink(path); /* a failure leaves a stray, removed by the next change */
+	/* A line of a patch no longer stored vouches for nothing; drop it all the same. */
+	struct rt_verified *v = NULL;
+	size_t n = 0, k = 0;
+	size_t mark = ctx->ndiags;
+	if (read_verified(ctx, s, &v, &n) == 0) {
+		for (size_t j = 0; j < n; j++)
+			if (memcmp(v[j].id, id, 16))
+				v[k++] = v[j];
+		if (k != n)
+			runtime_store_write_verified(ctx, s, v, k);
+	}
+	hp_diag_rollback(ctx, mark); /* the patch is gone from the index: nothing uses the line */
+	free(v);
 	return 0;
+}
+
+/* ----- the verified list ------------------------------------------------------------- */
+
+/* The list as it is (none: empty), malloc'ed. */
+static int read_verified(struct hp_ctx *ctx, const struct rt_store *s, struct rt_verified **out,
+			 size_t *n)
+{
+	char path[4200], line[256];
+	snprintf(path, sizeof path, "%s/" STORE_VERIFIED_NAME, s->dir);
+	*out = NULL;
+	*n = 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0
+				       : hp_err(ctx, HP_ERROR, path, NULL, "cannot read: %s", strerror(errno));
+	int err = 0;
+	size_t cap = 0;
+	if (!fgets(line, sizeof line, f) || strcmp(line, STORE_VERIFIED_MAGIC "\n"))
+		err = hp_err(ctx, HP_ECORRUPT, path, NULL,
+			     "not a verified list (its first line is not \"" STORE_VERIFIED_MAGIC "\")");
+	while (!err && fgets(line, sizeof line, f)) {
+		struct rt_verified v;
+		if (!store_parse_verified_line(line, &v))
+			continue; /* rewritten whole below: a bad line goes */
+		if ((err = hp_grow(ctx, out, &cap, *n, sizeof **out, 8)) < 0)
+			break;
+		(*out)[(*n)++] = v;
+	}
+	fclose(f);
+	return err;
+}
+
+int runtime_store_write_verified(struct hp_ctx *ctx, const struct rt_store *s,
+				 const struct rt_verified *v, size_t n)
+{
+	size_t size = sizeof STORE_VERIFIED_MAGIC + 1 + n * STORE_VERIFIED_LINE, used = 0;
+	char *b = malloc(size);
+	if (!b)
+		return hp_nomem(ctx);
+	used += (size_t)snprintf(b, size, "%s\n", STORE_VERIFIED_MAGIC);
+	for (size_t i = 0; i < n; i++) {
+		char line[STORE_VERIFIED_LINE];
+		size_t l = store_format_verified_line(&v[i], line);
+		memcpy(b + used, line, l);
+		used += l;
+	}
+	char path[4200];
+	snprintf(path, sizeof path, "%s/" STORE_VERIFIED_NAME, s->dir);
+	int err = hp_write_file_mode(ctx, path, b, used, 0644);
+	free(b);
+	return err;
+}
+
+int runtime_store_mark_verified(struct hp_ctx *ctx, const struct rt_store *s, const uint8_t id[16],
+				const uint8_t *file, size_t len)
+{
+	struct rt_verified *v = NULL;
+	size_t n = 0, k = 0;
+	size_t mark = ctx->ndiags;
+	if (read_verified(ctx, s, &v, &n) < 0) {
+		hp_diag_rollback(ctx, mark); /* a damaged list is written anew */
+		n = 0;
+	}
+	/* Keep the lines of patches still stored, but this one's: it gets its own. */
+	for (size_t j = 0; j < n; j++)
+		if (memcmp(v[j].id, id, 16) && runtime_store_find(s, v[j].id) >= 0)
+			v[k++] = v[j];
+	size_t cap = k;
+	int err = hp_grow(ctx, &v, &cap, k, sizeof *v, 8);
+	if (err == 0) {
+		memcpy(v[k].id, id, 16);
+		hp_sha256(file, len, v[k].sha256);
+		err = runtime_store_write_verified(ctx, s, v, k + 1);
+	}
+	free(v);
+	return err;
 }
 
 int runtime_store_read(struct hp_ctx *ctx, const struct rt_store *s, size_t i, uint8_t **buf,

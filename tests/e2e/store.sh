@@ -3,15 +3,17 @@
 # agent (hpd) and the compliance view (hpstatus --store), on real processes.
 # A store others can write is refused; install patches the servers running and
 # refuses a second install, an unbound patch and an older sequence; with hpd
-# running, new servers and a restarted one are patched without anyone asking,
-# and a library patch reaches a program that dlopens the library after the
-# install; without the kernel's process events, /proc scans find new ones; hpd killed with SIGKILL during its start-up sweep leaves every
+# running, new servers, a restarted one and one running as nobody are patched
+# without anyone asking, and a library patch reaches a program that dlopens
+# the library after the install; without the kernel's process events, /proc
+# scans find new ones; hpd killed with SIGKILL during its start-up sweep leaves every
 # process with a record that agrees with its code, and once restarted
-# patches the rest; a tampered stored container is refused by hpd and
-# reported by hpstatus --store (exit 4); a process hpd cannot patch (its
-# seccomp filter kills on memfd_create) is reported with hpd's reason (exit
-# 11); uninstall, with the agent running, reverts everywhere, for good, and
-# empties the store.
+# patches the rest; a tampered stored container is refused by hpd, dropped
+# from the store's verified list (what hotpatch-load trusts: each installed
+# container's SHA-256, 0644) and reported by hpstatus --store (exit 4); a
+# process hpd cannot patch (its seccomp filter kills on memfd_create) is
+# reported with hpd's reason (exit 11); uninstall, with the agent running,
+# reverts everywhere, for good, and empties the store.
 set -eu
 BIN=$(cd "${BIN:-bin}" && pwd)
 E2E=$(cd "$(dirname "$0")" && pwd)
@@ -136,6 +138,10 @@ expect 9 "sequence 1, below 2" "$BIN/hpapply" $TRUST --install old-seq.hpx
 expect 1 'signed patches only' "$BIN/hpapply" --insecure-unsigned --install fix.hpx
 expect 0 'installed in' "$BIN/hpapply" $TRUST --install lib.hpx
 grep -q "^$ID 2 " store/index || fail "the index does not list the patch: $(cat store/index)"
+# The verified list (what hotpatch-load trusts): the installed bytes' SHA-256, 0644.
+SHA=$(sha256sum "store/$ID.hpx" | cut -d' ' -f1)
+grep -q "^$SHA $ID\$" store/verified || fail "the verified list does not list the patch: $(cat store/verified)"
+[ "$(stat -c %a store/verified store/index "store/$ID.hpx" | sort -u)" = 644 ] || fail "the store's files are not 0644: $(ls -l store)"
 # Without the agent, a new server is not patched: the compliance view says so.
 start ./server; B=$PID
 unpatched $B || fail "a server started after the install is patched without the agent?"
@@ -161,6 +167,11 @@ done
 kill -KILL $A
 start ./server; A=$PID
 wait_for 5 patched $A || fail "hpd did not patch the restarted server"
+# A service that is not root's (User= in its unit): its /proc/PID/mem is its
+# user's, which hpd opens with the capabilities it keeps.
+chmod 755 "$T"
+start setpriv --reuid=65534 --regid=65534 --clear-groups ./server; N=$PID
+wait_for 5 patched $N || fail "hpd did not patch a server running as nobody: $(tail -n 3 hpd.log)"
 # A library mapped after the install, by dlopen.
 ./late > out.late 2>&1 &
 L=$!
@@ -220,8 +231,11 @@ PY
 expect 4 'DOES NOT VERIFY' status
 kill -HUP $HPD
 wait_for 5 grep -q "stored patch $ID is refused" hpd.log || fail "hpd did not refuse the tampered patch"
+not_listed() { ! grep -q " $ID\$" store/verified; }
+wait_for 5 not_listed || fail "hpd kept the tampered patch in the verified list"
 cp saved.hpx "store/$ID.hpx"
 kill -HUP $HPD
+wait_for 5 grep -q "^$SHA $ID\$" store/verified || fail "hpd did not list the restored patch as verified"
 
 # --- uninstall, with hpd running: reverted everywhere, gone from the store, and
 # not applied again by the agent -----------------------------------------------------
@@ -230,6 +244,7 @@ for p in $B $A $NEW; do unpatched $p || fail "uninstall did not revert server $p
 sleep 0.6 # three of hpd's sweeps
 for p in $B $A $NEW; do unpatched $p || fail "hpd applied the uninstalled patch again to $p"; done
 grep -q "^$ID " store/index && fail "the index still lists the patch"
+grep -q " $ID\$" store/verified && fail "the verified list still lists the patch"
 [ -e "store/$ID.hpx" ] && fail "the container is still in the store"
 expect 0 "uninstalled" "$BIN/hpapply" --uninstall "$LIBID"
 wait_for 2 value_is 11 || fail "the library patch was not reverted: value $(last_value)"

@@ -55,11 +55,41 @@ static void test_formats_sha256__incremental(void **state)
 	free(a);
 }
 
+/* The CPU's SHA instructions (where it has them) and the portable code give the
+ * same digest, for every length from 0 to 1100 bytes of varied data and for the
+ * vectors above. */
+static void test_formats_sha256__cpu_and_portable(void **state)
+{
+	(void)state;
+	uint8_t buf[1100], a[32], b[32];
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < sizeof buf; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+	bool cpu = hp_sha256_use_cpu(true);
+	printf("# SHA-256 instructions of the CPU: %s\n", cpu ? "used" : "not available");
+	for (size_t n = 0; n <= sizeof buf; n++) {
+		hp_sha256_use_cpu(true);
+		hp_sha256(buf, n, a);
+		hp_sha256_use_cpu(false);
+		hp_sha256(buf, n, b);
+		assert_memory_equal(a, b, 32);
+	}
+	test_formats_sha256__vectors(state);
+	test_formats_sha256__incremental(state);
+	hp_sha256_use_cpu(true);
+	test_formats_sha256__vectors(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_formats_sha256__vectors),
 		cmocka_unit_test(test_formats_sha256__incremental),
+		cmocka_unit_test(test_formats_sha256__cpu_and_portable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

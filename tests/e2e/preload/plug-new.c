@@ -1,0 +1,5 @@
+/* plug(), fixed: no trace. */
+int plug(int x)
+{
+	return x + 200;
+}
