@@ -344,6 +344,9 @@ SYSCONFDIR    ?= /etc
 LOCALSTATEDIR ?= /var
 UNITDIR       ?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+# libhotpatch-load.so is a plugin for LD_PRELOAD or /etc/ld.so.preload, not a
+# library to link with: a private folder (docs/preload.md).
+PKGLIBDIR     ?= $(PREFIX)/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/hotpatch
 INSTALL       ?= install
 
 # hpd is the administrator's (sbin); the rest are everyone's.
@@ -358,12 +361,13 @@ DOCS := README.md formats/hpx-format.md differ/report-format.md $(wildcard docs/
 DOC_DIRS := docs/json docs formats differ
 
 # The tools alone (all also points bin/ at them).
-tools: $(TOOLS:%=$(BIN)/%)
+tools: $(TOOLS:%=$(BIN)/%) $(PRELOAD)
 
-install: $(TOOLS:%=$(BIN)/%)
-	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(SBINDIR)'
+install: $(TOOLS:%=$(BIN)/%) $(PRELOAD)
+	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(SBINDIR)' '$(DESTDIR)$(PKGLIBDIR)'
 	$(INSTALL) -m 0755 $(USER_TOOLS:%=$(BIN)/%) '$(DESTDIR)$(BINDIR)'
 	$(INSTALL) -m 0755 $(BIN)/hpd '$(DESTDIR)$(SBINDIR)'
+	$(INSTALL) -m 0644 $(PRELOAD) '$(DESTDIR)$(PKGLIBDIR)'
 	@set -e; for p in $(MAN_PAGES); do \
 		d='$(DESTDIR)$(MANDIR)'/man$${p##*.}; \
 		echo "$(INSTALL) -m 0644 $$p $$d"; \
@@ -390,6 +394,8 @@ install: $(TOOLS:%=$(BIN)/%)
 # the trust store's go only when empty.
 uninstall:
 	rm -f $(USER_TOOLS:%='$(DESTDIR)$(BINDIR)'/%) '$(DESTDIR)$(SBINDIR)/hpd'
+	rm -f '$(DESTDIR)$(PKGLIBDIR)/libhotpatch-load.so'
+	rmdir '$(DESTDIR)$(PKGLIBDIR)' 2>/dev/null || true
 	rm -f $(foreach p,$(MAN_PAGES),'$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))')
 	rm -f $(TOOLS:%='$(DESTDIR)$(COMPLETIONDIR)'/%) '$(DESTDIR)$(UNITDIR)/hotpatch.service'
 	rm -f $(DOCS:%='$(DESTDIR)$(DOCDIR)'/%)

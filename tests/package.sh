@@ -133,6 +133,12 @@ done
 [ $had_log = yes ] || [ "$(stat -c '%u %a' /var/log/hotpatch)" = "0 750" ] ||
 	fail "/var/log/hotpatch: $(stat -c '%u %a' /var/log/hotpatch 2>&1), expected 0 750"
 
+# The loader-time applier: a plugin in a private folder, needing libc alone.
+so=/usr/lib/$(gcc -print-multiarch)/hotpatch/libhotpatch-load.so
+[ -f "$so" ] || fail "$so: not installed"
+[ "$(readelf -d "$so" | grep -c NEEDED)" = 1 ] && readelf -d "$so" | grep -q 'NEEDED.*libc.so.6' ||
+	fail "$so: needs more than libc: $(readelf -d "$so" | grep NEEDED)"
+
 # The unit: installed, starting the installed hpd, not enabled.
 unit=/lib/systemd/system/hotpatch.service
 grep -qx "$unit" "$T/files" || fail "$unit is not in the package"
