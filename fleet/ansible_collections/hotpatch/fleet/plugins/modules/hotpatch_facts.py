@@ -20,7 +20,7 @@ description:
     C(unverified) in the facts say so, and RV(hpstatus_rc) carries the exit status.
 version_added: "1.0.0"
 author:
-  - hotpatch developers
+  - hotpatch developers (!UNKNOWN)
 options:
   store:
     description:
@@ -45,10 +45,13 @@ seealso:
   - module: hotpatch.fleet.hotpatch_patch
 attributes:
   check_mode:
+    description: Reads only; runs the same in check mode.
     support: full
   diff_mode:
+    description: Nothing changes, so there is nothing to show.
     support: none
   facts:
+    description: Sets ansible_facts.hotpatch.
     support: full
 """
 

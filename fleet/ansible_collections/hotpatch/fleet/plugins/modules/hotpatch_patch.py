@@ -31,7 +31,7 @@ description:
     RV(patched) and RV(not_patched) list the processes of the patches already stored.
 version_added: "1.0.0"
 author:
-  - hotpatch developers
+  - hotpatch developers (!UNKNOWN)
 options:
   src:
     description:
@@ -98,8 +98,10 @@ seealso:
   - module: hotpatch.fleet.hotpatch_facts
 attributes:
   check_mode:
+    description: Predicts from the store and the patch file whether it would change, and touches neither.
     support: full
   diff_mode:
+    description: Shows the store's patches before and after, one line each.
     support: full
 """
 
