@@ -13,7 +13,7 @@
 # What it checks, each host's real state read from inside the host (nsenter,
 # hpstatus, and the servers' own answers), never from Ansible's word:
 #   - the collection builds and installs offline; ansible-doc reads its docs;
-#   - a module's argument errors fail with a clear message;
+#   - a module's argument errors fail with a clear message (tests/fleet/args.yml);
 #   - --check on a fresh fleet predicts an install on every host and changes nothing;
 #   - a health check that fails on one host of a batch uninstalls the patch on
 #     every host of that batch and stops the rollout: the canary keeps it,
@@ -41,7 +41,7 @@ LOGS=${FLEET_LOGS:-$ROOT/build/fleet-test} # kept: the playbooks' output, the re
 
 die() { echo "tests/fleet/run.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, sshd)"
-for t in ansible-playbook ansible-galaxy ansible ansible-doc ssh ssh-keygen ip unshare nsenter openssl gcc python3; do
+for t in ansible-playbook ansible-galaxy ansible-doc ssh ssh-keygen ip unshare nsenter openssl gcc python3; do
 	command -v "$t" > /dev/null || die "$t is missing (make fleet-test installs what it needs)"
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is missing (openssh-server)"
@@ -118,6 +118,22 @@ openssl pkey -in keys/release.pem -pubout -out release.pub.pem 2> /dev/null
 PATCH_ID=$("$BIN/hpinspect" --json fix.hpx | python3 -c 'import json,sys; print(json.load(sys.stdin)["patch_id"])')
 echo "patch $PATCH_ID: live-server's lookup(), signed with an Ed25519 key made by openssl"
 
+# --- Ansible, configured for this fleet only -------------------------------------------
+export ANSIBLE_CONFIG=$T/ansible.cfg ANSIBLE_HOME=$T/ansible-home ANSIBLE_NOCOLOR=1
+cat > "$T/ansible.cfg" <<EOF
+[defaults]
+inventory = $T/inventory.ini
+collections_path = $T/collections
+forks = 10
+local_tmp = $T/ansible-local
+remote_tmp = /tmp/.ansible-remote
+interpreter_python = /usr/bin/python3
+retry_files_enabled = False
+[ssh_connection]
+pipelining = True
+control_path_dir = $T/cp
+ssh_args = -o ControlMaster=auto -o ControlPersist=30s -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=3 -o ServerAliveInterval=1 -o ServerAliveCountMax=3 -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes
+EOF
 # --- the collection, built and installed offline --------------------------------------
 ansible-galaxy collection build "$ROOT/fleet/ansible_collections/hotpatch/fleet" --output-path "$T" > galaxy.log 2>&1 ||
 	abort "ansible-galaxy collection build: $(cat galaxy.log)"
@@ -195,6 +211,12 @@ done
 ok "$N hosts up ($(addr 1) ... $(addr "$N")), each with sshd and $PROCS servers in its own namespaces"
 
 state() { inhost "$1" python3 "$HERE/state.py" "$BIN" "$PATCH_ID"; }
+validate() # validate REPORT: against fleet/schema/, with Debian's python3-jsonschema
+{
+	echo "hotpatch-fleet-report $1" > "$T/manifest"
+	/usr/bin/python3 "$ROOT/tests/e2e/lib/json_schema.py" "$ROOT/fleet/schema" "$T/manifest" > "$T/schema.out" 2>&1 ||
+		{ sed 's/^/  /' "$T/schema.out"; return 1; }
+}
 # expect_host I WANT: the host's real state: WANT is "patched" (stored, every
 # server carries the patch and answers as fixed) or "clean" (not stored, none
 # carries it, every server leaks as the old build does).
@@ -224,22 +246,6 @@ hosts_are() # hosts_are WANT I...
 	[ -z "$bad" ] || { echo "  not $want:$bad"; return 1; }
 }
 
-# --- Ansible, configured for this fleet only -------------------------------------------
-export ANSIBLE_CONFIG=$T/ansible.cfg ANSIBLE_HOME=$T/ansible-home ANSIBLE_NOCOLOR=1
-cat > "$T/ansible.cfg" <<EOF
-[defaults]
-inventory = $T/inventory.ini
-collections_path = $T/collections
-forks = 10
-local_tmp = $T/ansible-local
-remote_tmp = /tmp/.ansible-remote
-interpreter_python = /usr/bin/python3
-retry_files_enabled = False
-[ssh_connection]
-pipelining = True
-control_path_dir = $T/cp
-ssh_args = -o ControlMaster=auto -o ControlPersist=30s -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=3 -o ServerAliveInterval=1 -o ServerAliveCountMax=3 -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes
-EOF
 {
 	echo "[hotpatch]"
 	for i in $(seq "$N"); do echo "h$i ansible_host=$(addr "$i")"; done
@@ -263,24 +269,10 @@ check "ansible-doc reads both modules' documentation" \
 	sh -c 'ansible-doc hotpatch.fleet.hotpatch_patch > /dev/null && ansible-doc hotpatch.fleet.hotpatch_facts > /dev/null'
 
 # --- argument errors: fail_json with a clear message -----------------------------------
-adhoc_fails() # adhoc_fails MESSAGE ARGS: the module on h1 fails and says MESSAGE
-{
-	local msg=$1 out; shift
-	if out=$(ansible h1 -m hotpatch.fleet.hotpatch_patch -a "$*" 2>&1); then
-		echo "  succeeded: $out"; return 1
-	fi
-	grep -qF -- "$msg" <<< "$out" || { echo "  said: $out"; return 1; }
-}
-check "no src and no patch_id: the module says which is required" \
-	adhoc_fails "one of the following is required: src, patch_id" "bin_dir=$BIN"
-check "state=maybe: refused, the choices named" \
-	adhoc_fails "value of state must be one of: present, absent" "state=maybe src=$T/fix.hpx bin_dir=$BIN"
-check "a patch_id that is not one: refused" \
-	adhoc_fails "is not a patch id (32 hex digits)" "state=absent patch_id=fix bin_dir=$BIN"
-check "bin_dir without the tools: refused, naming the tool" \
-	adhoc_fails "/nonexistent/hpinspect: no executable hpinspect here" "src=$T/fix.hpx bin_dir=/nonexistent"
-check "a patch not on the controller: refused" \
-	adhoc_fails "src: Could not find or access '$T/nope.hpx'" "src=$T/nope.hpx bin_dir=$BIN"
+rc=0; play "$T/args.log" "$HERE/args.yml" -e "patch=$T/fix.hpx" || rc=$?
+checkl "$T/args.log" "hotpatch_patch refuses bad arguments, each with its message; uninstalling what is not installed: changed=false" \
+	test "$rc" -eq 0
+sed -n 's/^fatal: \[h1\]: FAILED! => .*"msg": "\([^"]*\)".*/  refused: \1/p' "$T/args.log"
 
 ROLLOUT=("$ROOT/fleet/rollout.yml" -e "hotpatch_patch_file=$T/fix.hpx" -e "hotpatch_health_check='$HEALTH'")
 
@@ -295,7 +287,9 @@ check "... and changed nothing: no host stores or carries the patch" hosts_are c
 # --- a batch whose health check fails is rolled back, and the rollout stops -------------
 # Batches 1 (h1), 2 (h2, h3), the rest; h3's health check fails.
 touch "$T/h3/tmp/fleet-unhealthy"
+t0=$(now)
 rc=0; play "$T/fail.log" "${ROLLOUT[@]}" -e '{"hotpatch_serial": [1, 2, "100%"]}' || rc=$?
+FAIL_S=$(secs "$t0" "$(now)")
 checkl "$T/fail.log" "a failing health check in batch 2 fails the rollout (exit $rc)" test "$rc" -ne 0
 check "the log says batch h2,h3 failed on h3 and was rolled back" \
 	grep -q "hotpatch batch h2,h3: .*FAILED on h3, rolled back" "$T/fail.log"
@@ -312,13 +306,13 @@ for i in $(seq 4 "$N"); do
 done
 check "the rollout stopped: h4..h$N were never touched (no recap line, no audit record)" test -z "$untouched"
 check "and their servers leak as before" hosts_are clean $(seq 4 "$N")
-check "state=absent where the patch is not installed: changed=false" \
-	sh -c "ansible h4 -m hotpatch.fleet.hotpatch_patch -a 'state=absent src=$T/fix.hpx bin_dir=$BIN' | grep -q '\"changed\": false'"
 
 # --- the same with hotpatch_rollback_scope=host and max_fail_percentage 50 ----------------
 # Only h3 goes back; 1 failed host of 2 is not over 50%, so the rollout goes on.
+t0=$(now)
 rc=0; play "$T/scope-host.log" "${ROLLOUT[@]}" -e '{"hotpatch_serial": [1, 2, "100%"]}' \
 	-e hotpatch_rollback_scope=host -e hotpatch_max_fail_percentage=50 || rc=$?
+SCOPE_S=$(secs "$t0" "$(now)")
 checkl "$T/scope-host.log" "rollback_scope=host: the rollout goes on past h3 and exits $rc (a host failed)" \
 	sh -c "[ $rc -ne 0 ] && grep -q 'hotpatch batch h4,h5: 2 hosts, .*healthy' '$T/scope-host.log'"
 check "h1, h2, h4, h5 are patched" hosts_are patched 1 2 $(seq 4 "$N")
@@ -344,7 +338,9 @@ check "three batches: 1 host, 10% (1 host), the rest ($((N - 2)) hosts)" \
 # --- idempotent: a second run and --check change nothing --------------------------------------
 mkdir "$T/before"
 for i in $(seq "$N"); do cp "$T/state.h$i.json" "$T/before/"; done
+t0=$(now)
 rc=0; play "$T/again.log" "${ROLLOUT[@]}" || rc=$?
+AGAIN_S=$(secs "$t0" "$(now)")
 checkl "$T/again.log" "a second run: exit 0 and changed=0 on all $N hosts" \
 	test "$rc" -eq 0 -a "$(changed_total "$T/again.log")" -eq 0
 rc=0; play "$T/check1.log" "${ROLLOUT[@]}" --check --diff || rc=$?
@@ -400,6 +396,7 @@ check "the report agrees with every host's real state" \
 		assert sm["compliant_hosts"] == n - 1 and sm["compliant"] is False, sm
 		print("  report: %d hosts, %d processes, %d patched, 1 not covered (h2 pid %d)" % (n, total, patched, late))
 	PY
+check "report.json matches its schema (fleet/schema/)" validate "$T/report/report.json"
 check "report.html names the process not covered and why" \
 	grep -q ">$LATE not patched</span>: the patch is not applied" "$T/report/report.html"
 # A host that cannot be reached is in the report, with the reason.
@@ -412,13 +409,22 @@ check "a host that cannot be reached: the report is still written, the host mark
 		assert not h["answered"] and h["error"], h
 		assert r["summary"]["answered"] == int(sys.argv[3]) - 1 and r["summary"]["compliant"] is False, r["summary"]
 	PY
+check "... and matches its schema" validate "$T/report2/report.json"
 ip -n "$NS$N" link set eth0 up
 
 # --- figures ----------------------------------------------------------------------------------
 PROCESSES=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["patched"])' "$T/report/report.json")
+batches() { grep -o 'hotpatch batch [^"]*' "$1" | sed 's/^hotpatch batch /figures:     batch /'; }
 echo
-echo "figures: $N hosts (network, PID and mount namespaces, sshd each), $PROCS servers each (4 worker threads)"
-echo "figures: rollout of $PATCH_ID: $ROLLOUT_S s wall for ansible-playbook (canary, 10%, rest; h3 installs, the others are checked)"
-sed 's/^hotpatch batch /figures:   batch /' "$T/batches.txt"
-echo "figures: processes carrying the patch after the rollout (hpstatus --all on each host): $CARRYING; patched in the report: $PROCESSES, and 1 started later, not covered"
+echo "figures: $N hosts (network, PID and mount namespaces, sshd each), $PROCS live-servers each (5 threads)"
+echo "figures: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (shared with other work)"
+echo "figures: failing rollout (batches 1, 2, rest; h3 unhealthy): $FAIL_S s"
+batches "$T/fail.log"
+echo "figures: rollback_scope=host, max_fail_percentage 50: $SCOPE_S s"
+batches "$T/scope-host.log"
+echo "figures: the rollout (1, 10%, rest; h3 installs, the others are checked): $ROLLOUT_S s"
+batches "$T/rollout.log"
+echo "figures: the same again, nothing to do: $AGAIN_S s"
+echo "figures: the whole test: $SECONDS s"
+echo "figures: processes carrying the patch (hpstatus --all on each host): $CARRYING of $((N * PROCS)); in the report: $PROCESSES patched, 1 started later not covered"
 finish
