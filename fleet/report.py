@@ -127,7 +127,7 @@ def render_html(r):
            "<h1>hotpatch fleet compliance</h1>",
            "<p>Generated %s from each host's <code>hpstatus --store --json</code>. Fleet: %s</p>"
            % (e(r["generated_at"]), verdict(s["compliant"]) if s["answered"] == s["hosts"] else
-              '<span class="bad">NOT compliant</span> (%d hosts gave no answer)' % (s["hosts"] - s["answered"])),
+              '<span class="bad">NOT compliant</span> (%d of %d hosts gave no answer)' % (s["hosts"] - s["answered"], s["hosts"])),
            "<table><tr><th>hosts</th><th>answered</th><th>compliant hosts</th><th>patches</th>"
            "<th>processes</th><th>patched</th><th>not patched</th><th>unverified patches</th></tr>",
            "<tr>%s</tr></table>" % "".join('<td class="num">%d</td>' % s[k] for k in (
@@ -182,8 +182,8 @@ def render_html(r):
                 cells += "<td>-</td><td>none</td>"
             else:
                 procs = "<br>".join(
-                    ("%s patched" % e(pid_text(q))) if q["patched"]
-                    else '<span class="bad">%s not patched</span>: %s' % (e(pid_text(q)), e(str(q["why"])))
+                    ("pid %s: patched" % e(pid_text(q))) if q["patched"]
+                    else 'pid %s: <span class="bad">not patched</span>: %s' % (e(pid_text(q)), e(str(q["why"])))
                     for q in p["processes"]) or "no process maps the binary"
                 ver = "" if p["verified"] else ' <span class="bad">does not verify: %s</span>' % e(str(p["why"]))
                 cells += "<td><code>%s</code> seq %s, %s%s</td><td>%s</td>" % (

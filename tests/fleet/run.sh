@@ -398,7 +398,7 @@ check "the report agrees with every host's real state" \
 	PY
 check "report.json matches its schema (fleet/schema/)" validate "$T/report/report.json"
 check "report.html names the process not covered and why" \
-	grep -q ">$LATE not patched</span>: the patch is not applied" "$T/report/report.html"
+	grep -q "pid $LATE: <span class=\"bad\">not patched</span>: the patch is not applied" "$T/report/report.html"
 # A host that cannot be reached is in the report, with the reason.
 ip -n "$NS$N" link set eth0 down
 rc=0; play "$T/report2.log" "$ROOT/fleet/report.yml" -e "hotpatch_report_dir=$T/report2" || rc=$?
