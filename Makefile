@@ -10,6 +10,7 @@
 #   make realfix  hpbuild on Debian's security fixes to expat (downloads; a minute)
 #   make corpus   hpbuild on 49 CVE fixes of 13 Debian packages (downloads; 10 minutes cold)
 #   make faults   hpapply and its reverts killed at every step, ~2500 times (15 minutes)
+#   make fleet-test  the Ansible collection rolls a patch out to 5 hosts made here (root; 2 minutes)
 #
 # Dependencies point one way: formats <- differ <- cli, and formats <- signer.
 # Each folder is one static library, but formats/, four: the base (libbase.a:
@@ -315,6 +316,13 @@ bench: deps
 	$(MAKE) all
 	bench/run.sh bin
 
+# The Ansible collection (fleet/) against 5 hosts made on this machine
+# (network, PID and mount namespaces, sshd each); needs root. Not in make check.
+fleet-test: deps
+	$(MAKE) deps DEB_PACKAGES="ansible-core openssh-server openssh-client iproute2 util-linux"
+	$(MAKE) all
+	BIN=$(BIN) bash tests/fleet/run.sh
+
 corpus: deps
 	$(MAKE) deps DEB_PACKAGES="dpkg-dev debian-archive-keyring patch xz-utils cmake autoconf automake libtool zlib1g-dev libpsl-dev"
 	$(MAKE) all
@@ -461,7 +469,7 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz bin
 
-.PHONY: all bin unit samples e2e check asan demo bench corpus realfix deps format clean fuzz \
+.PHONY: all bin unit samples e2e check asan demo bench corpus realfix deps format clean fuzz fleet-test \
 	fuzz-replay fuzz-targets golden-bad
 
 -include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
