@@ -11,6 +11,9 @@
 #   make corpus   hpbuild on 49 CVE fixes of 13 Debian packages (downloads; 10 minutes cold)
 #   make faults   hpapply and its reverts killed at every step, ~2500 times (15 minutes)
 #   make fleet-test  the Ansible collection rolls a patch out to 5 hosts made here (root; 2 minutes)
+#   make install  the tools, man pages, completion, unit (PREFIX, DESTDIR); make uninstall
+#   make deb      the Debian package in build/deb/, checked by lintian
+#   make package-check  make deb, then install it here, use it, purge it (root; changes this machine)
 #
 # Dependencies point one way: formats <- differ <- cli, and formats <- signer.
 # Each folder is one static library, but formats/, four: the base (libbase.a:
