@@ -33,6 +33,15 @@ export LC_ALL=C.UTF-8
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$(cd "${BIN:-$ROOT/build/bin}" && pwd)
+# Each host gets a /tmp and a /var/tmp of its own, which hide the machine's:
+# the tools and this folder must live elsewhere for the hosts to run them.
+for d in "$ROOT" "$BIN"; do
+	case $d/ in /tmp/* | /var/tmp/*)
+		echo "tests/fleet/run.sh: $d: under /tmp or /var/tmp, which each host replaces with its own; run it from a checkout elsewhere"
+		exit 1
+		;;
+	esac
+done
 N=${FLEET_HOSTS:-5}
 PROCS=${FLEET_PROCS:-2}
 BR=hpfleet0 NET=10.77.0 NS=hpfleet-h
