@@ -111,7 +111,10 @@ if [ "$(id -u)" = 0 ]; then
 	mkdir -m 777 "$T/m"
 	chmod 755 "$T"
 	rm -f "$T/m/marker"
-	setpriv --reuid=65534 --regid=65534 --clear-groups env MARKER="$T/m/marker" LD_PRELOAD="$LIB" \
+	# The checkout may be in a folder nobody cannot read (CI's clone, a
+	# mktemp -d): the library goes beside the program.
+	install -m 0644 "$LIB" "$T/libhotpatch-load.so"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env MARKER="$T/m/marker" LD_PRELOAD="$T/libhotpatch-load.so" \
 		./prog wait "$T/libplug.so" > nobody.out 2>&1 &
 	P=$!
 	PIDS="$PIDS $P"
