@@ -176,8 +176,8 @@ $(BIN)/hpstatus: $(B)/cli/hpstatus.o $(B)/libcli.a $(B)/libruntime.a $(B)/libsig
 # the parts of runtime/ that touch no process, compiled position-independent
 # with hidden symbols, and zstd statically: libc is its only dependency
 # (readelf -d), and it exports dlopen and dlmopen only (exports.map). No
-# sanitizer: it is loaded into processes that are not built for one. Proposed
-# install path: /usr/lib/x86_64-linux-gnu/hotpatch/libhotpatch-load.so.
+# sanitizer: it is loaded into processes that are not built for one. make
+# install puts it in PKGLIBDIR (/usr/lib/x86_64-linux-gnu/hotpatch/).
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
