@@ -138,10 +138,13 @@ local_tmp = $T/ansible-local
 remote_tmp = /tmp/.ansible-remote
 interpreter_python = /usr/bin/python3
 retry_files_enabled = False
+# Generous: on a loaded machine (CI's 2 cores) a namespace's sshd was seen
+# taking over 3 s to answer, and the hosts were then counted unreachable.
+timeout = 30
 [ssh_connection]
 pipelining = True
 control_path_dir = $T/cp
-ssh_args = -o ControlMaster=auto -o ControlPersist=30s -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=3 -o ServerAliveInterval=1 -o ServerAliveCountMax=3 -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes
+ssh_args = -o ControlMaster=auto -o ControlPersist=30s -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=5 -o ServerAliveCountMax=6 -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes
 EOF
 # --- the collection, built and installed offline --------------------------------------
 ansible-galaxy collection build "$ROOT/fleet/ansible_collections/hotpatch/fleet" --output-path "$T" > galaxy.log 2>&1 ||
