@@ -33,15 +33,6 @@ export LC_ALL=C.UTF-8
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$(cd "${BIN:-$ROOT/build/bin}" && pwd)
-# Each host gets a /tmp and a /var/tmp of its own, which hide the machine's:
-# the tools and this folder must live elsewhere for the hosts to run them.
-for d in "$ROOT" "$BIN"; do
-	case $d/ in /tmp/* | /var/tmp/*)
-		echo "tests/fleet/run.sh: $d: under /tmp or /var/tmp, which each host replaces with its own; run it from a checkout elsewhere"
-		exit 1
-		;;
-	esac
-done
 N=${FLEET_HOSTS:-5}
 PROCS=${FLEET_PROCS:-2}
 BR=hpfleet0 NET=10.77.0 NS=hpfleet-h
@@ -61,6 +52,13 @@ for t in hpbuild hpsign hpinspect hpapply hpstatus; do [ -x "$BIN/$t" ] || die "
 ip -4 route show | grep -q "^$NET\." && die "this machine already routes $NET.0/24"
 
 T=$(mktemp -d /run/hpfleet.XXXXXX) # /run: root's, not world-writable, as sshd's StrictModes wants
+# Each host gets a /tmp and a /var/tmp of its own, which hide the machine's,
+# and a checkout may be there (a CI clone in mktemp -d): what the hosts run,
+# the tools and the two probes, is copied here first.
+mkdir "$T/bin" "$T/probes"
+cp "$BIN"/hp* "$T/bin/"
+cp "$HERE/state.py" "$HERE/health.py" "$T/probes/"
+BIN=$T/bin PROBES=$T/probes
 INITS=()
 MADE=() # directories this test made in the machine's tree, removed at the end
 cleanup()
@@ -222,7 +220,7 @@ for i in $(seq "$N"); do
 done
 ok "$N hosts up ($(addr 1) ... $(addr "$N")), each with sshd and $PROCS servers in its own namespaces"
 
-state() { inhost "$1" python3 "$HERE/state.py" "$BIN" "$PATCH_ID"; }
+state() { inhost "$1" python3 "$PROBES/state.py" "$BIN" "$PATCH_ID"; }
 validate() # validate REPORT: against fleet/schema/, with Debian's python3-jsonschema
 {
 	echo "hotpatch-fleet-report $1" > "$T/manifest"
@@ -266,7 +264,7 @@ hosts_are() # hosts_are WANT I...
 	echo "ansible_ssh_private_key_file=$T/id_ed25519"
 	echo "hotpatch_bin_dir=$BIN"
 } > "$T/inventory.ini"
-HEALTH="python3 $HERE/health.py"
+HEALTH="python3 $PROBES/health.py"
 play() # play LOG ARGS...: ansible-playbook, output in LOG; returns its exit status
 {
 	local log=$1; shift
